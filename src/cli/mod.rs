@@ -1,0 +1,150 @@
+//! The command line: arguments, commands, and what is printed. The only place that uses anyhow.
+
+mod progress;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use leakhound::ingest::{Format, IngestOptions};
+use leakhound::mapping::{parse_zone, Mapping};
+use leakhound::{scan, ScanOptions};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Exit statuses: 0 done, 1 findings at or above `--fail-on`, 2 error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Done,
+    Error,
+}
+
+impl From<Status> for std::process::ExitCode {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Done => std::process::ExitCode::SUCCESS,
+            Status::Error => std::process::ExitCode::from(2),
+        }
+    }
+}
+
+#[derive(Parser)]
+#[command(name = "leakhound", version, about = "Was our API key leaked, and is someone else using it?", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read access and API-usage logs, fingerprint the keys in them, and write the events.
+    Scan(ScanArgs),
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    /// Log files, directories (read recursively), glob patterns, or `-` for standard input.
+    /// `.gz` files are decompressed.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+
+    /// Output directory (created if needed).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    /// Read every input as this format instead of detecting it: jsonl, json, csv, tsv, clf, alb.
+    #[arg(long, value_name = "F", value_parser = parse_format)]
+    format: Option<Format>,
+
+    /// TOML file naming the input columns, the timestamp format and zone, and key labels.
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
+
+    /// Credential for rows that carry none (one log file per key).
+    #[arg(long, value_name = "LABEL")]
+    credential: Option<String>,
+
+    /// Time zone for timestamps without a UTC offset (IANA name, e.g. Europe/Berlin).
+    #[arg(long, value_name = "ZONE", value_parser = parse_tz)]
+    assume_tz: Option<chrono_tz::Tz>,
+
+    /// The organisation's time zone for working hours (IANA name).
+    #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = parse_tz)]
+    tz: chrono_tz::Tz,
+
+    /// A name for a key: `fc1:3f9a1c0b7e2d=prod-bot` (repeatable).
+    #[arg(long = "key-label", value_name = "FINGERPRINT=NAME", value_parser = parse_label)]
+    key_labels: Vec<(String, String)>,
+
+    /// Leave out a file when more than this share of its rows is rejected (0 to 1).
+    #[arg(long, value_name = "RATIO", default_value_t = 0.5, value_parser = parse_ratio)]
+    max_reject_ratio: f64,
+
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {
+    parse_zone(s)
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("`{s}` is not FINGERPRINT=NAME, e.g. fc1:3f9a1c0b7e2d=prod-bot")),
+    }
+}
+
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("`{s}` is not a ratio between 0 and 1")),
+    }
+}
+
+pub fn run() -> anyhow::Result<Status> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Scan(args) => run_scan(args),
+    }
+}
+
+fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
+    let mapping = match &args.mapping {
+        Some(path) => Mapping::load(path)?,
+        None => Mapping::default(),
+    };
+    if !args.quiet && !mapping.ignored_keys.is_empty() {
+        eprintln!("leakhound: note: the mapping's {} not used by scan", mapping.ignored_keys.join(", "));
+    }
+    if args.out.exists() && !args.out.is_dir() {
+        bail!("{}: --out must be a directory, and this is a file", args.out.display());
+    }
+    let opts = ScanOptions {
+        inputs: args.inputs,
+        out_dir: args.out,
+        ingest: IngestOptions {
+            format: args.format,
+            mapping,
+            credential: args.credential,
+            assume_tz: args.assume_tz,
+            max_reject_ratio: args.max_reject_ratio,
+            key_labels: args.key_labels.into_iter().collect::<BTreeMap<_, _>>(),
+        },
+        timezone: args.tz,
+    };
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let bar = progress::Bar::new(show_progress);
+    let outcome = scan(&opts, &bar).context("scan failed")?;
+    for e in &outcome.errors {
+        eprintln!("leakhound: error: {e}");
+    }
+    if !args.quiet {
+        print!("{}", outcome.text);
+    }
+    Ok(if outcome.errors.is_empty() { Status::Done } else { Status::Error })
+}

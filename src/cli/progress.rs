@@ -1,0 +1,47 @@
+//! The progress bar on standard error: shown only on a terminal and without `--quiet`.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use leakhound::ingest::Progress;
+
+pub struct Bar {
+    bar: Option<ProgressBar>,
+}
+
+impl Bar {
+    pub fn new(visible: bool) -> Self {
+        let bar = visible.then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("{spinner} reading {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})") {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Self { bar }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total_bytes: u64) {
+        if let Some(b) = &self.bar {
+            b.set_length(total_bytes);
+        }
+    }
+
+    fn file(&self, name: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(name.to_string());
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(bytes);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,480 @@
+//! Normalising text cells into canonical events, and building the events frame.
+//!
+//! Each distinct raw value (path, user agent, IP, secret) is processed once: raw values are
+//! cached per file, and normalised values are interned for the whole run.
+
+use super::table::{Problem, RawTable};
+use super::tokens::split_request;
+use super::IngestOptions;
+use crate::schema::{col, Field, UNKNOWN_CREDENTIAL};
+use crate::secret::{self, excerpt};
+use crate::timestamp::{Micros, TimestampParser};
+use polars::prelude::*;
+use rayon::prelude::*;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+use std::net::IpAddr;
+
+/// Values stored once, referred to by index.
+#[derive(Debug)]
+struct Interner<K> {
+    index: HashMap<K, u32>,
+    values: Vec<K>,
+}
+
+impl<K> Default for Interner<K> {
+    fn default() -> Self {
+        Self {
+            index: HashMap::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Interner<K> {
+    fn intern<Q>(&mut self, key: &Q) -> u32
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        let i = self.values.len() as u32;
+        self.values.push(key.to_owned());
+        self.index.insert(key.to_owned(), i);
+        i
+    }
+}
+
+/// How a credential was identified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CredentialKind {
+    /// From a raw secret in the log: the id is its fingerprint.
+    Fingerprint,
+    /// From a non-secret key id column.
+    Id,
+    /// From `--credential`.
+    Assigned,
+    /// None of the above.
+    Unknown,
+}
+
+/// A credential seen in the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub id: String,
+    pub hint: Option<String>,
+    pub label: Option<String>,
+    pub kind: CredentialKind,
+}
+
+/// Accumulates accepted events of all inputs.
+#[derive(Default)]
+pub struct EventBuilder {
+    timestamp: Vec<Micros>,
+    credential: Vec<u32>,
+    source_ip: Vec<Option<u32>>,
+    method: Vec<Option<u32>>,
+    path: Vec<Option<u32>>,
+    status: Vec<Option<i32>>,
+    bytes: Vec<Option<i64>>,
+    user_agent: Vec<Option<u32>>,
+    count: Vec<i64>,
+    file: Vec<u32>,
+    line: Vec<u64>,
+
+    credentials: Vec<Credential>,
+    credential_index: HashMap<String, u32>,
+    /// Raw secret → credential. Held in memory only, to scrub copies of secrets from text.
+    secrets: HashMap<String, u32>,
+    ips: Interner<IpAddr>,
+    strings: Interner<String>,
+    files: Vec<String>,
+}
+
+/// Per-file caches from raw cell text to normalised values.
+#[derive(Default)]
+struct FileCache {
+    ip: HashMap<String, Option<u32>>,
+    path: HashMap<String, (u32, Option<u32>, Option<u32>)>,
+    secret: HashMap<String, u32>,
+}
+
+fn cell<'t>(table: &'t RawTable<'_>, field: Field, row: usize) -> Option<&'t str> {
+    table
+        .column(field)
+        .and_then(|c| c.cell(row))
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "-")
+}
+
+impl EventBuilder {
+    pub fn len(&self) -> usize {
+        self.timestamp.len()
+    }
+
+    /// Drops the events appended after the first `len` (a file that was left out).
+    pub fn truncate(&mut self, len: usize) {
+        self.timestamp.truncate(len);
+        self.credential.truncate(len);
+        self.source_ip.truncate(len);
+        self.method.truncate(len);
+        self.path.truncate(len);
+        self.status.truncate(len);
+        self.bytes.truncate(len);
+        self.user_agent.truncate(len);
+        self.count.truncate(len);
+        self.file.truncate(len);
+        self.line.truncate(len);
+    }
+
+    fn credential(&mut self, id: &str, hint: Option<String>, kind: CredentialKind) -> u32 {
+        if let Some(&i) = self.credential_index.get(id) {
+            return i;
+        }
+        let i = self.credentials.len() as u32;
+        self.credentials.push(Credential {
+            id: id.to_string(),
+            hint,
+            label: None,
+            kind,
+        });
+        self.credential_index.insert(id.to_string(), i);
+        i
+    }
+
+    fn secret_credential(&mut self, cache: &mut FileCache, raw: &str) -> u32 {
+        if let Some(&i) = cache.secret.get(raw) {
+            return i;
+        }
+        let i = match self.secrets.get(raw) {
+            Some(&i) => i,
+            None => {
+                let fp = secret::fingerprint(raw);
+                let i = self.credential(&fp.id, Some(fp.hint), CredentialKind::Fingerprint);
+                self.secrets.insert(raw.to_string(), i);
+                i
+            }
+        };
+        cache.secret.insert(raw.to_string(), i);
+        i
+    }
+
+    /// Normalises and appends the rows of one input; returns the rejected rows.
+    pub fn append(&mut self, source: &str, table: &RawTable<'_>, opts: &IngestOptions, zone: Option<chrono_tz::Tz>) -> Vec<(u64, Problem)> {
+        let file = self.files.len() as u32;
+        self.files.push(source.to_string());
+        let mut parser = TimestampParser::new(opts.mapping.timestamp_format.clone(), zone);
+        let mut cache = FileCache::default();
+        let mut rejected = Vec::new();
+        for row in 0..table.rows() {
+            match self.append_row(table, row, file, &mut parser, &mut cache, opts) {
+                Ok(()) => self.line.push(table.lines[row]),
+                Err(p) => rejected.push((table.lines[row], p)),
+            }
+        }
+        rejected
+    }
+
+    fn append_row(
+        &mut self,
+        table: &RawTable<'_>,
+        row: usize,
+        file: u32,
+        parser: &mut TimestampParser,
+        cache: &mut FileCache,
+        opts: &IngestOptions,
+    ) -> Result<(), Problem> {
+        // Validate every field before appending anything, so that a rejected row leaves no trace.
+        let raw_ts = cell(table, Field::Timestamp, row).ok_or_else(|| Problem::new("missing_timestamp", "no timestamp"))?;
+        let timestamp = parser
+            .parse(raw_ts)
+            .map_err(|e| Problem::new(e.code(), format!("timestamp {}: {e}", excerpt(raw_ts))))?;
+
+        let source_ip = match cell(table, Field::SourceIp, row) {
+            None => None,
+            Some(raw) => match cache.ip.get(raw) {
+                Some(v) => *v,
+                None => {
+                    let parsed = parse_ip(raw).map(|ip| self.ips.intern(&ip));
+                    cache.ip.insert(raw.to_string(), parsed);
+                    parsed
+                }
+            }
+            .map(Some)
+            .ok_or_else(|| Problem::new("invalid_ip", format!("source IP {} is not an IPv4 or IPv6 address", excerpt(raw))))?,
+        };
+        let status = match cell(table, Field::Status, row) {
+            None => None,
+            Some(raw) => Some(
+                parse_whole(raw)
+                    .filter(|s| (100..=599).contains(s))
+                    .ok_or_else(|| Problem::new("bad_status", format!("status {} is not an HTTP status code (100-599)", excerpt(raw))))?
+                    as i32,
+            ),
+        };
+        let bytes = match cell(table, Field::Bytes, row) {
+            None => None,
+            Some(raw) => Some(
+                parse_whole(raw)
+                    .ok_or_else(|| Problem::new("bad_bytes", format!("bytes {} is not a whole number of bytes", excerpt(raw))))?,
+            ),
+        };
+        let count = match cell(table, Field::Count, row) {
+            None => 1,
+            Some(raw) => parse_whole(raw)
+                .filter(|c| *c >= 1)
+                .ok_or_else(|| Problem::new("bad_count", format!("count {} is not a positive whole number of requests", excerpt(raw))))?,
+        };
+
+        let (path, query_secret, request_method) = match cell(table, Field::Path, row) {
+            None => (None, None, None),
+            Some(raw) => {
+                let (p, s, m) = match cache.path.get(raw) {
+                    Some(v) => *v,
+                    None => {
+                        let v = self.normalise_path(cache, raw);
+                        cache.path.insert(raw.to_string(), v);
+                        v
+                    }
+                };
+                (Some(p), s, m)
+            }
+        };
+        let method = match cell(table, Field::Method, row) {
+            Some(m) if m.bytes().any(|b| b.is_ascii_lowercase()) => Some(self.strings.intern(m.to_ascii_uppercase().as_str())),
+            Some(m) => Some(self.strings.intern(m)),
+            None => request_method,
+        };
+        let user_agent = cell(table, Field::UserAgent, row).map(|ua| self.strings.intern(ua));
+
+        let key_id = cell(table, Field::CredentialId, row);
+        let raw_secret = cell(table, Field::Credential, row).and_then(secret::secret_of);
+        let credential = if let Some(raw) = raw_secret {
+            let c = self.secret_credential(cache, raw);
+            self.remember_label(c, key_id);
+            c
+        } else if let Some(c) = query_secret {
+            self.remember_label(c, key_id);
+            c
+        } else if let Some(id) = key_id {
+            self.credential(id, None, CredentialKind::Id)
+        } else if let Some(assigned) = &opts.credential {
+            self.credential(assigned, None, CredentialKind::Assigned)
+        } else {
+            self.credential(UNKNOWN_CREDENTIAL, None, CredentialKind::Unknown)
+        };
+
+        self.timestamp.push(timestamp);
+        self.credential.push(credential);
+        self.source_ip.push(source_ip);
+        self.method.push(method);
+        self.path.push(path);
+        self.status.push(status);
+        self.bytes.push(bytes);
+        self.user_agent.push(user_agent);
+        self.count.push(count);
+        self.file.push(file);
+        Ok(())
+    }
+
+    /// A key id seen beside a raw secret becomes that fingerprint's label.
+    fn remember_label(&mut self, credential: u32, key_id: Option<&str>) {
+        if let (Some(id), Some(c)) = (key_id, self.credentials.get_mut(credential as usize)) {
+            if c.label.is_none() {
+                c.label = Some(id.to_string());
+            }
+        }
+    }
+
+    /// Request line → target, URL → path, secrets in the query → fingerprints.
+    /// Returns (interned path, credential of a secret in the query, interned method).
+    fn normalise_path(&mut self, cache: &mut FileCache, raw: &str) -> (u32, Option<u32>, Option<u32>) {
+        let (method, target) = match split_request(raw) {
+            (Some(m), Some(t)) if raw.contains(' ') => (Some(m), t),
+            _ => (None, raw),
+        };
+        let target = strip_origin(target);
+        let scrubbed = secret::scrub_path(target);
+        let credential = scrubbed.secret.as_deref().map(|s| self.secret_credential(cache, s));
+        let method = method.map(|m| self.strings.intern(m));
+        (self.strings.intern(scrubbed.path.as_str()), credential, method)
+    }
+
+    /// Builds the events frame, sorted by time (then file and line), with every copy of a
+    /// known secret in paths and user agents replaced by its fingerprint.
+    pub fn finish(mut self, labels: &BTreeMap<String, String>) -> PolarsResult<(DataFrame, Vec<Credential>)> {
+        self.scrub_known_secrets();
+        for c in &mut self.credentials {
+            if let Some(l) = labels.get(&c.id) {
+                c.label = Some(l.clone());
+            }
+        }
+        let n = self.len();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.par_sort_unstable_by_key(|&i| {
+            let i = i as usize;
+            (self.timestamp[i], self.file[i], self.line[i])
+        });
+        let at = |i: &u32| *i as usize;
+        let strings = &self.strings.values;
+        let text = |v: &Vec<Option<u32>>, name: &str| -> Column {
+            StringChunked::from_iter_options(name.into(), order.iter().map(|i| v[at(i)].map(|s| strings[s as usize].as_str())))
+                .into_series()
+                .into_column()
+        };
+        let creds = &self.credentials;
+        let columns = vec![
+            Int64Chunked::from_iter_values(col::TIMESTAMP.into(), order.iter().map(|i| self.timestamp[at(i)]))
+                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                .into_series()
+                .into_column(),
+            StringChunked::from_iter_values(col::CREDENTIAL.into(), order.iter().map(|i| creds[self.credential[at(i)] as usize].id.as_str()))
+                .into_series()
+                .into_column(),
+            StringChunked::from_iter_options(
+                col::CREDENTIAL_HINT.into(),
+                order.iter().map(|i| creds[self.credential[at(i)] as usize].hint.as_deref()),
+            )
+            .into_series()
+            .into_column(),
+            StringChunked::from_iter_options(
+                col::CREDENTIAL_LABEL.into(),
+                order.iter().map(|i| creds[self.credential[at(i)] as usize].label.as_deref()),
+            )
+            .into_series()
+            .into_column(),
+            {
+                let ips: Vec<String> = self.ips.values.iter().map(|ip| ip.to_string()).collect();
+                StringChunked::from_iter_options(
+                    col::SOURCE_IP.into(),
+                    order.iter().map(|i| self.source_ip[at(i)].map(|s| ips[s as usize].as_str())),
+                )
+                .into_series()
+                .into_column()
+            },
+            text(&self.method, col::METHOD),
+            text(&self.path, col::PATH),
+            Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| self.status[at(i)]))
+                .into_series()
+                .into_column(),
+            Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| self.bytes[at(i)]))
+                .into_series()
+                .into_column(),
+            text(&self.user_agent, col::USER_AGENT),
+            Int64Chunked::from_iter_values(col::COUNT.into(), order.iter().map(|i| self.count[at(i)]))
+                .into_series()
+                .into_column(),
+            StringChunked::from_iter_values(col::SOURCE_FILE.into(), order.iter().map(|i| self.files[self.file[at(i)] as usize].as_str()))
+                .into_series()
+                .into_column(),
+            UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| self.line[at(i)]))
+                .into_series()
+                .into_column(),
+        ];
+        let df = DataFrame::new(n, columns)?;
+        Ok((df, self.credentials))
+    }
+
+    /// Per credential: (rows, requests weighted by `count`).
+    pub fn usage(&self) -> Vec<(u64, i64)> {
+        let mut usage = vec![(0u64, 0i64); self.credentials.len()];
+        for (c, n) in self.credential.iter().zip(&self.count) {
+            let u = &mut usage[*c as usize];
+            u.0 += 1;
+            u.1 += n;
+        }
+        usage
+    }
+
+    /// Replaces copies of raw secrets in paths and user agents (a key pasted into a URL path
+    /// or a client's user agent) with their fingerprints.
+    fn scrub_known_secrets(&mut self) {
+        // Very short "secrets" would match ordinary text; real keys are longer.
+        let secrets: Vec<(&String, &u32)> = self.secrets.iter().filter(|(s, _)| s.len() >= 8).collect();
+        if secrets.is_empty() {
+            return;
+        }
+        let Ok(ac) = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(secrets.iter().map(|(s, _)| s.as_str()))
+        else {
+            return;
+        };
+        let replacements: Vec<&str> = secrets.iter().map(|(_, c)| self.credentials[**c as usize].id.as_str()).collect();
+        for value in &mut self.strings.values {
+            if ac.is_match(value.as_str()) {
+                *value = ac.replace_all(value, &replacements);
+            }
+        }
+    }
+}
+
+/// Parses a client address: IPv4, IPv6 (brackets, zone and port removed, IPv4-mapped IPv6 as
+/// IPv4), or the first entry of a comma-separated X-Forwarded-For list.
+pub fn parse_ip(raw: &str) -> Option<IpAddr> {
+    let first = raw.split(',').next()?.trim();
+    let without_zone = |s: &str| s.split('%').next().unwrap_or(s).parse::<IpAddr>().ok();
+    let ip = without_zone(first).or_else(|| without_zone(&super::alb::strip_port(first.into())))?;
+    Some(ip.to_canonical())
+}
+
+/// A whole number, also written as `12.0` (exports that went through a float column).
+fn parse_whole(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|v| *v >= 0).or_else(|| {
+        let f = raw.parse::<f64>().ok()?;
+        (f.fract() == 0.0 && f >= 0.0 && f < 9.0e15).then_some(f as i64)
+    })
+}
+
+/// `https://host:443/a?b` → `/a?b`; a path stays as it is.
+fn strip_origin(target: &str) -> &str {
+    for scheme in ["https://", "http://", "wss://", "ws://"] {
+        if target.len() > scheme.len() && target.get(..scheme.len()).is_some_and(|p| p.eq_ignore_ascii_case(scheme)) {
+            let rest = &target[scheme.len()..];
+            return match rest.find(['/', '?']) {
+                Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+                Some(i) => &rest[i..],
+                None => "/",
+            };
+        }
+    }
+    target
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_forms() {
+        assert_eq!(parse_ip("1.2.3.4"), Some("1.2.3.4".parse().unwrap()));
+        assert_eq!(parse_ip("::ffff:1.2.3.4"), Some("1.2.3.4".parse().unwrap()));
+        assert_eq!(parse_ip("[2001:db8::1]:443"), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(parse_ip("fe80::1%eth0"), Some("fe80::1".parse().unwrap()));
+        assert_eq!(parse_ip("1.2.3.4:8080"), Some("1.2.3.4".parse().unwrap()));
+        assert_eq!(parse_ip("203.0.113.9, 10.0.0.1"), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(parse_ip("999.1.1.1"), None);
+        assert_eq!(parse_ip("example.com"), None);
+    }
+
+    #[test]
+    fn whole_numbers() {
+        assert_eq!(parse_whole("12"), Some(12));
+        assert_eq!(parse_whole("12.0"), Some(12));
+        assert_eq!(parse_whole("12.5"), None);
+        assert_eq!(parse_whole("-1"), None);
+        assert_eq!(parse_whole("NaN"), None);
+        assert_eq!(parse_whole("abc"), None);
+    }
+
+    #[test]
+    fn origins_are_stripped() {
+        assert_eq!(strip_origin("https://api.example.com:443/v2/users?x=1"), "/v2/users?x=1");
+        assert_eq!(strip_origin("HTTP://h"), "/");
+        assert_eq!(strip_origin("http://h?x"), "?x");
+        assert_eq!(strip_origin("/v2/a"), "/v2/a");
+    }
+}

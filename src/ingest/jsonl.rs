@@ -1,0 +1,218 @@
+//! NDJSON (JSON Lines): one object per line, flat dotted keys or nested objects, read by polars.
+//!
+//! Keys are discovered on a sample of lines; polars' NDJSON parser then reads only the fields
+//! leakhound needs, every leaf as text. When polars refuses the input, each line is checked on
+//! its own so that the bad ones are rejected with their line number and the rest still read.
+
+use super::fields;
+use super::table::{Problem, RawTable, TextColumn};
+use crate::error::{Error, Result};
+use crate::mapping::Mapping;
+use polars::prelude::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// How many lines are sampled to discover the keys.
+const SAMPLE_LINES: usize = 1000;
+
+/// Reads NDJSON where every non-blank line is a record.
+pub fn read(path: &Path, bytes: &[u8], mapping: &Mapping) -> Result<RawTable<'static>> {
+    let lines: Vec<(u64, &[u8])> = super::table::non_blank_lines(bytes).collect();
+    read_lines(path, &lines, mapping, "JSON Lines")
+}
+
+/// Reads records given as `(physical line, one-line JSON object)`.
+pub(super) fn read_lines(path: &Path, lines: &[(u64, &[u8])], mapping: &Mapping, format: &'static str) -> Result<RawTable<'static>> {
+    let keys = discover_keys(lines);
+    if keys.is_empty() {
+        // Nothing in the sample is a JSON object with fields: every line is rejected with its
+        // own reason (and the reject ratio then decides whether the file is in another format).
+        let rejected = lines
+            .iter()
+            .map(|(n, l)| (*n, check_line(l, &[]).err().unwrap_or_else(|| Problem::new("no_fields", "the object has no fields"))))
+            .collect();
+        return Ok(RawTable { lines: Vec::new(), columns: Vec::new(), rejected });
+    }
+    let names: Vec<String> = keys.iter().map(|k| k.join(".")).collect();
+    let resolved = fields::resolve(path, &names, mapping)?;
+    let chosen: Vec<(crate::schema::Field, Vec<String>)> =
+        resolved.iter().map(|(f, i)| (*f, keys[*i].clone())).collect();
+    let schema = schema_for(chosen.iter().map(|(_, p)| p.as_slice()));
+
+    let joined = join_lines(lines.iter().map(|(_, l)| *l));
+    let (df, line_numbers, rejected) = match polars::io::ndjson::core::parse_ndjson(&joined, Some(lines.len()), &schema, false) {
+        Ok(df) => (df, lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(), Vec::new()),
+        Err(_) => {
+            // Find the lines polars cannot take, reject them with a reason, read the rest.
+            let mut good = Vec::with_capacity(lines.len());
+            let mut rejected = Vec::new();
+            for (n, line) in lines {
+                match check_line(line, &chosen) {
+                    Ok(()) => good.push((*n, *line)),
+                    Err(p) => rejected.push((*n, p)),
+                }
+            }
+            let joined = join_lines(good.iter().map(|(_, l)| *l));
+            let df = polars::io::ndjson::core::parse_ndjson(&joined, Some(good.len()), &schema, false)
+                .map_err(|e| Error::Malformed {
+                    path: path.to_path_buf(),
+                    format,
+                    detail: super::polars_message(&e),
+                    hint: "Check that each record is a JSON object with consistent field types.",
+                })?;
+            (df, good.into_iter().map(|(n, _)| n).collect(), rejected)
+        }
+    };
+    if df.height() != line_numbers.len() {
+        return Err(Error::Malformed {
+            path: path.to_path_buf(),
+            format,
+            detail: format!("{} records but {} rows were read", line_numbers.len(), df.height()),
+            hint: "Put exactly one JSON object on each line.",
+        });
+    }
+    let mut columns: Vec<(crate::schema::Field, Box<dyn TextColumn>)> = Vec::new();
+    for (field, key_path) in &chosen {
+        let column = leaf(&df, key_path).map_err(|source| Error::Frame {
+            context: "selecting JSON fields",
+            source,
+        })?;
+        columns.push((*field, Box::new(column)));
+    }
+    Ok(RawTable {
+        lines: line_numbers,
+        columns,
+        rejected,
+    })
+}
+
+fn join_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in lines {
+        out.extend_from_slice(l);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Leaf key paths (object nesting) seen in a sample of the lines, in first-seen order.
+fn discover_keys(lines: &[(u64, &[u8])]) -> Vec<Vec<String>> {
+    let mut seen = BTreeSet::new();
+    let mut ordered = Vec::new();
+    fn walk(prefix: &mut Vec<String>, v: &serde_json::Map<String, Value>, seen: &mut BTreeSet<Vec<String>>, out: &mut Vec<Vec<String>>) {
+        for (k, v) in v {
+            prefix.push(k.clone());
+            match v {
+                Value::Object(inner) if !inner.is_empty() && prefix.len() < 8 => walk(prefix, inner, seen, out),
+                _ => {
+                    if seen.insert(prefix.clone()) {
+                        out.push(prefix.clone());
+                    }
+                }
+            }
+            prefix.pop();
+        }
+    }
+    for (_, line) in lines.iter().take(SAMPLE_LINES) {
+        if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(line) {
+            walk(&mut Vec::new(), &map, &mut seen, &mut ordered);
+        }
+    }
+    ordered
+}
+
+/// A polars schema that reads the given key paths, leaves as text, nesting as structs.
+fn schema_for<'a>(paths: impl Iterator<Item = &'a [String]>) -> Schema {
+    #[derive(Default)]
+    struct Node(Vec<(String, Node)>);
+    fn insert(node: &mut Node, path: &[String]) {
+        let Some((head, rest)) = path.split_first() else { return };
+        let pos = match node.0.iter().position(|(k, _)| k == head) {
+            Some(p) => p,
+            None => {
+                node.0.push((head.clone(), Node::default()));
+                node.0.len() - 1
+            }
+        };
+        insert(&mut node.0[pos].1, rest);
+    }
+    fn dtype(node: &Node) -> DataType {
+        if node.0.is_empty() {
+            DataType::String
+        } else {
+            DataType::Struct(node.0.iter().map(|(k, n)| Field::new(k.as_str().into(), dtype(n))).collect())
+        }
+    }
+    let mut root = Node::default();
+    for p in paths {
+        insert(&mut root, p);
+    }
+    root.0
+        .iter()
+        .map(|(k, n)| Field::new(k.as_str().into(), dtype(n)))
+        .collect()
+}
+
+/// The text column at a key path of the parsed frame.
+fn leaf(df: &DataFrame, path: &[String]) -> PolarsResult<StringChunked> {
+    let mut series = df.column(&path[0])?.as_materialized_series().clone();
+    for key in &path[1..] {
+        series = series.struct_()?.field_by_name(key)?;
+    }
+    Ok(series.str()?.rechunk().into_owned())
+}
+
+/// Why polars cannot take a line: not JSON, not an object, or a scalar where the chosen
+/// fields need an object.
+fn check_line(line: &[u8], chosen: &[(crate::schema::Field, Vec<String>)]) -> std::result::Result<(), Problem> {
+    let value: Value = serde_json::from_slice(line).map_err(|e| {
+        let what = if e.is_eof() { "unterminated JSON" } else { "invalid JSON" };
+        Problem::new("invalid_json", format!("{what} at column {}", e.column()))
+    })?;
+    let Value::Object(map) = value else {
+        return Err(Problem::new("not_an_object", "the line is JSON but not an object"));
+    };
+    for (_, path) in chosen {
+        let mut current = &map;
+        for (depth, key) in path[..path.len() - 1].iter().enumerate() {
+            match current.get(key) {
+                Some(Value::Object(inner)) => current = inner,
+                None | Some(Value::Null) => break,
+                Some(_) => {
+                    return Err(Problem::new(
+                        "wrong_type",
+                        format!("`{}` is not an object, unlike in the other records", path[..=depth].join(".")),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_and_flat_keys_are_discovered() {
+        let lines: Vec<(u64, &[u8])> = vec![
+            (1, br#"{"@timestamp":"x","source":{"ip":"1.2.3.4","geo":{}},"a.b":1}"#),
+            (2, b"not json"),
+            (3, br#"{"late":true}"#),
+        ];
+        let keys = discover_keys(&lines);
+        let joined: Vec<_> = keys.iter().map(|k| k.join(".")).collect();
+        assert_eq!(joined, vec!["@timestamp", "a.b", "source.geo", "source.ip", "late"]);
+    }
+
+    #[test]
+    fn bad_lines_are_explained() {
+        let chosen = vec![(crate::schema::Field::SourceIp, vec!["source".to_string(), "ip".to_string()])];
+        assert_eq!(check_line(b"{\"a\":", &chosen).unwrap_err().code, "invalid_json");
+        assert_eq!(check_line(b"[1]", &chosen).unwrap_err().code, "not_an_object");
+        assert_eq!(check_line(br#"{"source":"x"}"#, &chosen).unwrap_err().code, "wrong_type");
+        assert!(check_line(br#"{"source":null}"#, &chosen).is_ok());
+    }
+}

@@ -1,0 +1,105 @@
+//! Parsing line-oriented logs in parallel chunks straight into text columns.
+
+use super::table::{is_blank, Problem, RawTable, TextColumn, MAX_LINE_BYTES};
+use crate::schema::Field;
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// Cells of one row, one slot per field in the order the parser declared.
+pub type Row<'a> = [Option<Cow<'a, str>>];
+
+/// Lines per parallel chunk (enough to amortise the task, small enough to balance two cores).
+const CHUNK_BYTES: usize = 4 << 20;
+
+struct Chunk<'a> {
+    lines: Vec<u64>,
+    cells: Vec<Vec<Option<Cow<'a, str>>>>,
+    rejected: Vec<(u64, Problem)>,
+}
+
+/// Parses every non-blank line of `bytes` with `parse`, which fills one slot per entry of
+/// `fields` or explains why the line is not a record.
+pub fn parse<'a, F>(bytes: &'a [u8], fields: &[Field], parse: F) -> RawTable<'a>
+where
+    F: Fn(&'a [u8], &mut Row<'a>) -> Result<(), Problem> + Sync,
+{
+    // Chunk boundaries at line ends, and the line number each chunk starts on.
+    let mut bounds = vec![0usize];
+    while let Some(&last) = bounds.last() {
+        if last >= bytes.len() {
+            break;
+        }
+        let target = (last + CHUNK_BYTES).min(bytes.len());
+        let end = memchr::memchr(b'\n', &bytes[target..]).map_or(bytes.len(), |i| target + i + 1);
+        bounds.push(end);
+    }
+    let ranges: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let newlines: Vec<u64> = ranges
+        .par_iter()
+        .map(|&(s, e)| memchr::memchr_iter(b'\n', &bytes[s..e]).count() as u64)
+        .collect();
+    let first_lines: Vec<u64> = newlines
+        .iter()
+        .scan(1u64, |line, n| {
+            let first = *line;
+            *line += n;
+            Some(first)
+        })
+        .collect();
+
+    let chunks: Vec<Chunk<'a>> = ranges
+        .par_iter()
+        .zip(first_lines.par_iter())
+        .map(|(&(s, e), &first)| {
+            let mut chunk = Chunk {
+                lines: Vec::new(),
+                cells: vec![Vec::new(); fields.len()],
+                rejected: Vec::new(),
+            };
+            let mut row: Vec<Option<Cow<'a, str>>> = vec![None; fields.len()];
+            for (i, line) in bytes[s..e].split(|&b| b == b'\n').enumerate() {
+                let number = first + i as u64;
+                if is_blank(line) {
+                    continue;
+                }
+                if line.len() > MAX_LINE_BYTES {
+                    chunk.rejected.push((
+                        number,
+                        Problem::new("line_too_long", format!("line of {} bytes, longer than the {} allowed", line.len(), MAX_LINE_BYTES)),
+                    ));
+                    continue;
+                }
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                row.iter_mut().for_each(|c| *c = None);
+                match parse(line, &mut row) {
+                    Ok(()) => {
+                        chunk.lines.push(number);
+                        for (col, cell) in chunk.cells.iter_mut().zip(row.iter_mut()) {
+                            col.push(cell.take());
+                        }
+                    }
+                    Err(p) => chunk.rejected.push((number, p)),
+                }
+            }
+            chunk
+        })
+        .collect();
+
+    let total: usize = chunks.iter().map(|c| c.lines.len()).sum();
+    let mut lines = Vec::with_capacity(total);
+    let mut cells: Vec<Vec<Option<Cow<'a, str>>>> = (0..fields.len()).map(|_| Vec::with_capacity(total)).collect();
+    let mut rejected = Vec::new();
+    for chunk in chunks {
+        lines.extend(chunk.lines);
+        for (all, part) in cells.iter_mut().zip(chunk.cells) {
+            all.extend(part);
+        }
+        rejected.extend(chunk.rejected);
+    }
+    let columns = fields
+        .iter()
+        .zip(cells)
+        .map(|(f, c)| (*f, Box::new(c) as Box<dyn TextColumn + 'a>))
+        .collect();
+    RawTable { lines, columns, rejected }
+}

@@ -1,0 +1,17 @@
+//! leakhound: was our API key leaked, and is someone else using it?
+//!
+//! The pipeline: [`ingest`] reads access and API-usage logs of every supported format into one
+//! canonical events frame (raw secrets fingerprinted on the way in), and [`report`] writes the
+//! outputs. [`scan`] runs the pipeline end to end; the `leakhound` binary is a thin CLI over it.
+
+pub mod error;
+pub mod ingest;
+pub mod mapping;
+pub mod report;
+pub mod scan;
+pub mod schema;
+pub mod secret;
+pub mod timestamp;
+
+pub use error::{Error, Result};
+pub use scan::{scan, ScanOptions, ScanOutcome};

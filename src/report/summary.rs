@@ -1,0 +1,197 @@
+//! `summary.json` and the terminal summary: what was read, accepted and rejected, per file and
+//! in total, and which credentials were seen.
+
+use crate::ingest::{CredentialKind, CredentialUsage, FileReport};
+use crate::schema::UNKNOWN_CREDENTIAL;
+use serde_json::{json, Value};
+
+/// Row counts that always add up: `rows_read = rows_accepted + rows_rejected`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub files: u64,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+}
+
+impl Totals {
+    pub fn of(files: &[FileReport]) -> Self {
+        files.iter().fold(Totals::default(), |t, f| Totals {
+            files: t.files + 1,
+            rows_read: t.rows_read + f.rows_read,
+            rows_accepted: t.rows_accepted + f.rows_accepted,
+            rows_rejected: t.rows_rejected + f.rows_rejected,
+        })
+    }
+}
+
+/// What the summary describes.
+pub struct SummaryInput<'a> {
+    pub files: &'a [FileReport],
+    pub credentials: &'a [CredentialUsage],
+    /// First and last event time (RFC 3339), if any event was accepted.
+    pub time_range: Option<(String, String)>,
+    /// The organisation's time zone for working hours.
+    pub timezone: &'a str,
+    pub outputs: &'a [&'a str],
+}
+
+fn kind_name(k: CredentialKind) -> &'static str {
+    match k {
+        CredentialKind::Fingerprint => "fingerprint",
+        CredentialKind::Id => "id",
+        CredentialKind::Assigned => "assigned",
+        CredentialKind::Unknown => "unknown",
+    }
+}
+
+fn unknown_rows(credentials: &[CredentialUsage]) -> u64 {
+    credentials
+        .iter()
+        .filter(|c| c.credential.kind == CredentialKind::Unknown && c.credential.id == UNKNOWN_CREDENTIAL)
+        .map(|c| c.rows)
+        .sum()
+}
+
+/// `summary.json`, pretty-printed, keys sorted.
+pub fn to_json(s: &SummaryInput<'_>) -> Vec<u8> {
+    let totals = Totals::of(s.files);
+    let files: Vec<Value> = s
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "file": f.file,
+                "format": f.format.map(|f| f.name()),
+                "rows_read": f.rows_read,
+                "rows_accepted": f.rows_accepted,
+                "rows_rejected": f.rows_rejected,
+                "rejects_by_reason": f.rejects_by_reason,
+                "error": f.error,
+            })
+        })
+        .collect();
+    let credentials: Vec<Value> = s
+        .credentials
+        .iter()
+        .map(|c| {
+            json!({
+                "credential": c.credential.id,
+                "hint": c.credential.hint,
+                "label": c.credential.label,
+                "kind": kind_name(c.credential.kind),
+                "rows": c.rows,
+                "requests": c.requests,
+            })
+        })
+        .collect();
+    let value = json!({
+        "leakhound_version": env!("CARGO_PKG_VERSION"),
+        "totals": {
+            "files": totals.files,
+            "rows_read": totals.rows_read,
+            "rows_accepted": totals.rows_accepted,
+            "rows_rejected": totals.rows_rejected,
+        },
+        "files": files,
+        "credentials": credentials,
+        "unknown_credential_rows": unknown_rows(s.credentials),
+        "time_range": s.time_range.as_ref().map(|(a, b)| json!({"first": a, "last": b})),
+        "timezone": s.timezone,
+        "outputs": s.outputs,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The summary printed at the end of a run.
+pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
+    let t = Totals::of(s.files);
+    let mut text = format!(
+        "{} input{}: {} rows read, {} accepted, {} rejected\n",
+        t.files,
+        if t.files == 1 { "" } else { "s" },
+        thousands(t.rows_read),
+        thousands(t.rows_accepted),
+        thousands(t.rows_rejected)
+    );
+    for f in s.files {
+        let format = f.format.map_or("-", |f| f.name());
+        text.push_str(&format!(
+            "  {}  [{}]  {} read, {} accepted, {} rejected",
+            f.file,
+            format,
+            thousands(f.rows_read),
+            thousands(f.rows_accepted),
+            thousands(f.rows_rejected)
+        ));
+        if !f.rejects_by_reason.is_empty() {
+            let reasons: Vec<String> = f.rejects_by_reason.iter().map(|(k, v)| format!("{k} {}", thousands(*v))).collect();
+            text.push_str(&format!(" ({})", reasons.join(", ")));
+        }
+        if f.error.is_some() {
+            text.push_str("  LEFT OUT");
+        }
+        text.push('\n');
+    }
+    if let Some((first, last)) = &s.time_range {
+        text.push_str(&format!("events from {first} to {last}\n"));
+    }
+    text.push_str(&format!("{} credential{}:\n", s.credentials.len(), if s.credentials.len() == 1 { "" } else { "s" }));
+    for c in s.credentials {
+        let label = c.credential.label.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+        let hint = c.credential.hint.as_deref().map(|h| format!(" {h}")).unwrap_or_default();
+        text.push_str(&format!("  {}{hint}{label}: {} requests\n", c.credential.id, thousands(c.requests.max(0) as u64)));
+    }
+    let unknown = unknown_rows(s.credentials);
+    if unknown > 0 {
+        text.push_str(&format!(
+            "{} rows carry no credential (shown as `unknown`); name one with --credential or a mapping\n",
+            thousands(unknown)
+        ));
+    }
+    text.push_str(&format!("outputs in {out_dir}: {}\n", s.outputs.join(", ")));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn totals_add_up() {
+        let f = |r, a, j| FileReport {
+            file: "f".into(),
+            format: None,
+            rows_read: r,
+            rows_accepted: a,
+            rows_rejected: j,
+            rejects_by_reason: Default::default(),
+            error: None,
+        };
+        let t = Totals::of(&[f(10, 7, 3), f(5, 5, 0)]);
+        assert_eq!((t.files, t.rows_read, t.rows_accepted, t.rows_rejected), (2, 15, 12, 3));
+    }
+}

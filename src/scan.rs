@@ -1,0 +1,81 @@
+//! `scan`: the whole pipeline over a set of inputs, written to one output directory.
+
+use crate::error::{Error, Result};
+use crate::ingest::{self, IngestOptions, Progress};
+use crate::report::{self, summary, Output, OutputDir};
+use crate::schema::col;
+use crate::timestamp::format_rfc3339;
+use chrono_tz::Tz;
+use polars::prelude::*;
+use std::path::PathBuf;
+
+/// What `scan` reads, how, and where it writes.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Files, directories, globs or `-`.
+    pub inputs: Vec<String>,
+    pub out_dir: PathBuf,
+    pub ingest: IngestOptions,
+    /// The organisation's time zone (working hours).
+    pub timezone: Tz,
+}
+
+/// The result of a scan that ran to the end (some inputs may still have failed).
+pub struct ScanOutcome {
+    /// Inputs that could not be read or were left out; the run went on without them.
+    pub errors: Vec<Error>,
+    pub totals: summary::Totals,
+    /// The terminal summary.
+    pub text: String,
+}
+
+/// Output files of a scan, in the order they are listed.
+pub const OUTPUTS: [&str; 3] = ["events.parquet", "rejects.csv", "summary.json"];
+
+/// Reads the inputs and writes `events.parquet`, `rejects.csv` and `summary.json`.
+pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> {
+    let out = OutputDir::create(&opts.out_dir)?;
+    let mut ingested = ingest::ingest(&opts.inputs, &opts.ingest, progress)?;
+    let time_range = time_range(&ingested.events).map_err(|source| Error::Frame {
+        context: "finding the time range",
+        source,
+    })?;
+    let timezone = opts.timezone.name();
+    let summary_input = summary::SummaryInput {
+        files: &ingested.files,
+        credentials: &ingested.credentials,
+        time_range,
+        timezone,
+        outputs: &OUTPUTS,
+    };
+    let summary_json = summary::to_json(&summary_input);
+    let text = summary::to_text(&summary_input, &out.path().display().to_string());
+    let totals = summary::Totals::of(&ingested.files);
+    let outputs = [
+        Output {
+            name: OUTPUTS[0],
+            bytes: report::parquet::to_bytes(&mut ingested.events)?,
+        },
+        Output {
+            name: OUTPUTS[1],
+            bytes: report::rejects::to_bytes(&ingested.rejects),
+        },
+        Output {
+            name: OUTPUTS[2],
+            bytes: summary_json,
+        },
+    ];
+    out.commit(&outputs)?;
+    Ok(ScanOutcome {
+        errors: ingested.errors,
+        totals,
+        text,
+    })
+}
+
+/// First and last event time, RFC 3339.
+fn time_range(events: &DataFrame) -> PolarsResult<Option<(String, String)>> {
+    let ts = events.column(col::TIMESTAMP)?.as_materialized_series().to_physical_repr().into_owned();
+    let ts = ts.i64()?;
+    Ok(ts.min().zip(ts.max()).map(|(a, b)| (format_rfc3339(a), format_rfc3339(b))))
+}
