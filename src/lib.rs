@@ -4,6 +4,7 @@
 //! canonical events frame (raw secrets fingerprinted on the way in), and [`report`] writes the
 //! outputs. [`scan`] runs the pipeline end to end; the `leakhound` binary is a thin CLI over it.
 
+pub mod demo;
 pub mod error;
 pub mod ingest;
 pub mod mapping;

@@ -38,6 +38,13 @@ struct Cli {
 enum Command {
     /// Read access and API-usage logs, fingerprint the keys in them, and write the events.
     Scan(ScanArgs),
+    /// Write the demo data set (deterministic; used to produce `data/`).
+    #[command(hide = true)]
+    GenerateDemo {
+        /// Directory to write `logs/`, `networks.csv` and `truth.json` into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -110,6 +117,10 @@ pub fn run() -> anyhow::Result<Status> {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan(args) => run_scan(args),
+        Command::GenerateDemo { out } => {
+            leakhound::demo::generate(&out)?;
+            Ok(Status::Done)
+        }
     }
 }
 

@@ -34,10 +34,18 @@ pub(super) fn read_lines(path: &Path, lines: &[(u64, &[u8])], mapping: &Mapping,
             .collect();
         return Ok(RawTable { lines: Vec::new(), columns: Vec::new(), rejected });
     }
-    let names: Vec<String> = keys.iter().map(|k| k.join(".")).collect();
-    let resolved = fields::resolve(path, &names, mapping)?;
-    let chosen: Vec<(crate::schema::Field, Vec<String>)> =
-        resolved.iter().map(|(f, i)| (*f, keys[*i].clone())).collect();
+    // `{"source.ip": …}` and `{"source": {"ip": …}}` both name `source.ip`; a file may mix them.
+    let mut unique = Vec::new();
+    for n in keys.iter().map(|k| k.join(".")) {
+        if !unique.contains(&n) {
+            unique.push(n);
+        }
+    }
+    let resolved = fields::resolve(path, &unique, mapping)?;
+    let chosen: Vec<(crate::schema::Field, Vec<String>)> = resolved
+        .iter()
+        .flat_map(|(f, i)| keys.iter().filter(|k| k.join(".") == unique[*i]).map(|k| (*f, k.clone())))
+        .collect();
     let schema = schema_for(chosen.iter().map(|(_, p)| p.as_slice()));
 
     let joined = join_lines(lines.iter().map(|(_, l)| *l));
@@ -73,12 +81,17 @@ pub(super) fn read_lines(path: &Path, lines: &[(u64, &[u8])], mapping: &Mapping,
         });
     }
     let mut columns: Vec<(crate::schema::Field, Box<dyn TextColumn>)> = Vec::new();
-    for (field, key_path) in &chosen {
-        let column = leaf(&df, key_path).map_err(|source| Error::Frame {
-            context: "selecting JSON fields",
-            source,
-        })?;
-        columns.push((*field, Box::new(column)));
+    for (field, _) in &resolved {
+        let leaves = chosen
+            .iter()
+            .filter(|(f, _)| f == field)
+            .map(|(_, key_path)| leaf(&df, key_path))
+            .collect::<PolarsResult<Vec<_>>>()
+            .map_err(|source| Error::Frame {
+                context: "selecting JSON fields",
+                source,
+            })?;
+        columns.push((*field, Box::new(Coalesce(leaves))));
     }
     Ok(RawTable {
         lines: line_numbers,
@@ -152,6 +165,15 @@ fn schema_for<'a>(paths: impl Iterator<Item = &'a [String]>) -> Schema {
         .iter()
         .map(|(k, n)| Field::new(k.as_str().into(), dtype(n)))
         .collect()
+}
+
+/// The first non-null of several columns that hold the same field (flat and nested keys).
+struct Coalesce(Vec<StringChunked>);
+
+impl TextColumn for Coalesce {
+    fn cell(&self, row: usize) -> Option<&str> {
+        self.0.iter().find_map(|c| c.get(row))
+    }
 }
 
 /// The text column at a key path of the parsed frame.

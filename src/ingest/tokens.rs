@@ -32,22 +32,32 @@ pub fn next<'a>(line: &'a [u8], pos: &mut usize) -> Option<Result<Cow<'a, [u8]>,
             *pos = line.len();
             Some(Err(()))
         }
-        b'[' => match memchr::memchr(b']', &line[start..]) {
+        // A bracketed token ends at `]` followed by a space or the end of the line, so that an
+        // address such as `[2001:db8::1]:443` stays one plain token.
+        b'[' => match bracket_end(&line[start..]) {
             Some(end) => {
                 *pos = start + end + 1;
                 Some(Ok(Cow::Borrowed(&line[start + 1..start + end])))
             }
+            None if memchr::memchr(b']', &line[start..]).is_some() => Some(Ok(plain(line, pos, start))),
             None => {
                 *pos = line.len();
                 Some(Err(()))
             }
         },
-        _ => {
-            let end = memchr::memchr(b' ', &line[start..]).map_or(line.len(), |e| start + e);
-            *pos = end;
-            Some(Ok(Cow::Borrowed(&line[start..end])))
-        }
+        _ => Some(Ok(plain(line, pos, start))),
     }
+}
+
+fn plain<'a>(line: &'a [u8], pos: &mut usize, start: usize) -> Cow<'a, [u8]> {
+    let end = memchr::memchr(b' ', &line[start..]).map_or(line.len(), |e| start + e);
+    *pos = end;
+    Cow::Borrowed(&line[start..end])
+}
+
+/// Position of the `]` that closes a bracketed token at the start of `s`.
+fn bracket_end(s: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b']', s).find(|&i| matches!(s.get(i + 1), None | Some(b' ')))
 }
 
 fn unescape(s: &[u8]) -> Vec<u8> {
@@ -117,6 +127,8 @@ mod tests {
         );
         assert_eq!(all(b"a \"open"), vec![Ok("a".into()), Err(())]);
         assert_eq!(all(b"[open"), vec![Err(())]);
+        assert_eq!(all(b"[2001:db8::1]:443 x"), vec![Ok("[2001:db8::1]:443".into()), Ok("x".into())]);
+        assert_eq!(all(b"[a] b"), vec![Ok("a".into()), Ok("b".into())]);
         assert_eq!(all(br#""\\""#), vec![Ok("\\".into())]);
     }
 

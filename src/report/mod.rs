@@ -46,7 +46,8 @@ impl OutputDir {
         };
         for output in outputs {
             let target = self.dir.join(output.name);
-            let tmp = self.dir.join(format!(".{}.tmp-{}", output.name, std::process::id()));
+            let file_name = target.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let tmp = target.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
             let written = std::fs::File::create(&tmp).and_then(|mut f| {
                 f.write_all(&output.bytes)?;
                 f.sync_all()
