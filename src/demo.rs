@@ -2,8 +2,8 @@
 //! organisation, in every input format, with planted leaks and the truth about them.
 //!
 //! `leakhound generate-demo --out data` writes `data/logs/` (the inputs), `data/networks.csv`
-//! (the networks the traffic comes from, for a demo geolocation database) and
-//! `data/truth.json` (what was planted). Same code, same bytes: a test regenerates the set and
+//! (the networks the traffic comes from, for a demo geolocation database), `data/truth.json`
+//! (what was planted) and `data/demo-mapping.toml` (labels for the demo keys). Same code, same bytes: a test regenerates the set and
 //! compares it with the committed copy.
 
 use crate::error::{Error, Result};
@@ -66,19 +66,136 @@ struct Network {
 }
 
 const NETWORKS: &[Network] = &[
-    Network { cidr: "3.120.0.0/14", country: "DE", city: "Frankfurt am Main", lat: 50.1109, lon: 8.6821, asn: 16509, org: "Amazon.com, Inc.", flags: "hosting" },
-    Network { cidr: "18.192.0.0/15", country: "DE", city: "Frankfurt am Main", lat: 50.1109, lon: 8.6821, asn: 16509, org: "Amazon.com, Inc.", flags: "hosting" },
-    Network { cidr: "34.89.128.0/17", country: "DE", city: "Frankfurt am Main", lat: 50.1109, lon: 8.6821, asn: 396982, org: "Google LLC", flags: "hosting" },
-    Network { cidr: "88.198.0.0/16", country: "DE", city: "Falkenstein", lat: 50.4779, lon: 12.3713, asn: 24940, org: "Hetzner Online GmbH", flags: "hosting" },
-    Network { cidr: "79.192.0.0/10", country: "DE", city: "Berlin", lat: 52.5200, lon: 13.4050, asn: 3320, org: "Deutsche Telekom AG", flags: "" },
-    Network { cidr: "91.64.0.0/14", country: "DE", city: "Hamburg", lat: 53.5511, lon: 9.9937, asn: 3209, org: "Vodafone GmbH", flags: "" },
-    Network { cidr: "84.128.0.0/10", country: "DE", city: "Munich", lat: 48.1351, lon: 11.5820, asn: 3320, org: "Deutsche Telekom AG", flags: "" },
-    Network { cidr: "62.178.0.0/15", country: "AT", city: "Vienna", lat: 48.2082, lon: 16.3738, asn: 8412, org: "T-Mobile Austria GmbH", flags: "" },
-    Network { cidr: "178.197.128.0/17", country: "CH", city: "Zurich", lat: 47.3769, lon: 8.5417, asn: 3303, org: "Swisscom (Schweiz) AG", flags: "" },
-    Network { cidr: "128.199.0.0/16", country: "SG", city: "Singapore", lat: 1.3521, lon: 103.8198, asn: 14061, org: "DigitalOcean, LLC", flags: "hosting" },
-    Network { cidr: "185.220.101.0/24", country: "DE", city: "", lat: 51.2993, lon: 9.4910, asn: 60729, org: "Zwiebelfreunde e.V.", flags: "tor" },
-    Network { cidr: "51.68.0.0/16", country: "FR", city: "Gravelines", lat: 50.9871, lon: 2.1255, asn: 16276, org: "OVH SAS", flags: "hosting" },
-    Network { cidr: "172.104.0.0/15", country: "US", city: "Newark", lat: 40.7357, lon: -74.1724, asn: 63949, org: "Akamai Connected Cloud", flags: "hosting" },
+    Network {
+        cidr: "3.120.0.0/14",
+        country: "DE",
+        city: "Frankfurt am Main",
+        lat: 50.1109,
+        lon: 8.6821,
+        asn: 16509,
+        org: "Amazon.com, Inc.",
+        flags: "hosting",
+    },
+    Network {
+        cidr: "18.192.0.0/15",
+        country: "DE",
+        city: "Frankfurt am Main",
+        lat: 50.1109,
+        lon: 8.6821,
+        asn: 16509,
+        org: "Amazon.com, Inc.",
+        flags: "hosting",
+    },
+    Network {
+        cidr: "34.89.128.0/17",
+        country: "DE",
+        city: "Frankfurt am Main",
+        lat: 50.1109,
+        lon: 8.6821,
+        asn: 396982,
+        org: "Google LLC",
+        flags: "hosting",
+    },
+    Network {
+        cidr: "88.198.0.0/16",
+        country: "DE",
+        city: "Falkenstein",
+        lat: 50.4779,
+        lon: 12.3713,
+        asn: 24940,
+        org: "Hetzner Online GmbH",
+        flags: "hosting",
+    },
+    Network {
+        cidr: "79.192.0.0/10",
+        country: "DE",
+        city: "Berlin",
+        lat: 52.5200,
+        lon: 13.4050,
+        asn: 3320,
+        org: "Deutsche Telekom AG",
+        flags: "",
+    },
+    Network {
+        cidr: "91.64.0.0/14",
+        country: "DE",
+        city: "Hamburg",
+        lat: 53.5511,
+        lon: 9.9937,
+        asn: 3209,
+        org: "Vodafone GmbH",
+        flags: "",
+    },
+    Network {
+        cidr: "84.128.0.0/10",
+        country: "DE",
+        city: "Munich",
+        lat: 48.1351,
+        lon: 11.5820,
+        asn: 3320,
+        org: "Deutsche Telekom AG",
+        flags: "",
+    },
+    Network {
+        cidr: "62.178.0.0/15",
+        country: "AT",
+        city: "Vienna",
+        lat: 48.2082,
+        lon: 16.3738,
+        asn: 8412,
+        org: "T-Mobile Austria GmbH",
+        flags: "",
+    },
+    Network {
+        cidr: "178.197.128.0/17",
+        country: "CH",
+        city: "Zurich",
+        lat: 47.3769,
+        lon: 8.5417,
+        asn: 3303,
+        org: "Swisscom (Schweiz) AG",
+        flags: "",
+    },
+    Network {
+        cidr: "128.199.0.0/16",
+        country: "SG",
+        city: "Singapore",
+        lat: 1.3521,
+        lon: 103.8198,
+        asn: 14061,
+        org: "DigitalOcean, LLC",
+        flags: "hosting",
+    },
+    Network {
+        cidr: "185.220.101.0/24",
+        country: "DE",
+        city: "",
+        lat: 51.2993,
+        lon: 9.4910,
+        asn: 60729,
+        org: "Zwiebelfreunde e.V.",
+        flags: "tor",
+    },
+    Network {
+        cidr: "51.68.0.0/16",
+        country: "FR",
+        city: "Gravelines",
+        lat: 50.9871,
+        lon: 2.1255,
+        asn: 16276,
+        org: "OVH SAS",
+        flags: "hosting",
+    },
+    Network {
+        cidr: "172.104.0.0/15",
+        country: "US",
+        city: "Newark",
+        lat: 40.7357,
+        lon: -74.1724,
+        asn: 63949,
+        org: "Akamai Connected Cloud",
+        flags: "hosting",
+    },
 ];
 
 /// An address inside network `i` (host part from the generator).
@@ -130,15 +247,16 @@ const BROWSERS: &[&str] = &[
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15",
     "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0",
 ];
-const APP: &[&str] = &["AcmeApp/4.2.1 (iPhone; iOS 18.1)", "AcmeApp/4.2.0 (Android 14; Pixel 8)", "AcmeApp/4.1.9 (Android 13; SM-G991B)"];
+const APP: &[&str] = &[
+    "AcmeApp/4.2.1 (iPhone; iOS 18.1)",
+    "AcmeApp/4.2.0 (Android 14; Pixel 8)",
+    "AcmeApp/4.1.9 (Android 13; SM-G991B)",
+];
 
 /// Start of the demo period (Monday 5 October 2026, 00:00 Berlin) and its length.
 fn period() -> (DateTime<Utc>, i64) {
-    let start = Berlin
-        .with_ymd_and_hms(2026, 10, 5, 0, 0, 0)
-        .single()
-        .map(|d| d.with_timezone(&Utc))
-        .unwrap_or_default();
+    let start =
+        Berlin.with_ymd_and_hms(2026, 10, 5, 0, 0, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or_default();
     (start, 21 * 24 * 60)
 }
 
@@ -166,7 +284,9 @@ fn generate_events(rng: &mut Rng) -> (Vec<Key>, Vec<Event>) {
         .collect();
     let (start, minutes) = period();
     let mut events = Vec::new();
-    let at_minute = |m: i64, rng: &mut Rng| start + Duration::seconds(m * 60 + rng.below(60) as i64) + Duration::milliseconds(rng.below(1000) as i64);
+    let at_minute = |m: i64, rng: &mut Rng| {
+        start + Duration::seconds(m * 60 + rng.below(60) as i64) + Duration::milliseconds(rng.below(1000) as i64)
+    };
 
     // prod-bot: backend servers in AWS Frankfurt; replaced by autoscaling on day 8 (new
     // addresses, another AWS prefix); a nightly export at 02:00 Berlin.
@@ -174,7 +294,8 @@ fn generate_events(rng: &mut Rng) -> (Vec<Key>, Vec<Event>) {
     let servers_b: Vec<String> = (0..3).map(|_| ip_in(rng, 1)).collect();
     // support-desk: six agents working from home (Telekom/Vodafone), one gets a new address
     // from her ISP mid-way.
-    let mut agents: Vec<(String, &str)> = (0..6).map(|i| (ip_in(rng, if i % 2 == 0 { 4 } else { 5 }), *rng.pick(BROWSERS))).collect();
+    let mut agents: Vec<(String, &str)> =
+        (0..6).map(|i| (ip_in(rng, if i % 2 == 0 { 4 } else { 5 }), *rng.pick(BROWSERS))).collect();
     let agent_new_ip = ip_in(rng, 4);
     // marketing-sync: one server at Hetzner; weekly campaign on Tuesdays at 10:00.
     let marketing = ip_in(rng, 3);
@@ -199,13 +320,37 @@ fn generate_events(rng: &mut Rng) -> (Vec<Key>, Vec<Event>) {
             };
             let method = if rng.unit() < 0.2 { "POST" } else { "GET" };
             let ip = rng.pick(servers).clone();
-            events.push(Event { at: at_minute(m, rng), sink: Sink::Gateway, key: 0, ip, method, path, status: if rng.unit() < 0.01 { 404 } else { 200 }, bytes: 300 + rng.below(4000) as u32, agent: "acme-bot/2.3 python-requests/2.31.0", count: 1, leak: None });
+            events.push(Event {
+                at: at_minute(m, rng),
+                sink: Sink::Gateway,
+                key: 0,
+                ip,
+                method,
+                path,
+                status: if rng.unit() < 0.01 { 404 } else { 200 },
+                bytes: 300 + rng.below(4000) as u32,
+                agent: "acme-bot/2.3 python-requests/2.31.0",
+                count: 1,
+                leak: None,
+            });
         }
         if hour == 2 && minute < 15 {
             for _ in 0..rng.poisson(6.0) {
                 let ip = rng.pick(servers).clone();
                 let path = format!("/v2/users?page={}&items_per_page=100", 1 + rng.below(90));
-                events.push(Event { at: at_minute(m, rng), sink: Sink::Gateway, key: 0, ip, method: "GET", path, status: 200, bytes: 40_000 + rng.below(20_000) as u32, agent: "acme-bot/2.3 python-requests/2.31.0", count: 1, leak: None });
+                events.push(Event {
+                    at: at_minute(m, rng),
+                    sink: Sink::Gateway,
+                    key: 0,
+                    ip,
+                    method: "GET",
+                    path,
+                    status: 200,
+                    bytes: 40_000 + rng.below(20_000) as u32,
+                    agent: "acme-bot/2.3 python-requests/2.31.0",
+                    count: 1,
+                    leak: None,
+                });
             }
         }
 
@@ -220,15 +365,43 @@ fn generate_events(rng: &mut Rng) -> (Vec<Key>, Vec<Event>) {
                         1 => ("POST", format!("/v2/conversations/{}/messages", rng.hex(8))),
                         _ => ("GET", format!("/v2/users/{}", 100_000 + rng.below(900_000))),
                     };
-                    events.push(Event { at: at_minute(m, rng), sink: Sink::Gateway, key: 1, ip: ip.clone(), method, path, status: 200, bytes: 500 + rng.below(3000) as u32, agent, count: 1, leak: None });
+                    events.push(Event {
+                        at: at_minute(m, rng),
+                        sink: Sink::Gateway,
+                        key: 1,
+                        ip: ip.clone(),
+                        method,
+                        path,
+                        status: 200,
+                        bytes: 500 + rng.below(3000) as u32,
+                        agent,
+                        count: 1,
+                        leak: None,
+                    });
                 }
             }
         }
 
         let campaign = day == Weekday::Tue && hour == 10 && minute < 30;
         for _ in 0..rng.poisson(if campaign { 12.0 } else { 0.01 }) {
-            let (method, path) = if campaign { ("POST", "/v2/outbound-messages/whatsapp".to_string()) } else { ("GET", format!("/v2/users/{}", 100_000 + rng.below(900_000))) };
-            events.push(Event { at: at_minute(m, rng), sink: Sink::Nginx, key: 2, ip: marketing.clone(), method, path, status: 202, bytes: 180 + rng.below(200) as u32, agent: "Acme-Campaigns/1.8 (+https://acme.example/bot)", count: 1, leak: None });
+            let (method, path) = if campaign {
+                ("POST", "/v2/outbound-messages/whatsapp".to_string())
+            } else {
+                ("GET", format!("/v2/users/{}", 100_000 + rng.below(900_000)))
+            };
+            events.push(Event {
+                at: at_minute(m, rng),
+                sink: Sink::Nginx,
+                key: 2,
+                ip: marketing.clone(),
+                method,
+                path,
+                status: 202,
+                bytes: 180 + rng.below(200) as u32,
+                agent: "Acme-Campaigns/1.8 (+https://acme.example/bot)",
+                count: 1,
+                leak: None,
+            });
         }
 
         let awake = (7..23).contains(&hour);
@@ -239,54 +412,147 @@ fn generate_events(rng: &mut Rng) -> (Vec<Key>, Vec<Event>) {
             };
             let ip = rng.pick(&phones).clone();
             let agent = *rng.pick(APP);
-            events.push(Event { at: at_minute(m, rng), sink: Sink::Alb, key: 3, ip, method, path, status: 200, bytes: 200 + rng.below(2000) as u32, agent, count: 1, leak: None });
+            events.push(Event {
+                at: at_minute(m, rng),
+                sink: Sink::Alb,
+                key: 3,
+                ip,
+                method,
+                path,
+                status: 200,
+                bytes: 200 + rng.below(2000) as u32,
+                agent,
+                count: 1,
+                leak: None,
+            });
         }
 
         if (15..20).contains(&minute) {
             let count = 20 + rng.below(20) as u32;
-            events.push(Event { at: start + Duration::minutes(m), sink: Sink::Usage, key: 4, ip: reporting.clone(), method: "GET", path: "/v2/reports/raw".into(), status: 200, bytes: count * 2_000, agent: "", count, leak: None });
+            events.push(Event {
+                at: start + Duration::minutes(m),
+                sink: Sink::Usage,
+                key: 4,
+                ip: reporting.clone(),
+                method: "GET",
+                path: "/v2/reports/raw".into(),
+                status: 200,
+                bytes: count * 2_000,
+                agent: "",
+                count,
+                leak: None,
+            });
         }
     }
 
     // L1: Saturday 17 October, 00:40-02:10 Berlin, DigitalOcean Singapore, bulk paging.
     let l1_ip = ip_in(rng, 9);
-    let l1_start = Berlin.with_ymd_and_hms(2026, 10, 17, 0, 40, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or(start);
+    let l1_start =
+        Berlin.with_ymd_and_hms(2026, 10, 17, 0, 40, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or(start);
     for s in 0..(90 * 60 / 2) {
         let at = l1_start + Duration::seconds(s * 2) + Duration::milliseconds(rng.below(1000) as i64);
         let what = if s % 2 == 0 { "users" } else { "conversations" };
         let path = format!("/v2/{what}?page={}&items_per_page=100", s / 2 + 1);
-        events.push(Event { at, sink: Sink::Gateway, key: 0, ip: l1_ip.clone(), method: "GET", path, status: 200, bytes: 45_000 + rng.below(15_000) as u32, agent: "python-requests/2.32.3", count: 1, leak: Some(0) });
+        events.push(Event {
+            at,
+            sink: Sink::Gateway,
+            key: 0,
+            ip: l1_ip.clone(),
+            method: "GET",
+            path,
+            status: 200,
+            bytes: 45_000 + rng.below(15_000) as u32,
+            agent: "python-requests/2.32.3",
+            count: 1,
+            leak: Some(0),
+        });
     }
     // L2: from Tuesday 20 October, office hours, a request every 20-40 minutes via Tor.
-    let l2_start = Berlin.with_ymd_and_hms(2026, 10, 20, 9, 0, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or(start);
+    let l2_start =
+        Berlin.with_ymd_and_hms(2026, 10, 20, 9, 0, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or(start);
     let mut at = l2_start;
     while at < start + Duration::minutes(minutes) {
         let (day, hour, _) = berlin_local(at);
         if is_workday(day) && (9..17).contains(&hour) {
             let ip = format!("185.220.101.{}", 1 + rng.below(250));
             let path = format!("/v2/users/{}", 100_000 + rng.below(900_000));
-            events.push(Event { at, sink: Sink::Nginx, key: 2, ip, method: "GET", path, status: 200, bytes: 900 + rng.below(400) as u32, agent: "curl/8.5.0", count: 1, leak: Some(1) });
+            events.push(Event {
+                at,
+                sink: Sink::Nginx,
+                key: 2,
+                ip,
+                method: "GET",
+                path,
+                status: 200,
+                bytes: 900 + rng.below(400) as u32,
+                agent: "curl/8.5.0",
+                count: 1,
+                leak: Some(1),
+            });
         }
         at += Duration::minutes(20 + rng.below(20) as i64);
     }
     // L3: Thursday 22 October 14:00-14:25, OVH France, user-id enumeration.
     let l3_ip = ip_in(rng, 11);
-    let l3_start = Berlin.with_ymd_and_hms(2026, 10, 22, 14, 0, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or(start);
+    let l3_start =
+        Berlin.with_ymd_and_hms(2026, 10, 22, 14, 0, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or(start);
     for s in 0..(25 * 40) {
         let at = l3_start + Duration::milliseconds(s * 1500 + rng.below(500) as i64);
-        let status = if s > 850 { 429 } else if rng.unit() < 0.85 { 404 } else { 200 };
+        let status = if s > 850 {
+            429
+        } else if rng.unit() < 0.85 {
+            404
+        } else {
+            200
+        };
         let path = format!("/v2/users/{}", 200_000 + s);
-        events.push(Event { at, sink: Sink::Gateway, key: 1, ip: l3_ip.clone(), method: "GET", path, status, bytes: if status == 200 { 1100 } else { 90 }, agent: "Go-http-client/1.1", count: 1, leak: Some(2) });
+        events.push(Event {
+            at,
+            sink: Sink::Gateway,
+            key: 1,
+            ip: l3_ip.clone(),
+            method: "GET",
+            path,
+            status,
+            bytes: if status == 200 { 1100 } else { 90 },
+            agent: "Go-http-client/1.1",
+            count: 1,
+            leak: Some(2),
+        });
     }
     // L4: Saturday 24 October 21:00-21:40, a US cloud host, outbound-message spam.
     let l4_ip = ip_in(rng, 12);
-    let l4_start = Berlin.with_ymd_and_hms(2026, 10, 24, 21, 0, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or(start);
+    let l4_start =
+        Berlin.with_ymd_and_hms(2026, 10, 24, 21, 0, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or(start);
     for s in 0..(40 * 50) {
         let at = l4_start + Duration::milliseconds(s * 1200 + rng.below(400) as i64);
-        events.push(Event { at, sink: Sink::Alb, key: 3, ip: l4_ip.clone(), method: "POST", path: "/v2/outbound-messages/whatsapp".into(), status: 202, bytes: 150, agent: "okhttp/4.12.0", count: 1, leak: Some(3) });
+        events.push(Event {
+            at,
+            sink: Sink::Alb,
+            key: 3,
+            ip: l4_ip.clone(),
+            method: "POST",
+            path: "/v2/outbound-messages/whatsapp".into(),
+            status: 202,
+            bytes: 150,
+            agent: "okhttp/4.12.0",
+            count: 1,
+            leak: Some(3),
+        });
     }
     events.sort_by(|a, b| a.at.cmp(&b.at).then(a.ip.cmp(&b.ip)));
     (keys, events)
+}
+
+/// A mapping with labels for the demo keys (the logs carry the keys, the mapping their names).
+fn demo_mapping(keys: &[Key]) -> String {
+    let mut s = String::from(
+        "# Labels for the demo keys: the fingerprints are what leakhound shows instead of the keys.\n[labels]\n",
+    );
+    for k in keys {
+        s.push_str(&format!("\"{}\" = \"{}\"\n", crate::secret::fingerprint(&k.secret).id, k.label));
+    }
+    s
 }
 
 fn gzip(name: &str, data: &[u8]) -> Vec<u8> {
@@ -417,11 +683,18 @@ pub fn generate(dir: &Path) -> Result<()> {
     let mut truth_bytes = serde_json::to_vec_pretty(&truth).unwrap_or_default();
     truth_bytes.push(b'\n');
     out.commit(&[
-        Output { name: "logs/gateway/api-gateway-2026-10.jsonl.gz", bytes: gzip("api-gateway-2026-10.jsonl", gateway.as_bytes()) },
+        Output {
+            name: "logs/gateway/api-gateway-2026-10.jsonl.gz",
+            bytes: gzip("api-gateway-2026-10.jsonl", gateway.as_bytes()),
+        },
         Output { name: "logs/nginx/marketing-access.log", bytes: nginx.into_bytes() },
-        Output { name: "logs/alb/123456789012_elasticloadbalancing_eu-central-1_app.acme-public-api.log.gz", bytes: gzip("app.acme-public-api.log", alb.as_bytes()) },
+        Output {
+            name: "logs/alb/123456789012_elasticloadbalancing_eu-central-1_app.acme-public-api.log.gz",
+            bytes: gzip("app.acme-public-api.log", alb.as_bytes()),
+        },
         Output { name: "logs/exports/usage-by-minute.csv", bytes: usage.into_bytes() },
         Output { name: "networks.csv", bytes: networks.into_bytes() },
         Output { name: "truth.json", bytes: truth_bytes },
+        Output { name: "demo-mapping.toml", bytes: demo_mapping(&keys).into_bytes() },
     ])
 }

@@ -25,23 +25,13 @@ pub enum Error {
     UnknownFormat { path: PathBuf },
 
     #[error("{path}: not a valid {format} file: {detail}. {hint}")]
-    Malformed {
-        path: PathBuf,
-        format: &'static str,
-        detail: String,
-        hint: &'static str,
-    },
+    Malformed { path: PathBuf, format: &'static str, detail: String, hint: &'static str },
 
     #[error("{path}: no timestamp field. Columns found: {found}. Name the timestamp column in a mapping file (`[columns] timestamp = \"...\"`, see --mapping).")]
     NoTimestamp { path: PathBuf, found: String },
 
     #[error("{path}: the mapping names column `{column}` for `{field}`, but the input has no such column. Columns found: {found}.")]
-    MappedColumnMissing {
-        path: PathBuf,
-        field: &'static str,
-        column: String,
-        found: String,
-    },
+    MappedColumnMissing { path: PathBuf, field: &'static str, column: String, found: String },
 
     #[error("{path}: {rejected} of {read} rows rejected ({percent:.0}%), more than --max-reject-ratio {ratio} allows; the file is left out. First problem, line {first_line}: {first_reason}. Is it really {format}? Use --format, or a --mapping file for its columns.")]
     TooManyRejects {
@@ -61,7 +51,9 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    #[error("{path}: cannot write output: {source}. Check that the output directory is writable and the disk is not full.")]
+    #[error(
+        "{path}: cannot write output: {source}. Check that the output directory is writable and the disk is not full."
+    )]
     Write {
         path: PathBuf,
         #[source]

@@ -24,47 +24,33 @@ pub struct Mapping {
 impl Mapping {
     /// Reads and checks a mapping file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|message| Error::Config {
-            path: path.to_path_buf(),
-            message,
-        })
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text).map_err(|message| Error::Config { path: path.to_path_buf(), message })
     }
 
     /// Parses mapping TOML; the error says which key is wrong and what is expected.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            format!("not valid TOML: {}", e.message())
-        })?;
+        let table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| format!("not valid TOML: {}", e.message()))?;
         let mut mapping = Mapping::default();
         for (section, value) in &table {
             match section.as_str() {
                 "columns" => {
-                    let cols = value
-                        .as_table()
-                        .ok_or("`columns` must be a table: [columns]")?;
+                    let cols = value.as_table().ok_or("`columns` must be a table: [columns]")?;
                     for (key, v) in cols {
                         let field = Field::from_key(key).ok_or_else(|| {
                             let known: Vec<_> = Field::ALL.iter().map(|f| f.key()).collect();
                             format!("unknown field `{key}` in [columns]; known fields: {}", known.join(", "))
                         })?;
-                        let name = v
-                            .as_str()
-                            .ok_or_else(|| format!("[columns] {key} must be a string (a column name)"))?;
+                        let name =
+                            v.as_str().ok_or_else(|| format!("[columns] {key} must be a string (a column name)"))?;
                         mapping.columns.insert(field, name.to_string());
                     }
                 }
                 "timestamp" => {
-                    let t = value
-                        .as_table()
-                        .ok_or("`timestamp` must be a table: [timestamp]")?;
+                    let t = value.as_table().ok_or("`timestamp` must be a table: [timestamp]")?;
                     for (key, v) in t {
-                        let s = v
-                            .as_str()
-                            .ok_or_else(|| format!("[timestamp] {key} must be a string"))?;
+                        let s = v.as_str().ok_or_else(|| format!("[timestamp] {key} must be a string"))?;
                         match key.as_str() {
                             "format" => mapping.timestamp_format = s.parse()?,
                             "timezone" => mapping.timezone = Some(parse_zone(s)?),
@@ -75,9 +61,7 @@ impl Mapping {
                 "labels" => {
                     let t = value.as_table().ok_or("`labels` must be a table: [labels]")?;
                     for (key, v) in t {
-                        let s = v
-                            .as_str()
-                            .ok_or_else(|| format!("[labels] {key} must be a string"))?;
+                        let s = v.as_str().ok_or_else(|| format!("[labels] {key} must be a string"))?;
                         mapping.labels.insert(key.clone(), s.to_string());
                     }
                 }

@@ -36,10 +36,8 @@ pub const OUTPUTS: [&str; 3] = ["events.parquet", "rejects.csv", "summary.json"]
 pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> {
     let out = OutputDir::create(&opts.out_dir)?;
     let mut ingested = ingest::ingest(&opts.inputs, &opts.ingest, progress)?;
-    let time_range = time_range(&ingested.events).map_err(|source| Error::Frame {
-        context: "finding the time range",
-        source,
-    })?;
+    let time_range =
+        time_range(&ingested.events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
     let timezone = opts.timezone.name();
     let summary_input = summary::SummaryInput {
         files: &ingested.files,
@@ -52,25 +50,12 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let text = summary::to_text(&summary_input, &out.path().display().to_string());
     let totals = summary::Totals::of(&ingested.files);
     let outputs = [
-        Output {
-            name: OUTPUTS[0],
-            bytes: report::parquet::to_bytes(&mut ingested.events)?,
-        },
-        Output {
-            name: OUTPUTS[1],
-            bytes: report::rejects::to_bytes(&ingested.rejects),
-        },
-        Output {
-            name: OUTPUTS[2],
-            bytes: summary_json,
-        },
+        Output { name: OUTPUTS[0], bytes: report::parquet::to_bytes(&mut ingested.events)? },
+        Output { name: OUTPUTS[1], bytes: report::rejects::to_bytes(&ingested.rejects) },
+        Output { name: OUTPUTS[2], bytes: summary_json },
     ];
     out.commit(&outputs)?;
-    Ok(ScanOutcome {
-        errors: ingested.errors,
-        totals,
-        text,
-    })
+    Ok(ScanOutcome { errors: ingested.errors, totals, text })
 }
 
 /// First and last event time, RFC 3339.

@@ -112,10 +112,7 @@ pub struct ScrubbedPath {
 /// fingerprints, e.g. `/v2/users?api_key=s3cr3t&page=2` → `/v2/users?api_key=fc1:…&page=2`.
 pub fn scrub_path(path: &str) -> ScrubbedPath {
     let Some((base, query)) = path.split_once('?') else {
-        return ScrubbedPath {
-            path: path.to_string(),
-            secret: None,
-        };
+        return ScrubbedPath { path: path.to_string(), secret: None };
     };
     let (query, fragment) = match query.split_once('#') {
         Some((q, f)) => (q, Some(f)),
@@ -254,10 +251,7 @@ mod tests {
     fn secret_query_parameters_are_fingerprinted() {
         let s = scrub_path("/v2/users?page=2&api_key=sk_live_123&X-Api-Key=x#frag");
         let fp = fingerprint("sk_live_123").id;
-        assert_eq!(
-            s.path,
-            format!("/v2/users?page=2&api_key={fp}&X-Api-Key={}#frag", fingerprint("x").id)
-        );
+        assert_eq!(s.path, format!("/v2/users?page=2&api_key={fp}&X-Api-Key={}#frag", fingerprint("x").id));
         assert_eq!(s.secret.as_deref(), Some("sk_live_123"));
         assert_eq!(scrub_path("/plain").path, "/plain");
         assert_eq!(scrub_path("/a?token=").path, "/a?token=");

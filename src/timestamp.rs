@@ -118,20 +118,13 @@ const MAX_MICROS: i64 = 9_214_646_400 * MICROS_PER_SEC;
 
 impl TimestampParser {
     pub fn new(format: TimestampFormat, zone: Option<Tz>) -> Self {
-        Self {
-            format,
-            zone,
-            previous: None,
-        }
+        Self { format, zone, previous: None }
     }
 
     /// Parses one value to UTC microseconds.
     pub fn parse(&mut self, value: &str) -> Result<Micros, TimestampError> {
         let value = value.trim();
-        let value = value
-            .strip_prefix('[')
-            .and_then(|v| v.strip_suffix(']'))
-            .unwrap_or(value);
+        let value = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(value);
         let parsed = match &self.format {
             TimestampFormat::Auto => parse_auto(value),
             TimestampFormat::Rfc3339 => parse_iso(value.as_bytes()),
@@ -163,11 +156,9 @@ impl TimestampParser {
                 // Logs run forward in time, give or take a little disorder: take the earliest
                 // candidate that is not clearly before the previous row.
                 let previous = self.previous.ok_or(TimestampError::Ambiguous(zone))?;
-                let (a, b) = (a.timestamp_micros().min(b.timestamp_micros()), a.timestamp_micros().max(b.timestamp_micros()));
-                [a, b]
-                    .into_iter()
-                    .find(|c| *c >= previous - DISORDER_TOLERANCE)
-                    .ok_or(TimestampError::Ambiguous(zone))
+                let (a, b) =
+                    (a.timestamp_micros().min(b.timestamp_micros()), a.timestamp_micros().max(b.timestamp_micros()));
+                [a, b].into_iter().find(|c| *c >= previous - DISORDER_TOLERANCE).ok_or(TimestampError::Ambiguous(zone))
             }
         }
     }
@@ -256,9 +247,8 @@ fn parse_clf(b: &[u8]) -> Option<Parsed> {
     if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[14] != b':' || b[17] != b':' {
         return None;
     }
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-    ];
+    const MONTHS: [&[u8; 3]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(&b[3..6]))? as u32 + 1;
     let date = NaiveDate::from_ymd_opt(digits(&b[7..11])? as i32, month, digits(&b[0..2])?)?;
     let mut rest = &b[20..];
@@ -320,9 +310,7 @@ fn parse_strftime(value: &str, pattern: &str) -> Option<Parsed> {
     if let Ok(naive) = NaiveDateTime::parse_from_str(value, pattern) {
         return Some(Parsed::Local(naive));
     }
-    NaiveDate::parse_from_str(value, pattern)
-        .ok()
-        .map(|d| Parsed::Local(d.and_time(NaiveTime::MIN)))
+    NaiveDate::parse_from_str(value, pattern).ok().map(|d| Parsed::Local(d.and_time(NaiveTime::MIN)))
 }
 
 /// Formats UTC microseconds as RFC 3339 with millisecond precision, e.g. `2024-03-01T12:00:00.000Z`.
@@ -361,10 +349,7 @@ mod tests {
         ] {
             assert_eq!(parse(TimestampFormat::Auto, None, v), Ok(want), "{v}");
         }
-        assert_eq!(
-            parse(TimestampFormat::Auto, None, "2024-03-01T12:00:00.123456789Z"),
-            Ok(want + 123_456)
-        );
+        assert_eq!(parse(TimestampFormat::Auto, None, "2024-03-01T12:00:00.123456789Z"), Ok(want + 123_456));
     }
 
     #[test]
@@ -378,22 +363,13 @@ mod tests {
         assert_eq!(parse(TimestampFormat::EpochS, None, "0"), Ok(0));
         assert_eq!(parse(TimestampFormat::Auto, None, "20240101"), Err(TimestampError::Unrecognised));
         assert_eq!(parse(TimestampFormat::Auto, None, "-5"), Err(TimestampError::Unrecognised));
-        assert_eq!(
-            parse(TimestampFormat::EpochS, None, "99999999999999"),
-            Err(TimestampError::OutOfRange)
-        );
+        assert_eq!(parse(TimestampFormat::EpochS, None, "99999999999999"), Err(TimestampError::OutOfRange));
     }
 
     #[test]
     fn clf() {
-        assert_eq!(
-            parse(TimestampFormat::Auto, None, "[10/Oct/2000:13:55:36 -0700]"),
-            Ok(utc("2000-10-10T20:55:36Z"))
-        );
-        assert_eq!(
-            parse(TimestampFormat::Clf, None, "10/oct/2000:13:55:36 +0000"),
-            Ok(utc("2000-10-10T13:55:36Z"))
-        );
+        assert_eq!(parse(TimestampFormat::Auto, None, "[10/Oct/2000:13:55:36 -0700]"), Ok(utc("2000-10-10T20:55:36Z")));
+        assert_eq!(parse(TimestampFormat::Clf, None, "10/oct/2000:13:55:36 +0000"), Ok(utc("2000-10-10T13:55:36Z")));
         assert_eq!(parse(TimestampFormat::Clf, None, "10/Foo/2000:13:55:36 +0000"), Err(TimestampError::Unrecognised));
         assert_eq!(parse(TimestampFormat::Clf, None, "31/Feb/2000:13:55:36 +0000"), Err(TimestampError::Unrecognised));
     }
@@ -402,14 +378,8 @@ mod tests {
     fn naive_times_need_a_zone() {
         assert_eq!(parse(TimestampFormat::Auto, None, "2024-03-01 12:00:00"), Err(TimestampError::NoZone));
         let berlin: Tz = "Europe/Berlin".parse().unwrap();
-        assert_eq!(
-            parse(TimestampFormat::Auto, Some(berlin), "2024-03-01 12:00:00"),
-            Ok(utc("2024-03-01T11:00:00Z"))
-        );
-        assert_eq!(
-            parse(TimestampFormat::Auto, Some(berlin), "2024-07-01 12:00:00"),
-            Ok(utc("2024-07-01T10:00:00Z"))
-        );
+        assert_eq!(parse(TimestampFormat::Auto, Some(berlin), "2024-03-01 12:00:00"), Ok(utc("2024-03-01T11:00:00Z")));
+        assert_eq!(parse(TimestampFormat::Auto, Some(berlin), "2024-07-01 12:00:00"), Ok(utc("2024-07-01T10:00:00Z")));
     }
 
     #[test]
@@ -426,10 +396,17 @@ mod tests {
             Err(TimestampError::Ambiguous(berlin))
         );
         let mut p = TimestampParser::new(TimestampFormat::Auto, Some(berlin));
-        let seq: Vec<_> = ["2024-10-27 01:55:00", "2024-10-27 02:10:00", "2024-10-27 02:50:00", "2024-10-27 02:05:00", "2024-10-27 02:55:00", "2024-10-27 03:05:00"]
-            .iter()
-            .map(|v| p.parse(v).unwrap())
-            .collect();
+        let seq: Vec<_> = [
+            "2024-10-27 01:55:00",
+            "2024-10-27 02:10:00",
+            "2024-10-27 02:50:00",
+            "2024-10-27 02:05:00",
+            "2024-10-27 02:55:00",
+            "2024-10-27 03:05:00",
+        ]
+        .iter()
+        .map(|v| p.parse(v).unwrap())
+        .collect();
         assert_eq!(
             seq,
             vec![
@@ -457,7 +434,15 @@ mod tests {
 
     #[test]
     fn junk_is_unrecognised() {
-        for v in ["", "yesterday", "2024-13-01T00:00:00Z", "2024-01-01T25:00:00Z", "2024-01-01T00:00:00+99:00", "2024-01-01", "\u{0}\u{1}"] {
+        for v in [
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T25:00:00Z",
+            "2024-01-01T00:00:00+99:00",
+            "2024-01-01",
+            "\u{0}\u{1}",
+        ] {
             assert!(parse(TimestampFormat::Auto, None, v).is_err(), "{v:?}");
         }
     }

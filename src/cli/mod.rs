@@ -101,7 +101,9 @@ fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {
 
 fn parse_label(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        }
         _ => Err(format!("`{s}` is not FINGERPRINT=NAME, e.g. fc1:3f9a1c0b7e2d=prod-bot")),
     }
 }

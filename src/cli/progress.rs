@@ -11,7 +11,9 @@ impl Bar {
     pub fn new(visible: bool) -> Self {
         let bar = visible.then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} reading {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})") {
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} reading {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
+            {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar

@@ -9,15 +9,8 @@ use super::tokens::{self, non_dash, split_request, text};
 use crate::schema::Field;
 use std::borrow::Cow;
 
-const FIELDS: [Field; 7] = [
-    Field::Timestamp,
-    Field::SourceIp,
-    Field::Method,
-    Field::Path,
-    Field::Status,
-    Field::Bytes,
-    Field::UserAgent,
-];
+const FIELDS: [Field; 7] =
+    [Field::Timestamp, Field::SourceIp, Field::Method, Field::Path, Field::Status, Field::Bytes, Field::UserAgent];
 
 /// Request types an ALB writes in the first field.
 pub const TYPES: [&str; 6] = ["http", "https", "h2", "grpcs", "ws", "wss"];
@@ -123,7 +116,12 @@ mod tests {
     #[test]
     fn short_or_foreign_lines_are_malformed() {
         assert_eq!(cells("https 2018-07-02T22:23:00Z app/x 1.2.3.4:1").unwrap_err().code, "malformed_line");
-        assert_eq!(cells(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua" a b c d"#).unwrap_err().code, "malformed_line");
+        assert_eq!(
+            cells(r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua" a b c d"#)
+                .unwrap_err()
+                .code,
+            "malformed_line"
+        );
     }
 
     #[test]

@@ -25,10 +25,7 @@ struct Interner<K> {
 
 impl<K> Default for Interner<K> {
     fn default() -> Self {
-        Self {
-            index: HashMap::new(),
-            values: Vec::new(),
-        }
+        Self { index: HashMap::new(), values: Vec::new() }
     }
 }
 
@@ -103,11 +100,7 @@ struct FileCache {
 }
 
 fn cell<'t>(table: &'t RawTable<'_>, field: Field, row: usize) -> Option<&'t str> {
-    table
-        .column(field)
-        .and_then(|c| c.cell(row))
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && *s != "-")
+    table.column(field).and_then(|c| c.cell(row)).map(str::trim).filter(|s| !s.is_empty() && *s != "-")
 }
 
 impl EventBuilder {
@@ -135,12 +128,7 @@ impl EventBuilder {
             return i;
         }
         let i = self.credentials.len() as u32;
-        self.credentials.push(Credential {
-            id: id.to_string(),
-            hint,
-            label: None,
-            kind,
-        });
+        self.credentials.push(Credential { id: id.to_string(), hint, label: None, kind });
         self.credential_index.insert(id.to_string(), i);
         i
     }
@@ -163,7 +151,13 @@ impl EventBuilder {
     }
 
     /// Normalises and appends the rows of one input; returns the rejected rows.
-    pub fn append(&mut self, source: &str, table: &RawTable<'_>, opts: &IngestOptions, zone: Option<chrono_tz::Tz>) -> Vec<(u64, Problem)> {
+    pub fn append(
+        &mut self,
+        source: &str,
+        table: &RawTable<'_>,
+        opts: &IngestOptions,
+        zone: Option<chrono_tz::Tz>,
+    ) -> Vec<(u64, Problem)> {
         let file = self.files.len() as u32;
         self.files.push(source.to_string());
         let mut parser = TimestampParser::new(opts.mapping.timestamp_format.clone(), zone);
@@ -188,10 +182,10 @@ impl EventBuilder {
         opts: &IngestOptions,
     ) -> Result<(), Problem> {
         // Validate every field before appending anything, so that a rejected row leaves no trace.
-        let raw_ts = cell(table, Field::Timestamp, row).ok_or_else(|| Problem::new("missing_timestamp", "no timestamp"))?;
-        let timestamp = parser
-            .parse(raw_ts)
-            .map_err(|e| Problem::new(e.code(), format!("timestamp {}: {e}", excerpt(raw_ts))))?;
+        let raw_ts =
+            cell(table, Field::Timestamp, row).ok_or_else(|| Problem::new("missing_timestamp", "no timestamp"))?;
+        let timestamp =
+            parser.parse(raw_ts).map_err(|e| Problem::new(e.code(), format!("timestamp {}: {e}", excerpt(raw_ts))))?;
 
         let source_ip = match cell(table, Field::SourceIp, row) {
             None => None,
@@ -204,29 +198,27 @@ impl EventBuilder {
                 }
             }
             .map(Some)
-            .ok_or_else(|| Problem::new("invalid_ip", format!("source IP {} is not an IPv4 or IPv6 address", excerpt(raw))))?,
+            .ok_or_else(|| {
+                Problem::new("invalid_ip", format!("source IP {} is not an IPv4 or IPv6 address", excerpt(raw)))
+            })?,
         };
         let status = match cell(table, Field::Status, row) {
             None => None,
-            Some(raw) => Some(
-                parse_whole(raw)
-                    .filter(|s| (100..=599).contains(s))
-                    .ok_or_else(|| Problem::new("bad_status", format!("status {} is not an HTTP status code (100-599)", excerpt(raw))))?
-                    as i32,
-            ),
+            Some(raw) => Some(parse_whole(raw).filter(|s| (100..=599).contains(s)).ok_or_else(|| {
+                Problem::new("bad_status", format!("status {} is not an HTTP status code (100-599)", excerpt(raw)))
+            })? as i32),
         };
         let bytes = match cell(table, Field::Bytes, row) {
             None => None,
-            Some(raw) => Some(
-                parse_whole(raw)
-                    .ok_or_else(|| Problem::new("bad_bytes", format!("bytes {} is not a whole number of bytes", excerpt(raw))))?,
-            ),
+            Some(raw) => Some(parse_whole(raw).ok_or_else(|| {
+                Problem::new("bad_bytes", format!("bytes {} is not a whole number of bytes", excerpt(raw)))
+            })?),
         };
         let count = match cell(table, Field::Count, row) {
             None => 1,
-            Some(raw) => parse_whole(raw)
-                .filter(|c| *c >= 1)
-                .ok_or_else(|| Problem::new("bad_count", format!("count {} is not a positive whole number of requests", excerpt(raw))))?,
+            Some(raw) => parse_whole(raw).filter(|c| *c >= 1).ok_or_else(|| {
+                Problem::new("bad_count", format!("count {} is not a positive whole number of requests", excerpt(raw)))
+            })?,
         };
 
         let (path, query_secret, request_method) = match cell(table, Field::Path, row) {
@@ -244,7 +236,9 @@ impl EventBuilder {
             }
         };
         let method = match cell(table, Field::Method, row) {
-            Some(m) if m.bytes().any(|b| b.is_ascii_lowercase()) => Some(self.strings.intern(m.to_ascii_uppercase().as_str())),
+            Some(m) if m.bytes().any(|b| b.is_ascii_lowercase()) => {
+                Some(self.strings.intern(m.to_ascii_uppercase().as_str()))
+            }
             Some(m) => Some(self.strings.intern(m)),
             None => request_method,
         };
@@ -321,9 +315,12 @@ impl EventBuilder {
         let at = |i: &u32| *i as usize;
         let strings = &self.strings.values;
         let text = |v: &Vec<Option<u32>>, name: &str| -> Column {
-            StringChunked::from_iter_options(name.into(), order.iter().map(|i| v[at(i)].map(|s| strings[s as usize].as_str())))
-                .into_series()
-                .into_column()
+            StringChunked::from_iter_options(
+                name.into(),
+                order.iter().map(|i| v[at(i)].map(|s| strings[s as usize].as_str())),
+            )
+            .into_series()
+            .into_column()
         };
         let creds = &self.credentials;
         let columns = vec![
@@ -331,9 +328,12 @@ impl EventBuilder {
                 .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                 .into_series()
                 .into_column(),
-            StringChunked::from_iter_values(col::CREDENTIAL.into(), order.iter().map(|i| creds[self.credential[at(i)] as usize].id.as_str()))
-                .into_series()
-                .into_column(),
+            StringChunked::from_iter_values(
+                col::CREDENTIAL.into(),
+                order.iter().map(|i| creds[self.credential[at(i)] as usize].id.as_str()),
+            )
+            .into_series()
+            .into_column(),
             StringChunked::from_iter_options(
                 col::CREDENTIAL_HINT.into(),
                 order.iter().map(|i| creds[self.credential[at(i)] as usize].hint.as_deref()),
@@ -367,9 +367,12 @@ impl EventBuilder {
             Int64Chunked::from_iter_values(col::COUNT.into(), order.iter().map(|i| self.count[at(i)]))
                 .into_series()
                 .into_column(),
-            StringChunked::from_iter_values(col::SOURCE_FILE.into(), order.iter().map(|i| self.files[self.file[at(i)] as usize].as_str()))
-                .into_series()
-                .into_column(),
+            StringChunked::from_iter_values(
+                col::SOURCE_FILE.into(),
+                order.iter().map(|i| self.files[self.file[at(i)] as usize].as_str()),
+            )
+            .into_series()
+            .into_column(),
             UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| self.line[at(i)]))
                 .into_series()
                 .into_column(),
@@ -425,7 +428,7 @@ pub fn parse_ip(raw: &str) -> Option<IpAddr> {
 fn parse_whole(raw: &str) -> Option<i64> {
     raw.parse::<i64>().ok().filter(|v| *v >= 0).or_else(|| {
         let f = raw.parse::<f64>().ok()?;
-        (f.fract() == 0.0 && f >= 0.0 && f < 9.0e15).then_some(f as i64)
+        (f.fract() == 0.0 && (0.0..9.0e15).contains(&f)).then_some(f as i64)
     })
 }
 

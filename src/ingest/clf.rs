@@ -12,15 +12,8 @@ use crate::schema::Field;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-const FIELDS: [Field; 7] = [
-    Field::Timestamp,
-    Field::SourceIp,
-    Field::Method,
-    Field::Path,
-    Field::Status,
-    Field::Bytes,
-    Field::UserAgent,
-];
+const FIELDS: [Field; 7] =
+    [Field::Timestamp, Field::SourceIp, Field::Method, Field::Path, Field::Status, Field::Bytes, Field::UserAgent];
 
 pub fn read(bytes: &[u8]) -> RawTable<'_> {
     linewise::parse(bytes, &FIELDS, parse_line)
@@ -142,12 +135,22 @@ mod tests {
         let line = r#"10.0.0.5 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua" "6.6.6.6, 203.0.113.9, 10.0.0.7""#;
         assert_eq!(cells(line).unwrap()[1].as_deref(), Some("203.0.113.9"));
         let public = r#"198.51.100.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua" "6.6.6.6""#;
-        assert_eq!(cells(public).unwrap()[1].as_deref(), Some("198.51.100.1"), "a public peer is not overridden by a forgeable header");
+        assert_eq!(
+            cells(public).unwrap()[1].as_deref(),
+            Some("198.51.100.1"),
+            "a public peer is not overridden by a forgeable header"
+        );
     }
 
     #[test]
     fn malformed_lines() {
-        for line in ["", "garbage", r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0 (cut"#, r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1"#, r#"1.2.3.4 - - "GET /" 200 1 2"#] {
+        for line in [
+            "",
+            "garbage",
+            r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0 (cut"#,
+            r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1"#,
+            r#"1.2.3.4 - - "GET /" 200 1 2"#,
+        ] {
             let e = cells(line).unwrap_err();
             assert_eq!(e.code, "malformed_line", "{line}");
         }

@@ -39,11 +39,7 @@ fn scan_records(bytes: &[u8], delimiter: u8) -> Vec<Record> {
         } else if b == b'\n' {
             line += 1;
             if !in_quotes {
-                records.push(Record {
-                    line: start_line,
-                    fields,
-                    blank,
-                });
+                records.push(Record { line: start_line, fields, blank });
                 start_line = line;
                 fields = 1;
                 blank = true;
@@ -56,11 +52,7 @@ fn scan_records(bytes: &[u8], delimiter: u8) -> Vec<Record> {
         }
     }
     if !blank || fields > 1 {
-        records.push(Record {
-            line: start_line,
-            fields,
-            blank,
-        });
+        records.push(Record { line: start_line, fields, blank });
     }
     records
 }
@@ -124,11 +116,7 @@ pub fn read(path: &Path, bytes: &[u8], delimiter: Option<u8>, mapping: &Mapping)
     let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&bytes[..header_end]));
     let records = scan_records(bytes, delimiter);
     let Some(header) = records.first() else {
-        return Ok(RawTable {
-            lines: Vec::new(),
-            columns: Vec::new(),
-            rejected: Vec::new(),
-        });
+        return Ok(RawTable { lines: Vec::new(), columns: Vec::new(), rejected: Vec::new() });
     };
     if header.blank {
         return Err(Error::Malformed {
@@ -148,16 +136,10 @@ pub fn read(path: &Path, bytes: &[u8], delimiter: Option<u8>, mapping: &Mapping)
     let resolved = fields::resolve(path, &names, mapping)?;
     let data = &records[1..];
     if data.is_empty() {
-        return Ok(RawTable {
-            lines: Vec::new(),
-            columns: Vec::new(),
-            rejected: Vec::new(),
-        });
+        return Ok(RawTable { lines: Vec::new(), columns: Vec::new(), rejected: Vec::new() });
     }
 
-    let schema: Schema = (0..names.len())
-        .map(|i| Field::new(format!("c{i}").into(), DataType::String))
-        .collect();
+    let schema: Schema = (0..names.len()).map(|i| Field::new(format!("c{i}").into(), DataType::String)).collect();
     let mut projection: Vec<usize> = resolved.iter().map(|(_, i)| *i).collect();
     projection.sort_unstable();
     projection.dedup();
@@ -207,10 +189,7 @@ pub fn read(path: &Path, bytes: &[u8], delimiter: Option<u8>, mapping: &Mapping)
         } else if !r.blank {
             rejected.push((
                 r.line,
-                Problem::new(
-                    "wrong_field_count",
-                    format!("{} fields where the header has {expected}", r.fields),
-                ),
+                Problem::new("wrong_field_count", format!("{} fields where the header has {expected}", r.fields)),
             ));
         }
     }
@@ -221,17 +200,10 @@ pub fn read(path: &Path, bytes: &[u8], delimiter: Option<u8>, mapping: &Mapping)
             .column(&format!("c{index}"))
             .and_then(|c| c.str().cloned())
             .and_then(|c| c.filter(&mask))
-            .map_err(|source| Error::Frame {
-                context: "selecting CSV columns",
-                source,
-            })?;
+            .map_err(|source| Error::Frame { context: "selecting CSV columns", source })?;
         columns.push((field, Box::new(column.rechunk().into_owned())));
     }
-    Ok(RawTable {
-        lines,
-        columns,
-        rejected,
-    })
+    Ok(RawTable { lines, columns, rejected })
 }
 
 /// Byte offset where physical line `line` (1-based) starts.
@@ -239,9 +211,7 @@ fn nth_line_offset(bytes: &[u8], line: u64) -> Option<usize> {
     if line <= 1 {
         return Some(0);
     }
-    memchr::memchr_iter(b'\n', bytes)
-        .nth((line - 2) as usize)
-        .map(|i| i + 1)
+    memchr::memchr_iter(b'\n', bytes).nth((line - 2) as usize).map(|i| i + 1)
 }
 
 #[cfg(test)]

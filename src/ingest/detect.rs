@@ -84,9 +84,8 @@ pub fn detect(logical_name: &str, bytes: &[u8]) -> Detected {
         Some(b'{') => {
             // A complete object on the first line means one object per line.
             let one_per_line = serde_json::from_slice::<serde::de::IgnoredAny>(first_trimmed).is_ok();
-            let second_is_object = super::table::non_blank_lines(bytes)
-                .nth(1)
-                .is_none_or(|(_, l)| trim_ascii(l).first() == Some(&b'{'));
+            let second_is_object =
+                super::table::non_blank_lines(bytes).nth(1).is_none_or(|(_, l)| trim_ascii(l).first() == Some(&b'{'));
             return Detected::Format(if one_per_line && second_is_object { Format::Jsonl } else { Format::Json });
         }
         Some(b'[') => return Detected::Format(Format::Json),
@@ -107,7 +106,8 @@ pub fn detect(logical_name: &str, bytes: &[u8]) -> Detected {
 
 /// A header row: printable text with at least one delimiter.
 fn looks_like_csv_header(line: &[u8]) -> bool {
-    let printable = std::str::from_utf8(line).is_ok_and(|s| !s.chars().any(|c| c.is_control() && c != '\t' && c != '\r'));
+    let printable =
+        std::str::from_utf8(line).is_ok_and(|s| !s.chars().any(|c| c.is_control() && c != '\t' && c != '\r'));
     printable && line.iter().any(|b| matches!(b, b',' | b'\t' | b';' | b'|'))
 }
 

@@ -8,10 +8,7 @@ use std::path::Path;
 /// For each field, the index into `available` of the column that holds it.
 pub fn resolve(path: &Path, available: &[String], mapping: &Mapping) -> Result<Vec<(Field, usize)>> {
     let find = |name: &str| {
-        available
-            .iter()
-            .position(|a| a == name)
-            .or_else(|| available.iter().position(|a| a.eq_ignore_ascii_case(name)))
+        available.iter().position(|a| a == name).or_else(|| available.iter().position(|a| a.eq_ignore_ascii_case(name)))
     };
     let found = || {
         let mut names: Vec<_> = available.iter().map(|a| format!("`{a}`")).collect();
@@ -49,10 +46,7 @@ pub fn resolve(path: &Path, available: &[String], mapping: &Mapping) -> Result<V
         }
     }
     if !out.iter().any(|(f, _)| *f == Field::Timestamp) {
-        return Err(Error::NoTimestamp {
-            path: path.to_path_buf(),
-            found: found(),
-        });
+        return Err(Error::NoTimestamp { path: path.to_path_buf(), found: found() });
     }
     Ok(out)
 }

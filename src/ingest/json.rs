@@ -10,11 +10,13 @@ use std::path::Path;
 
 /// Reads a JSON document holding an array of records.
 pub fn read(path: &Path, bytes: &[u8], mapping: &Mapping) -> Result<RawTable<'static>> {
-    let malformed = |detail: String| Error::Malformed {
+    let malformed = |detail: String| {
+        Error::Malformed {
         path: path.to_path_buf(),
         format: "JSON",
         detail,
         hint: "Expected an array of objects, or an object holding one array of objects; for one object per line use --format jsonl.",
+    }
     };
     let elements = find_records(bytes).map_err(malformed)?;
     // One record per line: newlines outside strings are whitespace, and inside strings they
@@ -22,10 +24,7 @@ pub fn read(path: &Path, bytes: &[u8], mapping: &Mapping) -> Result<RawTable<'st
     let flattened: Vec<(u64, Vec<u8>)> = elements
         .into_iter()
         .map(|(line, slice)| {
-            let one_line = slice
-                .iter()
-                .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
-                .collect();
+            let one_line = slice.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }).collect();
             (line, one_line)
         })
         .collect();

@@ -23,14 +23,21 @@ pub fn read(path: &Path, bytes: &[u8], mapping: &Mapping) -> Result<RawTable<'st
 }
 
 /// Reads records given as `(physical line, one-line JSON object)`.
-pub(super) fn read_lines(path: &Path, lines: &[(u64, &[u8])], mapping: &Mapping, format: &'static str) -> Result<RawTable<'static>> {
+pub(super) fn read_lines(
+    path: &Path,
+    lines: &[(u64, &[u8])],
+    mapping: &Mapping,
+    format: &'static str,
+) -> Result<RawTable<'static>> {
     let keys = discover_keys(lines);
     if keys.is_empty() {
         // Nothing in the sample is a JSON object with fields: every line is rejected with its
         // own reason (and the reject ratio then decides whether the file is in another format).
         let rejected = lines
             .iter()
-            .map(|(n, l)| (*n, check_line(l, &[]).err().unwrap_or_else(|| Problem::new("no_fields", "the object has no fields"))))
+            .map(|(n, l)| {
+                (*n, check_line(l, &[]).err().unwrap_or_else(|| Problem::new("no_fields", "the object has no fields")))
+            })
             .collect();
         return Ok(RawTable { lines: Vec::new(), columns: Vec::new(), rejected });
     }
@@ -49,29 +56,32 @@ pub(super) fn read_lines(path: &Path, lines: &[(u64, &[u8])], mapping: &Mapping,
     let schema = schema_for(chosen.iter().map(|(_, p)| p.as_slice()));
 
     let joined = join_lines(lines.iter().map(|(_, l)| *l));
-    let (df, line_numbers, rejected) = match polars::io::ndjson::core::parse_ndjson(&joined, Some(lines.len()), &schema, false) {
-        Ok(df) => (df, lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(), Vec::new()),
-        Err(_) => {
-            // Find the lines polars cannot take, reject them with a reason, read the rest.
-            let mut good = Vec::with_capacity(lines.len());
-            let mut rejected = Vec::new();
-            for (n, line) in lines {
-                match check_line(line, &chosen) {
-                    Ok(()) => good.push((*n, *line)),
-                    Err(p) => rejected.push((*n, p)),
+    let (df, line_numbers, rejected) =
+        match polars::io::ndjson::core::parse_ndjson(&joined, Some(lines.len()), &schema, false) {
+            Ok(df) => (df, lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(), Vec::new()),
+            Err(_) => {
+                // Find the lines polars cannot take, reject them with a reason, read the rest.
+                let mut good = Vec::with_capacity(lines.len());
+                let mut rejected = Vec::new();
+                for (n, line) in lines {
+                    match check_line(line, &chosen) {
+                        Ok(()) => good.push((*n, *line)),
+                        Err(p) => rejected.push((*n, p)),
+                    }
                 }
+                let joined = join_lines(good.iter().map(|(_, l)| *l));
+                let df =
+                    polars::io::ndjson::core::parse_ndjson(&joined, Some(good.len()), &schema, false).map_err(|e| {
+                        Error::Malformed {
+                            path: path.to_path_buf(),
+                            format,
+                            detail: super::polars_message(&e),
+                            hint: "Check that each record is a JSON object with consistent field types.",
+                        }
+                    })?;
+                (df, good.into_iter().map(|(n, _)| n).collect(), rejected)
             }
-            let joined = join_lines(good.iter().map(|(_, l)| *l));
-            let df = polars::io::ndjson::core::parse_ndjson(&joined, Some(good.len()), &schema, false)
-                .map_err(|e| Error::Malformed {
-                    path: path.to_path_buf(),
-                    format,
-                    detail: super::polars_message(&e),
-                    hint: "Check that each record is a JSON object with consistent field types.",
-                })?;
-            (df, good.into_iter().map(|(n, _)| n).collect(), rejected)
-        }
-    };
+        };
     if df.height() != line_numbers.len() {
         return Err(Error::Malformed {
             path: path.to_path_buf(),
@@ -87,17 +97,10 @@ pub(super) fn read_lines(path: &Path, lines: &[(u64, &[u8])], mapping: &Mapping,
             .filter(|(f, _)| f == field)
             .map(|(_, key_path)| leaf(&df, key_path))
             .collect::<PolarsResult<Vec<_>>>()
-            .map_err(|source| Error::Frame {
-                context: "selecting JSON fields",
-                source,
-            })?;
+            .map_err(|source| Error::Frame { context: "selecting JSON fields", source })?;
         columns.push((*field, Box::new(Coalesce(leaves))));
     }
-    Ok(RawTable {
-        lines: line_numbers,
-        columns,
-        rejected,
-    })
+    Ok(RawTable { lines: line_numbers, columns, rejected })
 }
 
 fn join_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
@@ -113,7 +116,12 @@ fn join_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
 fn discover_keys(lines: &[(u64, &[u8])]) -> Vec<Vec<String>> {
     let mut seen = BTreeSet::new();
     let mut ordered = Vec::new();
-    fn walk(prefix: &mut Vec<String>, v: &serde_json::Map<String, Value>, seen: &mut BTreeSet<Vec<String>>, out: &mut Vec<Vec<String>>) {
+    fn walk(
+        prefix: &mut Vec<String>,
+        v: &serde_json::Map<String, Value>,
+        seen: &mut BTreeSet<Vec<String>>,
+        out: &mut Vec<Vec<String>>,
+    ) {
         for (k, v) in v {
             prefix.push(k.clone());
             match v {
@@ -161,10 +169,7 @@ fn schema_for<'a>(paths: impl Iterator<Item = &'a [String]>) -> Schema {
     for p in paths {
         insert(&mut root, p);
     }
-    root.0
-        .iter()
-        .map(|(k, n)| Field::new(k.as_str().into(), dtype(n)))
-        .collect()
+    root.0.iter().map(|(k, n)| Field::new(k.as_str().into(), dtype(n))).collect()
 }
 
 /// The first non-null of several columns that hold the same field (flat and nested keys).

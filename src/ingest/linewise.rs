@@ -34,10 +34,8 @@ where
         bounds.push(end);
     }
     let ranges: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-    let newlines: Vec<u64> = ranges
-        .par_iter()
-        .map(|&(s, e)| memchr::memchr_iter(b'\n', &bytes[s..e]).count() as u64)
-        .collect();
+    let newlines: Vec<u64> =
+        ranges.par_iter().map(|&(s, e)| memchr::memchr_iter(b'\n', &bytes[s..e]).count() as u64).collect();
     let first_lines: Vec<u64> = newlines
         .iter()
         .scan(1u64, |line, n| {
@@ -51,11 +49,7 @@ where
         .par_iter()
         .zip(first_lines.par_iter())
         .map(|(&(s, e), &first)| {
-            let mut chunk = Chunk {
-                lines: Vec::new(),
-                cells: vec![Vec::new(); fields.len()],
-                rejected: Vec::new(),
-            };
+            let mut chunk = Chunk { lines: Vec::new(), cells: vec![Vec::new(); fields.len()], rejected: Vec::new() };
             let mut row: Vec<Option<Cow<'a, str>>> = vec![None; fields.len()];
             for (i, line) in bytes[s..e].split(|&b| b == b'\n').enumerate() {
                 let number = first + i as u64;
@@ -65,7 +59,10 @@ where
                 if line.len() > MAX_LINE_BYTES {
                     chunk.rejected.push((
                         number,
-                        Problem::new("line_too_long", format!("line of {} bytes, longer than the {} allowed", line.len(), MAX_LINE_BYTES)),
+                        Problem::new(
+                            "line_too_long",
+                            format!("line of {} bytes, longer than the {} allowed", line.len(), MAX_LINE_BYTES),
+                        ),
                     ));
                     continue;
                 }
@@ -96,10 +93,6 @@ where
         }
         rejected.extend(chunk.rejected);
     }
-    let columns = fields
-        .iter()
-        .zip(cells)
-        .map(|(f, c)| (*f, Box::new(c) as Box<dyn TextColumn + 'a>))
-        .collect();
+    let columns = fields.iter().zip(cells).map(|(f, c)| (*f, Box::new(c) as Box<dyn TextColumn + 'a>)).collect();
     RawTable { lines, columns, rejected }
 }

@@ -146,10 +146,8 @@ pub fn ingest(args: &[String], opts: &IngestOptions, progress: &dyn Progress) ->
     let usage = builder.usage();
     let mut labels = opts.mapping.labels.clone();
     labels.extend(opts.key_labels.clone());
-    let (events, credentials) = builder.finish(&labels).map_err(|source| Error::Frame {
-        context: "building the events frame",
-        source,
-    })?;
+    let (events, credentials) =
+        builder.finish(&labels).map_err(|source| Error::Frame { context: "building the events frame", source })?;
     let mut credentials: Vec<CredentialUsage> = credentials
         .into_iter()
         .zip(usage)
@@ -157,18 +155,16 @@ pub fn ingest(args: &[String], opts: &IngestOptions, progress: &dyn Progress) ->
         .map(|(credential, (rows, requests))| CredentialUsage { credential, rows, requests })
         .collect();
     credentials.sort_by(|a, b| a.credential.id.cmp(&b.credential.id));
-    Ok(Ingested {
-        events,
-        files,
-        rejects,
-        credentials,
-        errors,
-    })
+    Ok(Ingested { events, files, rejects, credentials, errors })
 }
 
 /// Reads one input into the builder. On a file-level problem the file's events are removed
 /// again and its rows are reported as rejected.
-fn ingest_one(input: &Input, opts: &IngestOptions, builder: &mut EventBuilder) -> (FileReport, Vec<Reject>, Option<Error>) {
+fn ingest_one(
+    input: &Input,
+    opts: &IngestOptions,
+    builder: &mut EventBuilder,
+) -> (FileReport, Vec<Reject>, Option<Error>) {
     let name = input.name();
     let mut report = FileReport {
         file: name.clone(),
@@ -238,7 +234,10 @@ fn ingest_one(input: &Input, opts: &IngestOptions, builder: &mut EventBuilder) -
         let kept: Vec<u64> = accepted_lines(&table, &problems);
         builder.truncate(before);
         for line in kept {
-            problems.push((line, Problem::new("file_left_out", "the file was left out because too many of its rows were rejected")));
+            problems.push((
+                line,
+                Problem::new("file_left_out", "the file was left out because too many of its rows were rejected"),
+            ));
         }
         problems.sort_by_key(|(line, _)| *line);
         report.error = Some(e.to_string());
@@ -251,12 +250,7 @@ fn ingest_one(input: &Input, opts: &IngestOptions, builder: &mut EventBuilder) -
     }
     let rejects = problems
         .into_iter()
-        .map(|(line, p)| Reject {
-            file: name.clone(),
-            line,
-            code: p.code,
-            reason: p.detail,
-        })
+        .map(|(line, p)| Reject { file: name.clone(), line, code: p.code, reason: p.detail })
         .collect();
     (report, rejects, error)
 }

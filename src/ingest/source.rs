@@ -99,10 +99,7 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<Error>) {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Read { path: dir.to_path_buf(), source })?;
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
@@ -125,7 +122,10 @@ pub fn read(input: &Input) -> Result<Vec<u8>> {
     let raw = match input {
         Input::Stdin => {
             let mut buf = Vec::new();
-            std::io::stdin().lock().read_to_end(&mut buf).map_err(|source| Error::Read { path: path.clone(), source })?;
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut buf)
+                .map_err(|source| Error::Read { path: path.clone(), source })?;
             buf
         }
         Input::File(p) => std::fs::read(p).map_err(|source| Error::Read { path: path.clone(), source })?,
@@ -134,9 +134,7 @@ pub fn read(input: &Input) -> Result<Vec<u8>> {
         return Ok(raw);
     }
     let mut out = Vec::with_capacity(raw.len() * 4);
-    MultiGzDecoder::new(raw.as_slice())
-        .read_to_end(&mut out)
-        .map_err(|source| Error::Gzip { path, source })?;
+    MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|source| Error::Gzip { path, source })?;
     Ok(out)
 }
 

@@ -32,10 +32,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            detail: detail.into(),
-        }
+        Self { code, detail: detail.into() }
     }
 }
 
@@ -51,10 +48,7 @@ pub struct RawTable<'a> {
 
 impl<'a> RawTable<'a> {
     pub fn column(&self, field: Field) -> Option<&(dyn TextColumn + 'a)> {
-        self.columns
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, c)| c.as_ref())
+        self.columns.iter().find(|(f, _)| *f == field).map(|(_, c)| c.as_ref())
     }
 
     pub fn rows(&self) -> usize {
@@ -65,11 +59,7 @@ impl<'a> RawTable<'a> {
 /// Physical line numbers of the starts of `\n`-separated lines, skipping blank ones
 /// (only spaces, tabs or `\r`), with each line's bytes (without the `\n`).
 pub fn non_blank_lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
-    bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .filter(|(_, l)| !is_blank(l))
-        .map(|(i, l)| (i as u64 + 1, l))
+    bytes.split(|&b| b == b'\n').enumerate().filter(|(_, l)| !is_blank(l)).map(|(i, l)| (i as u64 + 1, l))
 }
 
 pub fn is_blank(line: &[u8]) -> bool {

@@ -23,10 +23,7 @@ pub struct OutputDir {
 impl OutputDir {
     /// Creates the directory (and parents) if needed.
     pub fn create(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
         Ok(Self { dir: dir.to_path_buf() })
     }
 
@@ -62,10 +59,7 @@ impl OutputDir {
         for (i, (tmp, target)) in staged.iter().enumerate() {
             if let Err(source) = std::fs::rename(tmp, target) {
                 cleanup(&staged[i..]);
-                return Err(Error::Write {
-                    path: target.clone(),
-                    source,
-                });
+                return Err(Error::Write { path: target.clone(), source });
             }
         }
         // Make the renames themselves durable.
@@ -98,7 +92,8 @@ mod tests {
             Output { name: "y.txt", bytes: b"two".to_vec() },
         ])
         .unwrap();
-        let mut names: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut names: Vec<_> =
+            std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         assert_eq!(names, vec!["x.txt", "y.txt"]);
         assert_eq!(std::fs::read(out.path().join("y.txt")).unwrap(), b"two");

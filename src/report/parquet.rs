@@ -9,9 +9,6 @@ pub fn to_bytes(frame: &mut DataFrame) -> Result<Vec<u8>> {
     ParquetWriter::new(&mut buf)
         .with_compression(ParquetCompression::Zstd(None))
         .finish(frame)
-        .map_err(|source| Error::Frame {
-            context: "writing events.parquet",
-            source,
-        })?;
+        .map_err(|source| Error::Frame { context: "writing events.parquet", source })?;
     Ok(buf)
 }

@@ -6,13 +6,7 @@ use crate::ingest::Reject;
 pub fn to_bytes(rejects: &[Reject]) -> Vec<u8> {
     let mut out = String::from("file,line,code,reason\n");
     for r in rejects {
-        out.push_str(&format!(
-            "{},{},{},{}\n",
-            csv_field(&r.file),
-            r.line,
-            r.code,
-            csv_field(&r.reason)
-        ));
+        out.push_str(&format!("{},{},{},{}\n", csv_field(&r.file), r.line, r.code, csv_field(&r.reason)));
     }
     out.into_bytes()
 }

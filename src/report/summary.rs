@@ -140,7 +140,8 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
             thousands(f.rows_rejected)
         ));
         if !f.rejects_by_reason.is_empty() {
-            let reasons: Vec<String> = f.rejects_by_reason.iter().map(|(k, v)| format!("{k} {}", thousands(*v))).collect();
+            let reasons: Vec<String> =
+                f.rejects_by_reason.iter().map(|(k, v)| format!("{k} {}", thousands(*v))).collect();
             text.push_str(&format!(" ({})", reasons.join(", ")));
         }
         if f.error.is_some() {
@@ -155,7 +156,11 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
     for c in s.credentials {
         let label = c.credential.label.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
         let hint = c.credential.hint.as_deref().map(|h| format!(" {h}")).unwrap_or_default();
-        text.push_str(&format!("  {}{hint}{label}: {} requests\n", c.credential.id, thousands(c.requests.max(0) as u64)));
+        text.push_str(&format!(
+            "  {}{hint}{label}: {} requests\n",
+            c.credential.id,
+            thousands(c.requests.max(0) as u64)
+        ));
     }
     let unknown = unknown_rows(s.credentials);
     if unknown > 0 {
