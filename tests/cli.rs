@@ -17,49 +17,23 @@ fn each_format_fixture_is_accounted_for() {
         ("access.log", [8, 5, 3]),
         ("alb.log", [3, 2, 1]),
     ];
-    for (fixture, [read, accepted, rejected]) in cases {
-        let tmp = tempfile::tempdir().unwrap();
-        let out = tmp.path().join("out");
+    for (fixture, counts) in cases {
         let input = fixture_path(fixture);
-        let run = leakhound(&[
-            "scan",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--assume-tz",
-            "Europe/Berlin",
-            "--max-reject-ratio",
-            "1",
-        ]);
-        assert_eq!(run.status, 0, "{fixture}: {}", run.stderr);
-        let summary = read_json(&out.join("summary.json"));
-        let totals = &summary["totals"];
-        assert_eq!(
-            [totals["rows_read"].as_u64(), totals["rows_accepted"].as_u64(), totals["rows_rejected"].as_u64()],
-            [Some(*read), Some(*accepted), Some(*rejected)],
-            "{fixture}"
-        );
-        let rejects =
-            std::fs::read_to_string(out.join("rejects.csv")).unwrap().replace(input.to_str().unwrap(), fixture);
-        assert_golden(&format!("{fixture}.rejects.csv"), &rejects);
-        let events = read_events(&out);
-        assert_eq!(events.height() as u64, *accepted, "{fixture}");
+        let scan = scan(&[&input], &["--assume-tz", "Europe/Berlin", "--max-reject-ratio", "1"]);
+        assert_eq!(scan.run.status, 0, "{fixture}: {}", scan.run.stderr);
+        assert_eq!(scan.totals(), *counts, "{fixture}: read, accepted, rejected");
+        assert_golden(&format!("{fixture}.rejects.csv"), &scan.rejects().replace(input.to_str().unwrap(), fixture));
+        assert_eq!(scan.rows().len() as u64, counts[1], "{fixture}");
     }
 }
 
 #[test]
 fn fields_are_normalised_per_format() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let fixtures: Vec<String> = ["access.log", "alb.log", "gateway.jsonl", "export.csv"]
-        .iter()
-        .map(|f| fixture_path(f).to_str().unwrap().to_string())
-        .collect();
-    let mut args = vec!["scan", "--out", out.to_str().unwrap(), "--max-reject-ratio", "1", "--assume-tz", "UTC"];
-    args.extend(fixtures.iter().map(String::as_str));
-    let run = leakhound(&args);
-    assert_eq!(run.status, 0, "{}", run.stderr);
-    let rows = event_rows(&out);
+    let fixtures: Vec<_> = ["access.log", "alb.log", "gateway.jsonl", "export.csv"].map(fixture_path).into();
+    let inputs: Vec<&Path> = fixtures.iter().map(|p| p.as_path()).collect();
+    let scan = scan(&inputs, &["--max-reject-ratio", "1", "--assume-tz", "UTC"]);
+    assert_eq!(scan.run.status, 0, "{}", scan.run.stderr);
+    let rows = scan.rows();
     let find = |file: &str, line: u64| {
         rows.iter()
             .find(|r| r.source_file.ends_with(file) && r.source_line == line)
@@ -118,26 +92,23 @@ fn fields_are_normalised_per_format() {
 #[test]
 fn real_apache_combined_log() {
     let Some(log) = shared("logs/apache_combined.log") else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let run = leakhound(&["scan", log.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert_eq!(run.status, 0, "{}", run.stderr);
-    let summary = read_json(&out.join("summary.json"));
+    let scan = scan(&[&log], &[]);
+    assert_eq!(scan.run.status, 0, "{}", scan.run.stderr);
+    let summary = scan.summary();
     let file = &summary["files"][0];
     assert_eq!(file["format"], "clf");
     assert_eq!(file["rows_read"], 10_000);
     assert_eq!(file["rows_accepted"], 9_999);
     assert_eq!(file["rows_rejected"], 1);
     assert_eq!(file["rejects_by_reason"]["malformed_line"], 1);
-    let rejects = std::fs::read_to_string(out.join("rejects.csv")).unwrap();
+    let rejects = scan.rejects();
     let lines: Vec<_> = rejects.lines().collect();
     assert_eq!(lines.len(), 2, "{rejects}");
     assert!(lines[1].contains(",8899,malformed_line,"), "line 8899 is the truncated one: {rejects}");
-    let events = read_events(&out);
-    assert_eq!(events.height(), 9_999);
+    assert_eq!(scan.rows().len(), 9_999);
     assert_eq!(summary["time_range"]["first"], "2015-05-17T10:05:00.000Z");
     assert_eq!(summary["unknown_credential_rows"], 9_999);
-    assert!(run.stdout.contains("9,999 rows carry no credential"), "{}", run.stdout);
+    assert!(scan.run.stdout.contains("9,999 rows carry no credential"), "{}", scan.run.stdout);
 }
 
 /// Hostile inputs: each has an exact outcome, and none makes the program panic.
@@ -338,17 +309,10 @@ fn mapping_file_with_zone_labels_and_dst_fold() {
         ),
     )
     .unwrap();
-    let out = tmp.path().join("out");
-    let run = leakhound(&[
-        "scan",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--mapping",
-        mapping.to_str().unwrap(),
-    ]);
-    assert_eq!(run.status, 0, "{}", run.stderr);
-    let rows = event_rows(&out);
+    let with_mapping = || scan(&[&input], &["--mapping", mapping.to_str().unwrap()]);
+    let mapped = with_mapping();
+    assert_eq!(mapped.run.status, 0, "{}", mapped.run.stderr);
+    let rows = mapped.rows();
     let times: Vec<_> = rows
         .iter()
         .map(|r| (r.source_line, r.timestamp.as_str(), r.credential.as_str(), r.credential_label.as_deref(), r.count))
@@ -362,53 +326,28 @@ fn mapping_file_with_zone_labels_and_dst_fold() {
             (4, "2026-10-25T01:10:00.000Z", "partner", None, 1),
         ]
     );
-    let rejects = std::fs::read_to_string(out.join("rejects.csv")).unwrap();
+    let rejects = mapped.rejects();
     assert!(rejects.contains(",5,nonexistent_local_time,"), "{rejects}");
-    assert!(run.stdout.contains(&format!("{fp} …cdef (prod-bot)")), "{}", run.stdout);
+    assert!(mapped.run.stdout.contains(&format!("{fp} …cdef (prod-bot)")), "{}", mapped.run.stdout);
 
     // A column the mapping names but the file lacks is an error naming both.
     std::fs::write(&mapping, "[columns]\ntimestamp = \"zeit\"\n").unwrap();
-    let run = leakhound(&[
-        "scan",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--mapping",
-        mapping.to_str().unwrap(),
-    ]);
+    let run = with_mapping().run;
     assert_eq!(run.status, 2);
     assert!(run.stderr.contains("the mapping names column `zeit` for `timestamp`"), "{}", run.stderr);
     // A broken mapping file is an error before anything is read.
     std::fs::write(&mapping, "[columns]\ntime = \"when\"\n").unwrap();
-    let run = leakhound(&[
-        "scan",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--mapping",
-        mapping.to_str().unwrap(),
-    ]);
+    let run = with_mapping().run;
     assert_eq!(run.status, 2);
     assert!(run.stderr.contains("mapping.toml: unknown field `time` in [columns]"), "{}", run.stderr);
 }
 
 #[test]
 fn credential_flag_and_unknown_rows() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
     let log = fixture_path("access.log");
-    let run = leakhound(&[
-        "scan",
-        log.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--credential",
-        "marketing",
-        "--key-label",
-        "marketing=Marketing sync",
-    ]);
-    assert_eq!(run.status, 0, "{}", run.stderr);
-    let summary = read_json(&out.join("summary.json"));
+    let scan_with = scan(&[&log], &["--credential", "marketing", "--key-label", "marketing=Marketing sync"]);
+    assert_eq!(scan_with.run.status, 0, "{}", scan_with.run.stderr);
+    let summary = scan_with.summary();
     assert_eq!(summary["unknown_credential_rows"], 0);
     let creds = summary["credentials"].as_array().unwrap();
     let marketing = creds.iter().find(|c| c["credential"] == "marketing").unwrap();
@@ -416,9 +355,9 @@ fn credential_flag_and_unknown_rows() {
     assert_eq!(marketing["kind"], "assigned");
     assert_eq!(marketing["label"], "Marketing sync");
 
-    let run = leakhound(&["scan", log.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert_eq!(read_json(&out.join("summary.json"))["unknown_credential_rows"], 4);
-    assert!(run.stdout.contains("4 rows carry no credential"), "{}", run.stdout);
+    let scan_without = scan(&[&log], &[]);
+    assert_eq!(scan_without.summary()["unknown_credential_rows"], 4);
+    assert!(scan_without.run.stdout.contains("4 rows carry no credential"), "{}", scan_without.run.stdout);
 }
 
 #[test]

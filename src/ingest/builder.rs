@@ -12,20 +12,20 @@ use crate::timestamp::{Micros, TimestampParser};
 use polars::prelude::*;
 use rayon::prelude::*;
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 
 /// Values stored once, referred to by index.
 #[derive(Debug)]
 struct Interner<K> {
-    index: HashMap<K, u32>,
+    index: PlHashMap<K, u32>,
     values: Vec<K>,
 }
 
 impl<K> Default for Interner<K> {
     fn default() -> Self {
-        Self { index: HashMap::new(), values: Vec::new() }
+        Self { index: PlHashMap::default(), values: Vec::new() }
     }
 }
 
@@ -83,9 +83,9 @@ pub struct EventBuilder {
     line: Vec<u64>,
 
     credentials: Vec<Credential>,
-    credential_index: HashMap<String, u32>,
+    credential_index: PlHashMap<String, u32>,
     /// Raw secret → credential. Held in memory only, to scrub copies of secrets from text.
-    secrets: HashMap<String, u32>,
+    secrets: PlHashMap<String, u32>,
     ips: Interner<IpAddr>,
     strings: Interner<String>,
     files: Vec<String>,
@@ -94,9 +94,9 @@ pub struct EventBuilder {
 /// Per-file caches from raw cell text to normalised values.
 #[derive(Default)]
 struct FileCache {
-    ip: HashMap<String, Option<u32>>,
-    path: HashMap<String, (u32, Option<u32>, Option<u32>)>,
-    secret: HashMap<String, u32>,
+    ip: PlHashMap<String, Option<u32>>,
+    path: PlHashMap<String, (u32, Option<u32>, Option<u32>)>,
+    secret: PlHashMap<String, u32>,
 }
 
 fn cell<'t>(table: &'t RawTable<'_>, field: Field, row: usize) -> Option<&'t str> {

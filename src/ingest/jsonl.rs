@@ -19,13 +19,16 @@ const SAMPLE_LINES: usize = 1000;
 /// Reads NDJSON where every non-blank line is a record.
 pub fn read(path: &Path, bytes: &[u8], mapping: &Mapping) -> Result<RawTable<'static>> {
     let lines: Vec<(u64, &[u8])> = super::table::non_blank_lines(bytes).collect();
-    read_lines(path, &lines, mapping, "JSON Lines")
+    // polars skips the same blank lines, so the file's bytes can be parsed as they are.
+    read_lines(path, &lines, Some(bytes), mapping, "JSON Lines")
 }
 
-/// Reads records given as `(physical line, one-line JSON object)`.
+/// Reads records given as `(physical line, one-line JSON object)`; `joined`, when given, is
+/// the same records as one buffer (saves a copy).
 pub(super) fn read_lines(
     path: &Path,
     lines: &[(u64, &[u8])],
+    joined: Option<&[u8]>,
     mapping: &Mapping,
     format: &'static str,
 ) -> Result<RawTable<'static>> {
@@ -55,9 +58,16 @@ pub(super) fn read_lines(
         .collect();
     let schema = schema_for(chosen.iter().map(|(_, p)| p.as_slice()));
 
-    let joined = join_lines(lines.iter().map(|(_, l)| *l));
+    let owned;
+    let joined = match joined {
+        Some(j) => j,
+        None => {
+            owned = join_lines(lines.iter().map(|(_, l)| *l));
+            &owned
+        }
+    };
     let (df, line_numbers, rejected) =
-        match polars::io::ndjson::core::parse_ndjson(&joined, Some(lines.len()), &schema, false) {
+        match polars::io::ndjson::core::parse_ndjson(joined, Some(lines.len()), &schema, false) {
             Ok(df) => (df, lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(), Vec::new()),
             Err(_) => {
                 // Find the lines polars cannot take, reject them with a reason, read the rest.

@@ -184,3 +184,43 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
     }
     out
 }
+
+/// A `scan` run into a fresh temporary output directory.
+pub struct Scan {
+    _tmp: tempfile::TempDir,
+    pub out: PathBuf,
+    pub run: Run,
+}
+
+impl Scan {
+    pub fn summary(&self) -> serde_json::Value {
+        read_json(&self.out.join("summary.json"))
+    }
+
+    pub fn rejects(&self) -> String {
+        std::fs::read_to_string(self.out.join("rejects.csv")).unwrap()
+    }
+
+    pub fn rows(&self) -> Vec<EventRow> {
+        event_rows(&self.out)
+    }
+
+    /// `[rows_read, rows_accepted, rows_rejected]` in total.
+    pub fn totals(&self) -> [u64; 3] {
+        let s = self.summary();
+        let t = &s["totals"];
+        ["rows_read", "rows_accepted", "rows_rejected"].map(|k| t[k].as_u64().unwrap())
+    }
+}
+
+/// Runs `leakhound scan INPUTS... --out TMP/out EXTRA...`.
+pub fn scan(inputs: &[&Path], extra: &[&str]) -> Scan {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut args: Vec<&str> = vec!["scan"];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let run = leakhound(&args);
+    Scan { _tmp: tmp, out, run }
+}
