@@ -35,7 +35,10 @@ pub const OUTPUTS: [&str; 3] = ["events.parquet", "rejects.csv", "summary.json"]
 /// Reads the inputs and writes `events.parquet`, `rejects.csv` and `summary.json`.
 pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> {
     let out = OutputDir::create(&opts.out_dir)?;
-    let mut ingested = ingest::ingest(&opts.inputs, &opts.ingest, progress)?;
+    // An output directory inside an input directory is not read back as input.
+    let mut ingest_opts = opts.ingest.clone();
+    ingest_opts.skip_dirs.push(opts.out_dir.clone());
+    let mut ingested = ingest::ingest(&opts.inputs, &ingest_opts, progress)?;
     let time_range =
         time_range(&ingested.events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
     let timezone = opts.timezone.name();

@@ -482,3 +482,16 @@ fn list_files(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Regression: an output directory inside the input directory was read back as input.
+#[test]
+fn output_directory_inside_the_input_is_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture_path("access.log"), tmp.path().join("access.log")).unwrap();
+    let out = tmp.path().join("report");
+    for _ in 0..2 {
+        let run = leakhound(&["scan", tmp.path().to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert_eq!(read_json(&out.join("summary.json"))["totals"]["files"], 1);
+    }
+}

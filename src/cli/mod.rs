@@ -147,6 +147,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
             assume_tz: args.assume_tz,
             max_reject_ratio: args.max_reject_ratio,
             key_labels: args.key_labels.into_iter().collect::<BTreeMap<_, _>>(),
+            skip_dirs: Vec::new(),
         },
         timezone: args.tz,
     };

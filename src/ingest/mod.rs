@@ -44,6 +44,8 @@ pub struct IngestOptions {
     pub max_reject_ratio: f64,
     /// Labels for credentials (fingerprint or id → name), on top of the mapping's `[labels]`.
     pub key_labels: BTreeMap<String, String>,
+    /// Directories never read when walking an input directory (the output directory).
+    pub skip_dirs: Vec<std::path::PathBuf>,
 }
 
 impl Default for IngestOptions {
@@ -55,6 +57,7 @@ impl Default for IngestOptions {
             assume_tz: None,
             max_reject_ratio: 0.5,
             key_labels: BTreeMap::new(),
+            skip_dirs: Vec::new(),
         }
     }
 }
@@ -117,7 +120,7 @@ impl Progress for NoProgress {}
 
 /// Reads all inputs named by `args` (files, directories, globs, `-`).
 pub fn ingest(args: &[String], opts: &IngestOptions, progress: &dyn Progress) -> Result<Ingested> {
-    let (inputs, mut errors) = source::expand(args);
+    let (inputs, mut errors) = source::expand(args, &opts.skip_dirs);
     let mut files: Vec<FileReport> = errors
         .iter()
         .map(|e| FileReport {

@@ -40,8 +40,10 @@ impl Input {
 /// Expands command-line arguments into inputs, in a stable order: `-` is standard input, a
 /// directory is walked recursively (hidden entries skipped, names sorted), a pattern with
 /// `*`, `?` or `[` is a glob. The same file named twice is read once. Arguments that name
-/// nothing are returned as errors; the others are still read.
-pub fn expand(args: &[String]) -> (Vec<Input>, Vec<Error>) {
+/// nothing are returned as errors; the others are still read. Directories in `skip` (the
+/// output directory) are not walked into.
+pub fn expand(args: &[String], skip: &[PathBuf]) -> (Vec<Input>, Vec<Error>) {
+    let skip: Vec<PathBuf> = skip.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -62,7 +64,7 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<Error>) {
         let path = Path::new(arg);
         if path.is_dir() {
             let mut files = Vec::new();
-            if let Err(e) = walk(path, &mut files) {
+            if let Err(e) = walk(path, &skip, &mut files) {
                 errors.push(e);
             }
             files.sort();
@@ -98,7 +100,10 @@ pub fn expand(args: &[String]) -> (Vec<Input>, Vec<Error>) {
     (inputs, errors)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn walk(dir: &Path, skip: &[PathBuf], out: &mut Vec<PathBuf>) -> Result<()> {
+    if std::fs::canonicalize(dir).is_ok_and(|d| skip.contains(&d)) {
+        return Ok(());
+    }
     let entries = std::fs::read_dir(dir).map_err(|source| Error::Read { path: dir.to_path_buf(), source })?;
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().starts_with('.') {
@@ -106,7 +111,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
         let path = entry.path();
         match entry.file_type() {
-            Ok(t) if t.is_dir() => walk(&path, out)?,
+            Ok(t) if t.is_dir() => walk(&path, skip, out)?,
             Ok(_) if path.is_file() => out.push(path),
             _ => {}
         }

@@ -118,6 +118,9 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// Credentials listed in the terminal summary.
+const MAX_LISTED: usize = 20;
+
 /// The summary printed at the end of a run.
 pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
     let t = Totals::of(s.files);
@@ -153,7 +156,10 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
         text.push_str(&format!("events from {first} to {last}\n"));
     }
     text.push_str(&format!("{} credential{}:\n", s.credentials.len(), if s.credentials.len() == 1 { "" } else { "s" }));
-    for c in s.credentials {
+    // Most used first; a long tail (per-user tokens) is left to summary.json.
+    let mut by_use: Vec<&CredentialUsage> = s.credentials.iter().collect();
+    by_use.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.credential.id.cmp(&b.credential.id)));
+    for c in by_use.iter().take(MAX_LISTED) {
         let label = c.credential.label.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
         let hint = c.credential.hint.as_deref().map(|h| format!(" {h}")).unwrap_or_default();
         text.push_str(&format!(
@@ -161,6 +167,9 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
             c.credential.id,
             thousands(c.requests.max(0) as u64)
         ));
+    }
+    if by_use.len() > MAX_LISTED {
+        text.push_str(&format!("  … and {} more (see summary.json)\n", by_use.len() - MAX_LISTED));
     }
     let unknown = unknown_rows(s.credentials);
     if unknown > 0 {
