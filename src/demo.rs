@@ -2,7 +2,8 @@
 //! organisation, in every input format, with planted leaks and the truth about them.
 //!
 //! `leakhound generate-demo --out data` writes `data/logs/` (the inputs), `data/networks.csv`
-//! (the networks the traffic comes from, for a demo geolocation database), `data/truth.json`
+//! (the networks the traffic comes from), `data/geoip/` (GeoIP databases built from that
+//! table), `data/truth.json`
 //! (what was planted) and `data/demo-mapping.toml` (labels for the demo keys). Same code, same bytes: a test regenerates the set and
 //! compares it with the committed copy.
 
@@ -464,7 +465,21 @@ fn with_query_key(path: &str, secret: &str) -> String {
     format!("{path}{sep}api_key={secret}")
 }
 
-/// Writes the demo data set into `dir` (`logs/`, `networks.csv`, `truth.json`, `keys.json`).
+/// The English name of the demo's countries.
+fn country_name(code: &str) -> &'static str {
+    match code {
+        "DE" => "Germany",
+        "AT" => "Austria",
+        "CH" => "Switzerland",
+        "SG" => "Singapore",
+        "FR" => "France",
+        "US" => "United States",
+        _ => "",
+    }
+}
+
+/// Writes the demo data set into `dir`: `logs/`, `networks.csv`, `geoip/` (databases built
+/// from `networks.csv`), `truth.json` and `demo-mapping.toml`.
 pub fn generate(dir: &Path) -> Result<()> {
     let mut rng = Rng(0x1EA4_4007_D0C5_2026);
     let (keys, events) = generate_events(&mut rng);
@@ -547,20 +562,28 @@ pub fn generate(dir: &Path) -> Result<()> {
         }
     }
 
-    let mut networks = String::from("network,country,city,latitude,longitude,asn,as_org,flags\n");
+    let mut networks =
+        String::from("network,country,country_name,city,latitude,longitude,accuracy_km,asn,as_org,flags\n");
     for n in NETWORKS {
         networks.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{}\n",
             n.cidr,
             n.country,
+            country_name(n.country),
             crate::report::csv_field(n.city),
             n.lat,
             n.lon,
+            if n.city.is_empty() { 200 } else { 20 },
             n.asn,
             crate::report::csv_field(n.org),
             n.flags
         ));
     }
+    // The demo's GeoIP databases, built from the table above; a fixed build time keeps the
+    // bytes stable.
+    let built = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_790_812_800); // 2026-10-01
+    let dbs = crate::enrich::table_db::build(&networks, "Leakhound-Demo", built)
+        .map_err(|message| Error::Config { path: dir.join("networks.csv"), message })?;
     let truth = json!({
         "description": "Leaks planted by `leakhound generate-demo`. Each leak lists the input lines of its events.",
         "keys": keys.iter().map(|k| json!({"label": k.label, "fingerprint": crate::secret::fingerprint(&k.secret).id})).chain(std::iter::once(json!({"label": "reporting-etl", "fingerprint": null, "note": "named by key id in the usage export"}))).collect::<Vec<_>>(),
@@ -573,7 +596,7 @@ pub fn generate(dir: &Path) -> Result<()> {
         }).collect::<Vec<_>>(),
     });
 
-    for sub in ["logs/gateway", "logs/nginx", "logs/alb", "logs/exports"] {
+    for sub in ["logs/gateway", "logs/nginx", "logs/alb", "logs/exports", "geoip"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(|source| Error::Write { path: dir.join(sub), source })?;
     }
     let out = OutputDir::create(dir)?;
@@ -591,6 +614,9 @@ pub fn generate(dir: &Path) -> Result<()> {
         },
         Output { name: "logs/exports/usage-by-minute.csv", bytes: usage.into_bytes() },
         Output { name: "networks.csv", bytes: networks.into_bytes() },
+        Output { name: "geoip/Leakhound-Demo-City.mmdb", bytes: dbs.city },
+        Output { name: "geoip/Leakhound-Demo-ASN.mmdb", bytes: dbs.asn },
+        Output { name: "geoip/Leakhound-Demo-Anonymous-IP.mmdb", bytes: dbs.anonymous },
         Output { name: "truth.json", bytes: truth_bytes },
         Output { name: "demo-mapping.toml", bytes: demo_mapping(&keys).into_bytes() },
     ])

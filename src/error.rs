@@ -51,6 +51,9 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    #[error("GeoIP databases: {}", problems.join("; "))]
+    Databases { problems: Vec<String> },
+
     #[error(
         "{path}: cannot write output: {source}. Check that the output directory is writable and the disk is not full."
     )]

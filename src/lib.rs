@@ -1,10 +1,11 @@
 //! leakhound: was our API key leaked, and is someone else using it?
 //!
 //! The pipeline: [`ingest`] reads access and API-usage logs of every supported format into one
-//! canonical events frame (raw secrets fingerprinted on the way in), and [`report`] writes the
-//! outputs. [`scan`] runs the pipeline end to end; the `leakhound` binary is a thin CLI over it.
+//! canonical events frame (raw secrets fingerprinted on the way in), [`enrich`] adds what the
+//! GeoIP databases say about the source addresses, and [`report`] writes the outputs. [`scan`] runs the pipeline end to end; the `leakhound` binary is a thin CLI over it.
 
 pub mod demo;
+pub mod enrich;
 pub mod error;
 pub mod ingest;
 pub mod mapping;

@@ -1,5 +1,7 @@
 //! `scan`: the whole pipeline over a set of inputs, written to one output directory.
 
+use crate::enrich::geoip::{GeoDatabases, Sources};
+use crate::enrich::{self, GeoStats};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, Progress};
 use crate::report::{self, summary, Output, OutputDir};
@@ -18,6 +20,8 @@ pub struct ScanOptions {
     pub ingest: IngestOptions,
     /// The organisation's time zone (working hours).
     pub timezone: Tz,
+    /// Where to find GeoIP databases.
+    pub geoip: Sources,
 }
 
 /// The result of a scan that ran to the end (some inputs may still have failed).
@@ -34,6 +38,11 @@ pub const OUTPUTS: [&str; 3] = ["events.parquet", "rejects.csv", "summary.json"]
 
 /// Reads the inputs and writes `events.parquet`, `rejects.csv` and `summary.json`.
 pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> {
+    // Every database is checked before any log is read, and all problems are reported at once.
+    let (dbs, problems) = GeoDatabases::discover(&opts.geoip);
+    if !problems.is_empty() {
+        return Err(Error::Databases { problems: problems.iter().map(ToString::to_string).collect() });
+    }
     let out = OutputDir::create(&opts.out_dir)?;
     // An output directory inside an input directory is not read back as input.
     let mut ingest_opts = opts.ingest.clone();
@@ -41,6 +50,9 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let mut ingested = ingest::ingest(&opts.inputs, &ingest_opts, progress)?;
     let time_range =
         time_range(&ingested.events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
+    let geo_stats: Option<GeoStats> =
+        if dbs.is_empty() { None } else { Some(enrich::geolocate(&mut ingested.events, &dbs)?) };
+    let geo = summary::GeoSummary::new(&dbs, geo_stats);
     let timezone = opts.timezone.name();
     let summary_input = summary::SummaryInput {
         files: &ingested.files,
@@ -48,6 +60,7 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
         time_range,
         timezone,
         outputs: &OUTPUTS,
+        geo: &geo,
     };
     let summary_json = summary::to_json(&summary_input);
     let text = summary::to_text(&summary_input, &out.path().display().to_string());

@@ -442,10 +442,21 @@ fn demo_scan_reads_every_planted_event() {
     let root = project_root();
     let run = leakhound_in(
         &root,
-        &["scan", "data/logs", "--out", out.to_str().unwrap(), "--mapping", "data/demo-mapping.toml"],
+        &[
+            "scan",
+            "data/logs",
+            "--out",
+            out.to_str().unwrap(),
+            "--mapping",
+            "data/demo-mapping.toml",
+            "--geoip-dir",
+            "data/geoip",
+        ],
     );
     assert_eq!(run.status, 0, "{}", run.stderr);
     let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["geoip"]["enabled"], true);
+    assert_eq!(summary["geoip"]["located_ips"], summary["geoip"]["distinct_ips"], "the demo database covers every address");
     assert_eq!(summary["totals"]["rows_rejected"], 0);
     assert_eq!(summary["totals"]["files"], 4);
     let labels: Vec<_> = summary["credentials"]

@@ -4,6 +4,7 @@ mod progress;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use leakhound::enrich::geoip::{GeoDatabases, Sources, SYSTEM_DIRS};
 use leakhound::ingest::{Format, IngestOptions};
 use leakhound::mapping::{parse_zone, Mapping};
 use leakhound::{scan, ScanOptions};
@@ -38,6 +39,14 @@ struct Cli {
 enum Command {
     /// Read access and API-usage logs, fingerprint the keys in them, and write the events.
     Scan(ScanArgs),
+    /// Show what the GeoIP databases say about addresses.
+    Geoip {
+        /// IPv4 or IPv6 addresses.
+        #[arg(required = true, value_name = "IP")]
+        ips: Vec<String>,
+        #[command(flatten)]
+        geo: GeoArgs,
+    },
     /// Write the demo data set (deterministic; used to produce `data/`).
     #[command(hide = true)]
     GenerateDemo {
@@ -86,9 +95,44 @@ struct ScanArgs {
     #[arg(long, value_name = "RATIO", default_value_t = 0.5, value_parser = parse_ratio)]
     max_reject_ratio: f64,
 
+    #[command(flatten)]
+    geo: GeoArgs,
+
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// Where the MaxMind databases are: explicit files, then `--geoip-dir`, then
+/// `LEAKHOUND_GEOIP_DIR`, then the directories `geoipupdate` writes to.
+#[derive(clap::Args)]
+struct GeoArgs {
+    /// Directory holding MaxMind databases (recognised by their metadata).
+    #[arg(long, value_name = "DIR")]
+    geoip_dir: Option<PathBuf>,
+    /// City or Country database.
+    #[arg(long, value_name = "FILE")]
+    geoip_city: Option<PathBuf>,
+    /// ASN database.
+    #[arg(long, value_name = "FILE")]
+    geoip_asn: Option<PathBuf>,
+    /// Anonymous-IP database.
+    #[arg(long, value_name = "FILE")]
+    geoip_anon: Option<PathBuf>,
+}
+
+impl GeoArgs {
+    fn sources(self) -> anyhow::Result<Sources> {
+        if let Some(dir) = &self.geoip_dir {
+            if !dir.is_dir() {
+                bail!("{}: --geoip-dir must be a directory holding .mmdb files", dir.display());
+            }
+        }
+        let mut dirs: Vec<PathBuf> = self.geoip_dir.into_iter().collect();
+        dirs.extend(std::env::var_os("LEAKHOUND_GEOIP_DIR").map(PathBuf::from));
+        dirs.extend(SYSTEM_DIRS.iter().map(PathBuf::from));
+        Ok(Sources { city: self.geoip_city, asn: self.geoip_asn, anonymous: self.geoip_anon, dirs })
+    }
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -119,6 +163,7 @@ pub fn run() -> anyhow::Result<Status> {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan(args) => run_scan(args),
+        Command::Geoip { ips, geo } => run_geoip(&ips, geo),
         Command::GenerateDemo { out } => {
             leakhound::demo::generate(&out)?;
             Ok(Status::Done)
@@ -150,6 +195,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
             skip_dirs: Vec::new(),
         },
         timezone: args.tz,
+        geoip: args.geo.sources()?,
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = progress::Bar::new(show_progress);
@@ -161,4 +207,61 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
         print!("{}", outcome.text);
     }
     Ok(if outcome.errors.is_empty() { Status::Done } else { Status::Error })
+}
+
+fn run_geoip(ips: &[String], geo: GeoArgs) -> anyhow::Result<Status> {
+    let (dbs, problems) = GeoDatabases::discover(&geo.sources()?);
+    for p in &problems {
+        eprintln!("leakhound: error: {p}");
+    }
+    if !problems.is_empty() {
+        return Ok(Status::Error);
+    }
+    if dbs.is_empty() {
+        bail!("no GeoIP database found: pass --geoip-dir DIR or --geoip-city/--geoip-asn/--geoip-anon FILE");
+    }
+    let mut status = Status::Done;
+    for raw in ips {
+        let Some(ip) = leakhound::ingest::parse_ip(raw) else {
+            eprintln!("leakhound: error: `{raw}` is not an IPv4 or IPv6 address");
+            status = Status::Error;
+            continue;
+        };
+        let r = dbs.lookup(ip)?;
+        let mut parts = vec![ip.to_string(), r.class.name().to_string()];
+        if let Some(c) = &r.country {
+            parts.push(format!("{c} ({})", r.country_name.as_deref().unwrap_or("?")));
+        }
+        parts.extend(r.city.clone());
+        if let (Some(lat), Some(lon)) = (r.latitude, r.longitude) {
+            let radius = r.accuracy_km.map(|k| format!(" ±{k} km")).unwrap_or_default();
+            parts.push(format!("{lat:.4},{lon:.4}{radius}"));
+        }
+        if let Some(asn) = r.asn {
+            parts.push(format!("AS{asn} {}", r.as_org.as_deref().unwrap_or("")).trim_end().to_string());
+        }
+        let a = r.anonymous;
+        let flags: Vec<&str> = [
+            (a.anonymous, "anonymous"),
+            (a.vpn, "vpn"),
+            (a.hosting, "hosting"),
+            (a.public_proxy, "public-proxy"),
+            (a.residential_proxy, "residential-proxy"),
+            (a.tor_exit, "tor-exit"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+        if !flags.is_empty() {
+            parts.push(flags.join(","));
+        }
+        match &r.network {
+            Some(n) => parts.push(format!("network {n}")),
+            None if r.class.name() == "public" => parts.push("not in the databases".into()),
+            None => {}
+        }
+        println!("{}", parts.join("  "));
+    }
+    Ok(status)
 }

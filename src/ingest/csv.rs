@@ -58,7 +58,7 @@ fn scan_records(bytes: &[u8], delimiter: u8) -> Vec<Record> {
 }
 
 /// Splits one record into its fields (for the header row), unquoting `"…"` and `""`.
-fn split_record(record: &[u8], delimiter: u8) -> Vec<String> {
+pub fn split_record(record: &[u8], delimiter: u8) -> Vec<String> {
     let record = record.strip_suffix(b"\r").unwrap_or(record);
     let mut out = Vec::new();
     let mut field = Vec::new();

@@ -18,6 +18,7 @@ mod table;
 mod tokens;
 
 pub use builder::{parse_ip, Credential, CredentialKind};
+pub use csv::split_record as split_csv_record;
 pub use detect::Format;
 pub use source::Input;
 

@@ -1,6 +1,8 @@
 //! `summary.json` and the terminal summary: what was read, accepted and rejected, per file and
 //! in total, and which credentials were seen.
 
+use crate::enrich::geoip::GeoDatabases;
+use crate::enrich::GeoStats;
 use crate::ingest::{CredentialKind, CredentialUsage, FileReport};
 use crate::schema::UNKNOWN_CREDENTIAL;
 use serde_json::{json, Value};
@@ -34,7 +36,49 @@ pub struct SummaryInput<'a> {
     /// The organisation's time zone for working hours.
     pub timezone: &'a str,
     pub outputs: &'a [&'a str],
+    pub geo: &'a GeoSummary,
 }
+
+/// Which GeoIP databases were used, and what they found.
+pub struct GeoSummary {
+    /// (kind, file, database type, build date)
+    pub databases: Vec<(&'static str, String, String, String)>,
+    pub stats: Option<GeoStats>,
+}
+
+impl GeoSummary {
+    pub fn new(dbs: &GeoDatabases, stats: Option<GeoStats>) -> Self {
+        let databases = dbs
+            .databases
+            .iter()
+            .map(|d| {
+                let built = chrono::DateTime::from_timestamp(d.build_epoch as i64, 0)
+                    .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string());
+                (d.kind.name(), d.path.display().to_string(), d.database_type.clone(), built)
+            })
+            .collect();
+        Self { databases, stats }
+    }
+
+    fn to_json(&self) -> Value {
+        let databases: Vec<Value> = self
+            .databases
+            .iter()
+            .map(|(kind, file, t, built)| json!({"kind": kind, "file": file, "database_type": t, "built": built}))
+            .collect();
+        match self.stats {
+            Some(s) if !databases.is_empty() => json!({
+                "enabled": true,
+                "databases": databases,
+                "distinct_ips": s.distinct_ips,
+                "located_ips": s.located,
+            }),
+            _ => json!({"enabled": false, "reason": NO_GEO}),
+        }
+    }
+}
+
+const NO_GEO: &str = "no GeoIP database found: pass --geoip-dir DIR (or --geoip-city/--geoip-asn/--geoip-anon FILE, or set LEAKHOUND_GEOIP_DIR); the source-based detectors are off";
 
 fn kind_name(k: CredentialKind) -> &'static str {
     match k {
@@ -99,6 +143,7 @@ pub fn to_json(s: &SummaryInput<'_>) -> Vec<u8> {
         "time_range": s.time_range.as_ref().map(|(a, b)| json!({"first": a, "last": b})),
         "timezone": s.timezone,
         "outputs": s.outputs,
+        "geoip": s.geo.to_json(),
     });
     let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
     bytes.push(b'\n');
@@ -177,6 +222,18 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
             "{} rows carry no credential (shown as `unknown`); name one with --credential or a mapping\n",
             thousands(unknown)
         ));
+    }
+    match s.geo.stats {
+        Some(g) => {
+            let dbs: Vec<String> = s.geo.databases.iter().map(|(k, f, _, _)| format!("{k}: {f}")).collect();
+            text.push_str(&format!(
+                "geolocation: {} of {} distinct addresses located ({})\n",
+                thousands(g.located as u64),
+                thousands(g.distinct_ips as u64),
+                dbs.join(", ")
+            ));
+        }
+        None => text.push_str(&format!("geolocation is off: {NO_GEO}\n")),
     }
     text.push_str(&format!("outputs in {out_dir}: {}\n", s.outputs.join(", ")));
     text

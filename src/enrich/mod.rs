@@ -1,0 +1,108 @@
+//! Enrichment: what the events' source addresses are (GeoIP location, network owner,
+//! anonymity), added to the events frame as columns.
+
+pub mod geoip;
+pub mod table_db;
+
+use crate::error::{Error, Result};
+use crate::schema::col;
+use geoip::{GeoDatabases, GeoRecord};
+use polars::prelude::*;
+use rayon::prelude::*;
+use std::net::IpAddr;
+
+/// Column names added by [`geolocate`].
+pub mod geo_col {
+    pub const IP_CLASS: &str = "ip_class";
+    pub const COUNTRY: &str = "country";
+    pub const COUNTRY_NAME: &str = "country_name";
+    pub const CITY: &str = "city";
+    pub const LATITUDE: &str = "latitude";
+    pub const LONGITUDE: &str = "longitude";
+    pub const ACCURACY_KM: &str = "accuracy_km";
+    pub const ASN: &str = "asn";
+    pub const AS_ORG: &str = "as_org";
+    pub const NETWORK: &str = "network";
+    pub const IS_ANONYMOUS: &str = "is_anonymous";
+    pub const IS_ANONYMOUS_VPN: &str = "is_anonymous_vpn";
+    pub const IS_HOSTING_PROVIDER: &str = "is_hosting_provider";
+    pub const IS_PUBLIC_PROXY: &str = "is_public_proxy";
+    pub const IS_RESIDENTIAL_PROXY: &str = "is_residential_proxy";
+    pub const IS_TOR_EXIT_NODE: &str = "is_tor_exit_node";
+}
+
+/// How the lookups went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GeoStats {
+    /// Distinct source addresses looked up (each once).
+    pub distinct_ips: usize,
+    /// Of those, the ones some database knew.
+    pub located: usize,
+}
+
+/// Adds the GeoIP columns to the events frame. Each distinct address is looked up once (in
+/// parallel) and the answers are gathered back to the rows.
+pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases) -> Result<GeoStats> {
+    let frame_err = |source| Error::Frame { context: "adding GeoIP columns", source };
+    let ips = events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(frame_err)?;
+    let mut index: PlHashMap<&str, u32> = PlHashMap::default();
+    let mut distinct: Vec<&str> = Vec::new();
+    let rows: Vec<Option<u32>> = ips
+        .iter()
+        .map(|ip| {
+            ip.map(|ip| {
+                *index.entry(ip).or_insert_with(|| {
+                    distinct.push(ip);
+                    (distinct.len() - 1) as u32
+                })
+            })
+        })
+        .collect();
+    let records: Vec<GeoRecord> = distinct
+        .par_iter()
+        .map(|ip| match ip.parse::<IpAddr>() {
+            Ok(ip) => dbs.lookup(ip),
+            Err(_) => Ok(GeoRecord::default()),
+        })
+        .collect::<Result<_>>()?;
+    let stats = GeoStats {
+        distinct_ips: distinct.len(),
+        located: records.iter().filter(|r| r.country.is_some() || r.asn.is_some()).count(),
+    };
+    let rec = |i: &Option<u32>| i.map(|i| &records[i as usize]);
+    let text = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<&str>| -> Column {
+        StringChunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f))).into_series().into_column()
+    };
+    let float = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<f64>| -> Column {
+        Float64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f))).into_series().into_column()
+    };
+    let int = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<i64>| -> Column {
+        Int64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f))).into_series().into_column()
+    };
+    let flag = |name: &str, f: &dyn Fn(&GeoRecord) -> bool| -> Column {
+        BooleanChunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).map(f))).into_series().into_column()
+    };
+    use geo_col::*;
+    let columns = [
+        text(IP_CLASS, &|r| Some(r.class.name())),
+        text(COUNTRY, &|r| r.country.as_deref()),
+        text(COUNTRY_NAME, &|r| r.country_name.as_deref()),
+        text(CITY, &|r| r.city.as_deref()),
+        float(LATITUDE, &|r| r.latitude),
+        float(LONGITUDE, &|r| r.longitude),
+        int(ACCURACY_KM, &|r| r.accuracy_km.map(i64::from)),
+        int(ASN, &|r| r.asn.map(i64::from)),
+        text(AS_ORG, &|r| r.as_org.as_deref()),
+        text(NETWORK, &|r| r.network.as_deref()),
+        flag(IS_ANONYMOUS, &|r| r.anonymous.anonymous),
+        flag(IS_ANONYMOUS_VPN, &|r| r.anonymous.vpn),
+        flag(IS_HOSTING_PROVIDER, &|r| r.anonymous.hosting),
+        flag(IS_PUBLIC_PROXY, &|r| r.anonymous.public_proxy),
+        flag(IS_RESIDENTIAL_PROXY, &|r| r.anonymous.residential_proxy),
+        flag(IS_TOR_EXIT_NODE, &|r| r.anonymous.tor_exit),
+    ];
+    for c in columns {
+        events.with_column(c).map_err(frame_err)?;
+    }
+    Ok(stats)
+}
