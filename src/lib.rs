@@ -5,6 +5,7 @@
 //! GeoIP databases say about the source addresses, and [`report`] writes the outputs. [`scan`] runs the pipeline end to end; the `leakhound` binary is a thin CLI over it.
 
 pub mod demo;
+pub mod detect;
 pub mod enrich;
 pub mod error;
 pub mod ingest;

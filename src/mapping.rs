@@ -17,6 +17,10 @@ pub struct Mapping {
     pub timezone: Option<Tz>,
     /// Labels for credentials: fingerprint or id → human name.
     pub labels: BTreeMap<String, String>,
+    /// Known partners' networks and ASes (`[allow] cidr = [...]`, `asn = [...]`): never
+    /// reported as unfamiliar.
+    pub allow_cidrs: Vec<ipnet::IpNet>,
+    pub allow_asns: Vec<u32>,
     /// Keys the mapping has that leakhound does not use (shown so that typos are noticed).
     pub ignored_keys: Vec<String>,
 }
@@ -65,6 +69,36 @@ impl Mapping {
                         mapping.labels.insert(key.clone(), s.to_string());
                     }
                 }
+                "allow" => {
+                    let t = value.as_table().ok_or("`allow` must be a table: [allow]")?;
+                    for (key, v) in t {
+                        let items = v.as_array().ok_or_else(|| format!("[allow] {key} must be a list"))?;
+                        for item in items {
+                            match key.as_str() {
+                                "cidr" => {
+                                    let s = item
+                                        .as_str()
+                                        .ok_or("[allow] cidr entries must be strings like \"10.0.0.0/8\"")?;
+                                    let net = s
+                                        .parse()
+                                        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                                        .map_err(|_| {
+                                            format!("[allow] cidr `{s}` is not a network such as 203.0.113.0/24")
+                                        })?;
+                                    mapping.allow_cidrs.push(net);
+                                }
+                                "asn" => {
+                                    let n = item
+                                        .as_integer()
+                                        .and_then(|n| u32::try_from(n).ok())
+                                        .ok_or("[allow] asn entries must be AS numbers like 16509")?;
+                                    mapping.allow_asns.push(n);
+                                }
+                                _ => mapping.ignored_keys.push(format!("allow.{key}")),
+                            }
+                        }
+                    }
+                }
                 other => mapping.ignored_keys.push(other.to_string()),
             }
         }
@@ -104,7 +138,10 @@ timezone = "Europe/Berlin"
 [labels]
 "fc1:3f9a1c0b7e2d" = "prod-bot"
 [allow]
-cidr = ["10.0.0.0/8"]
+cidr = ["10.0.0.0/8", "203.0.113.7"]
+asn = [16509]
+[extra]
+x = 1
 "#,
         )
         .unwrap();
@@ -114,7 +151,10 @@ cidr = ["10.0.0.0/8"]
         assert_eq!(m.timestamp_format, TimestampFormat::Rfc3339);
         assert_eq!(m.timezone, Some(chrono_tz::Europe::Berlin));
         assert_eq!(m.labels["fc1:3f9a1c0b7e2d"], "prod-bot");
-        assert_eq!(m.ignored_keys, vec!["allow".to_string()]);
+        assert_eq!(m.allow_cidrs.len(), 2);
+        assert_eq!(m.allow_asns, vec![16509]);
+        assert_eq!(m.ignored_keys, vec!["extra".to_string()]);
+        assert!(Mapping::parse("[allow]\ncidr = [\"nonsense\"]").unwrap_err().contains("not a network"));
     }
 
     #[test]

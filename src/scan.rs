@@ -1,5 +1,7 @@
 //! `scan`: the whole pipeline over a set of inputs, written to one output directory.
 
+use crate::detect::unfamiliar::{UnfamiliarConfig, UnfamiliarSource};
+use crate::detect::{Detection, Detector, Severity};
 use crate::enrich::geoip::{GeoDatabases, Sources};
 use crate::enrich::{self, GeoStats};
 use crate::error::{Error, Result};
@@ -22,6 +24,7 @@ pub struct ScanOptions {
     pub timezone: Tz,
     /// Where to find GeoIP databases.
     pub geoip: Sources,
+    pub unfamiliar: UnfamiliarConfig,
 }
 
 /// The result of a scan that ran to the end (some inputs may still have failed).
@@ -31,12 +34,15 @@ pub struct ScanOutcome {
     pub totals: summary::Totals,
     /// The terminal summary.
     pub text: String,
+    /// The most severe finding, if any.
+    pub worst: Option<Severity>,
 }
 
 /// Output files of a scan, in the order they are listed.
-pub const OUTPUTS: [&str; 3] = ["events.parquet", "rejects.csv", "summary.json"];
+pub const OUTPUTS: [&str; 6] =
+    ["events.parquet", "rejects.csv", "summary.json", "flagged_events.csv", "flagged_events.jsonl", "findings.json"];
 
-/// Reads the inputs and writes `events.parquet`, `rejects.csv` and `summary.json`.
+/// Reads the inputs, runs the detectors and writes the outputs ([`OUTPUTS`]).
 pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> {
     // Every database is checked before any log is read, and all problems are reported at once.
     let (dbs, problems) = GeoDatabases::discover(&opts.geoip);
@@ -53,6 +59,8 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let geo_stats: Option<GeoStats> =
         if dbs.is_empty() { None } else { Some(enrich::geolocate(&mut ingested.events, &dbs)?) };
     let geo = summary::GeoSummary::new(&dbs, geo_stats);
+    let detection = detect(&ingested.events, opts)?;
+    let flags = report::flagged::flags(&detection.findings);
     let timezone = opts.timezone.name();
     let summary_input = summary::SummaryInput {
         files: &ingested.files,
@@ -61,17 +69,36 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
         timezone,
         outputs: &OUTPUTS,
         geo: &geo,
+        detection: &detection,
     };
     let summary_json = summary::to_json(&summary_input);
     let text = summary::to_text(&summary_input, &out.path().display().to_string());
     let totals = summary::Totals::of(&ingested.files);
+    let flagged_csv = report::flagged::to_csv(&ingested.events, &flags)?;
+    let flagged_jsonl = report::flagged::to_jsonl(&ingested.events, &flags)?;
     let outputs = [
         Output { name: OUTPUTS[0], bytes: report::parquet::to_bytes(&mut ingested.events)? },
         Output { name: OUTPUTS[1], bytes: report::rejects::to_bytes(&ingested.rejects) },
         Output { name: OUTPUTS[2], bytes: summary_json },
+        Output { name: OUTPUTS[3], bytes: flagged_csv },
+        Output { name: OUTPUTS[4], bytes: flagged_jsonl },
+        Output { name: OUTPUTS[5], bytes: report::findings::to_json(&detection) },
     ];
     out.commit(&outputs)?;
-    Ok(ScanOutcome { errors: ingested.errors, totals, text })
+    let worst = detection.findings.iter().map(|f| f.severity).max();
+    Ok(ScanOutcome { errors: ingested.errors, totals, text, worst })
+}
+
+/// Every detector over the events.
+fn detect(events: &DataFrame, opts: &ScanOptions) -> Result<Detection> {
+    let detectors: Vec<Box<dyn Detector>> = vec![Box::new(UnfamiliarSource { config: opts.unfamiliar.clone() })];
+    let mut all = Detection::default();
+    for d in detectors {
+        let Detection { findings, notes } = d.detect(events)?;
+        all.findings.extend(findings);
+        all.notes.extend(notes);
+    }
+    Ok(all)
 }
 
 /// First and last event time, RFC 3339.

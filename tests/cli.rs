@@ -456,7 +456,10 @@ fn demo_scan_reads_every_planted_event() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     let summary = read_json(&out.join("summary.json"));
     assert_eq!(summary["geoip"]["enabled"], true);
-    assert_eq!(summary["geoip"]["located_ips"], summary["geoip"]["distinct_ips"], "the demo database covers every address");
+    assert_eq!(
+        summary["geoip"]["located_ips"], summary["geoip"]["distinct_ips"],
+        "the demo database covers every address"
+    );
     assert_eq!(summary["totals"]["rows_rejected"], 0);
     assert_eq!(summary["totals"]["files"], 4);
     let labels: Vec<_> = summary["credentials"]

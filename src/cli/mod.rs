@@ -4,6 +4,8 @@ mod progress;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use leakhound::detect::unfamiliar::{Baseline, UnfamiliarConfig};
+use leakhound::detect::Severity;
 use leakhound::enrich::geoip::{GeoDatabases, Sources, SYSTEM_DIRS};
 use leakhound::ingest::{Format, IngestOptions};
 use leakhound::mapping::{parse_zone, Mapping};
@@ -16,6 +18,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Done,
+    /// Findings at or above `--fail-on`.
+    Findings,
     Error,
 }
 
@@ -23,6 +27,7 @@ impl From<Status> for std::process::ExitCode {
     fn from(s: Status) -> Self {
         match s {
             Status::Done => std::process::ExitCode::SUCCESS,
+            Status::Findings => std::process::ExitCode::from(1),
             Status::Error => std::process::ExitCode::from(2),
         }
     }
@@ -98,6 +103,27 @@ struct ScanArgs {
     #[command(flatten)]
     geo: GeoArgs,
 
+    /// Exit with status 1 when a finding is at least this severe (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    fail_on: Option<Severity>,
+
+    /// Judge events after this time against the history before it (RFC 3339), instead of
+    /// against everything before each event.
+    #[arg(long, value_name = "TIMESTAMP", value_parser = parse_instant, conflicts_with = "baseline_days")]
+    baseline_until: Option<i64>,
+
+    /// Use the first N days of the input as the baseline.
+    #[arg(long, value_name = "N")]
+    baseline_days: Option<u32>,
+
+    /// A known partner's network, never reported as unfamiliar (repeatable).
+    #[arg(long = "allow-cidr", value_name = "CIDR", value_parser = parse_cidr)]
+    allow_cidrs: Vec<ipnet::IpNet>,
+
+    /// A known partner's AS number, never reported as unfamiliar (repeatable).
+    #[arg(long = "allow-asn", value_name = "ASN", value_parser = parse_asn)]
+    allow_asns: Vec<u32>,
+
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
@@ -152,6 +178,26 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
     }
 }
 
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+fn parse_instant(s: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_micros())
+        .map_err(|_| format!("`{s}` is not an RFC 3339 time such as 2026-10-01T00:00:00Z"))
+}
+
+fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    s.parse()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{s}` is not a network such as 203.0.113.0/24"))
+}
+
+fn parse_asn(s: &str) -> Result<u32, String> {
+    s.trim_start_matches(['A', 'S', 'a', 's']).parse().map_err(|_| format!("`{s}` is not an AS number such as 16509"))
+}
+
 fn parse_ratio(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
@@ -179,6 +225,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
     if !args.quiet && !mapping.ignored_keys.is_empty() {
         eprintln!("leakhound: note: the mapping's {} not used by scan", mapping.ignored_keys.join(", "));
     }
+    let (allow_cidrs, allow_asns) = (mapping.allow_cidrs.clone(), mapping.allow_asns.clone());
     if args.out.exists() && !args.out.is_dir() {
         bail!("{}: --out must be a directory, and this is a file", args.out.display());
     }
@@ -196,6 +243,16 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
         },
         timezone: args.tz,
         geoip: args.geo.sources()?,
+        unfamiliar: UnfamiliarConfig {
+            baseline: match (args.baseline_until, args.baseline_days) {
+                (Some(t), _) => Baseline::Until(t),
+                (None, Some(d)) => Baseline::Days(d),
+                (None, None) => Baseline::Rolling,
+            },
+            allow_cidrs: [args.allow_cidrs, allow_cidrs].concat(),
+            allow_asns: [args.allow_asns, allow_asns].concat(),
+            ..UnfamiliarConfig::default()
+        },
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = progress::Bar::new(show_progress);
@@ -206,7 +263,13 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
     if !args.quiet {
         print!("{}", outcome.text);
     }
-    Ok(if outcome.errors.is_empty() { Status::Done } else { Status::Error })
+    Ok(if !outcome.errors.is_empty() {
+        Status::Error
+    } else if args.fail_on.is_some_and(|f| outcome.worst.is_some_and(|w| w >= f)) {
+        Status::Findings
+    } else {
+        Status::Done
+    })
 }
 
 fn run_geoip(ips: &[String], geo: GeoArgs) -> anyhow::Result<Status> {

@@ -186,7 +186,12 @@ impl Database {
     /// fails (or panics) on the lookup is an error naming the file.
     fn lookup_checked<'de, T: serde::Deserialize<'de>>(&'de self, ip: IpAddr) -> Result<Option<(T, String)>> {
         let path = &self.path;
-        let fail = |what: String| geo_error(path, format!("lookup of {ip} failed: {what}; the database is corrupt, replace it with a fresh download"));
+        let fail = |what: String| {
+            geo_error(
+                path,
+                format!("lookup of {ip} failed: {what}; the database is corrupt, replace it with a fresh download"),
+            )
+        };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let result = self.reader.lookup(ip).map_err(|e| e.to_string())?;
             if !result.has_data() {

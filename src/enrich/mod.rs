@@ -71,13 +71,19 @@ pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases) -> Result<GeoStats>
     };
     let rec = |i: &Option<u32>| i.map(|i| &records[i as usize]);
     let text = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<&str>| -> Column {
-        StringChunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f))).into_series().into_column()
+        StringChunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
+            .into_series()
+            .into_column()
     };
     let float = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<f64>| -> Column {
-        Float64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f))).into_series().into_column()
+        Float64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
+            .into_series()
+            .into_column()
     };
     let int = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<i64>| -> Column {
-        Int64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f))).into_series().into_column()
+        Int64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
+            .into_series()
+            .into_column()
     };
     let flag = |name: &str, f: &dyn Fn(&GeoRecord) -> bool| -> Column {
         BooleanChunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).map(f))).into_series().into_column()

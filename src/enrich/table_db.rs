@@ -40,13 +40,19 @@ pub fn build(table: &str, name: &str, built: SystemTime) -> Result<TableDatabase
         let net: IpNet = f[0].parse().map_err(|_| bad("not a network (CIDR)"))?;
         let number = |s: &str, what: &str| s.parse::<f64>().map_err(|_| bad(what));
         let mut record = vec![
-            ("country", Value::map([("iso_code", Value::from(f[1].as_str())), ("names", Value::map([("en", f[2].as_str())]))])),
+            (
+                "country",
+                Value::map([("iso_code", Value::from(f[1].as_str())), ("names", Value::map([("en", f[2].as_str())]))]),
+            ),
             (
                 "location",
                 Value::map([
                     ("latitude", Value::from(number(&f[4], "latitude is not a number")?)),
                     ("longitude", Value::from(number(&f[5], "longitude is not a number")?)),
-                    ("accuracy_radius", Value::from(f[6].parse::<u16>().map_err(|_| bad("accuracy_km is not a whole number"))?)),
+                    (
+                        "accuracy_radius",
+                        Value::from(f[6].parse::<u16>().map_err(|_| bad("accuracy_km is not a whole number"))?),
+                    ),
                 ]),
             ),
         ];

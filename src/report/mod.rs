@@ -1,6 +1,8 @@
 //! Outputs: each exporter turns results into bytes; [`OutputDir::commit`] is the one place that
 //! writes them, atomically.
 
+pub mod findings;
+pub mod flagged;
 pub mod parquet;
 pub mod rejects;
 pub mod summary;

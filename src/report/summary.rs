@@ -1,6 +1,7 @@
 //! `summary.json` and the terminal summary: what was read, accepted and rejected, per file and
 //! in total, and which credentials were seen.
 
+use crate::detect::{Detection, Severity};
 use crate::enrich::geoip::GeoDatabases;
 use crate::enrich::GeoStats;
 use crate::ingest::{CredentialKind, CredentialUsage, FileReport};
@@ -37,6 +38,11 @@ pub struct SummaryInput<'a> {
     pub timezone: &'a str,
     pub outputs: &'a [&'a str],
     pub geo: &'a GeoSummary,
+    pub detection: &'a Detection,
+}
+
+fn severity_counts(d: &Detection) -> Vec<(Severity, usize)> {
+    Severity::ALL.iter().rev().map(|s| (*s, d.findings.iter().filter(|f| f.severity == *s).count())).collect()
 }
 
 /// Which GeoIP databases were used, and what they found.
@@ -144,6 +150,18 @@ pub fn to_json(s: &SummaryInput<'_>) -> Vec<u8> {
         "timezone": s.timezone,
         "outputs": s.outputs,
         "geoip": s.geo.to_json(),
+        "findings": {
+            "by_severity": severity_counts(s.detection)
+                .iter()
+                .map(|(k, n)| (k.name().to_string(), json!(n)))
+                .collect::<serde_json::Map<_, _>>(),
+            "top": super::findings::ranked(&s.detection.findings)
+                .into_iter()
+                .take(10)
+                .map(super::findings::finding_json)
+                .collect::<Vec<_>>(),
+        },
+        "notes": s.detection.notes.iter().map(|n| format!("{}: {}", n.detector, n.message)).collect::<Vec<_>>(),
     });
     let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
     bytes.push(b'\n');
@@ -165,6 +183,8 @@ pub fn thousands(n: u64) -> String {
 
 /// Credentials listed in the terminal summary.
 const MAX_LISTED: usize = 20;
+/// Findings listed in the terminal summary.
+const MAX_LISTED_FINDINGS: usize = 5;
 
 /// The summary printed at the end of a run.
 pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
@@ -234,6 +254,23 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
             ));
         }
         None => text.push_str(&format!("geolocation is off: {NO_GEO}\n")),
+    }
+    for n in &s.detection.notes {
+        text.push_str(&format!("note: {}\n", n.message));
+    }
+    let counts: Vec<String> =
+        severity_counts(s.detection).iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{n} {k}")).collect();
+    if counts.is_empty() {
+        text.push_str("findings: none\n");
+    } else {
+        text.push_str(&format!("findings: {}\n", counts.join(", ")));
+        for f in super::findings::ranked(&s.detection.findings).into_iter().take(MAX_LISTED_FINDINGS) {
+            text.push_str(&format!("  [{}] {}\n", f.severity, f.explanation));
+        }
+        if s.detection.findings.len() > MAX_LISTED_FINDINGS {
+            let more = s.detection.findings.len() - MAX_LISTED_FINDINGS;
+            text.push_str(&format!("  … and {more} more (see findings.json)\n"));
+        }
     }
     text.push_str(&format!("outputs in {out_dir}: {}\n", s.outputs.join(", ")));
     text

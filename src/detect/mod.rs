@@ -1,0 +1,156 @@
+//! Detectors: pure functions of the events frame and their configuration, each finding
+//! explained with its numbers. One file per detector, all behind [`Detector`].
+
+pub mod unfamiliar;
+
+use crate::error::Result;
+use polars::prelude::DataFrame;
+use std::fmt;
+use std::str::FromStr;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] =
+        [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// The severity one detector's score (0–100) earns on its own: 85+ high, 55+ medium,
+    /// 20+ low, else info. `critical` needs agreeing evidence from several detectors.
+    pub fn of_score(score: f64) -> Severity {
+        if score >= 85.0 {
+            Severity::High
+        } else if score >= 55.0 {
+            Severity::Medium
+        } else if score >= 20.0 {
+            Severity::Low
+        } else {
+            Severity::Info
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown severity `{s}`: use info, low, medium, high or critical"))
+    }
+}
+
+/// Something a detector found: which key, when, which events, how bad, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub detector: &'static str,
+    /// What kind of finding within the detector, e.g. `new_asn`, `impossible_travel`.
+    pub kind: &'static str,
+    pub credential: String,
+    /// First and last event time (UTC µs).
+    pub start: i64,
+    pub end: i64,
+    /// Rows of the events frame this finding covers, ascending.
+    pub rows: Vec<u32>,
+    /// 0–100.
+    pub score: f64,
+    pub severity: Severity,
+    /// One sentence with the observed and expected numbers.
+    pub explanation: String,
+}
+
+/// A remark about a key that is not a finding (e.g. too little history to judge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub detector: &'static str,
+    pub credential: String,
+    pub message: String,
+}
+
+/// What a detector returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Detection {
+    pub findings: Vec<Finding>,
+    pub notes: Vec<Note>,
+}
+
+/// A detector: deterministic, no I/O, no globals.
+pub trait Detector {
+    fn name(&self) -> &'static str;
+    fn detect(&self, events: &DataFrame) -> Result<Detection>;
+}
+
+/// Great-circle distance in km (haversine, mean Earth radius 6371.0088 km).
+pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * a.sqrt().min(1.0).asin()
+}
+
+/// Good–Turing estimate of the probability that the next observation is of a category never
+/// seen before (Good 1953, "The population frequencies of species"): `n1 / N`, with add-one
+/// smoothing, `(n1 + 1) / (N + 1)`, so that a history with no singletons still leaves room
+/// for a new category. `n1` is the number of categories seen exactly once, `N` the number of
+/// observations. Empty history gives 1.
+pub fn unseen_probability(n1: u64, n: u64) -> f64 {
+    ((n1 + 1) as f64 / (n + 1) as f64).min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_names_and_scores() {
+        assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
+        assert!("severe".parse::<Severity>().is_err());
+        assert_eq!(Severity::of_score(0.0), Severity::Info);
+        assert_eq!(Severity::of_score(20.0), Severity::Low);
+        assert_eq!(Severity::of_score(55.0), Severity::Medium);
+        assert_eq!(Severity::of_score(100.0), Severity::High);
+        assert!(Severity::Critical > Severity::High);
+    }
+
+    #[test]
+    fn haversine_known_distances() {
+        // Frankfurt to Singapore is about 10,260 km.
+        let d = haversine_km(50.1109, 8.6821, 1.3521, 103.8198);
+        assert!((d - 10_260.0).abs() < 60.0, "{d}");
+        assert_eq!(haversine_km(10.0, 10.0, 10.0, 10.0), 0.0);
+        // Antipodes: half the circumference.
+        assert!((haversine_km(0.0, 0.0, 0.0, 180.0) - 20_015.1).abs() < 1.0);
+    }
+
+    #[test]
+    fn unseen_probability_edges() {
+        assert_eq!(unseen_probability(0, 0), 1.0, "empty history");
+        assert!((unseen_probability(0, 99) - 0.01).abs() < 1e-12, "one category seen 99 times");
+        assert_eq!(unseen_probability(50, 50), 1.0, "every observation a new category");
+    }
+}

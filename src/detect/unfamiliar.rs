@@ -1,0 +1,973 @@
+//! Unfamiliar sources: use of a key from an address, network, AS or country it has not been
+//! used from before, judged against the key's own history; and impossible travel between
+//! consecutive requests of one key.
+//!
+//! Novelty is scored by level (a new address inside a familiar network is weak evidence, a
+//! new AS or country strong), scaled by how surprising novelty is for this key: the
+//! Good–Turing probability of an unseen category over the key's "source-days" (each value
+//! counted once per day it was seen). A key used from one server for weeks makes a new AS
+//! very surprising; a key used by browsers on dozens of home networks does not.
+
+use super::{haversine_km, unseen_probability, Detection, Detector, Finding, Note, Severity};
+use crate::enrich::geo_col;
+use crate::error::{Error, Result};
+use crate::schema::col;
+use crate::timestamp::Micros;
+use ipnet::IpNet;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+
+const NAME: &str = "unfamiliar_source";
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+const MICROS_PER_HOUR: f64 = 3_600_000_000.0;
+
+/// What history an event is judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Baseline {
+    /// Everything before the event, within the input.
+    #[default]
+    Rolling,
+    /// Events before this time (UTC µs) are the baseline; later ones are judged against it.
+    Until(Micros),
+    /// The first N days of the input are the baseline.
+    Days(u32),
+}
+
+/// Settings of the unfamiliar-source detector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnfamiliarConfig {
+    pub baseline: Baseline,
+    /// A key needs this many requests of history before anything is judged…
+    pub min_history_events: u64,
+    /// …spread over at least this many days.
+    pub min_history_days: f64,
+    /// A new source stops being reported once seen on this many distinct days.
+    pub familiar_after_days: u32,
+    /// Known partners: never reported.
+    pub allow_cidrs: Vec<IpNet>,
+    pub allow_asns: Vec<u32>,
+    /// Faster than this between two places is impossible travel (an airliner: ~900 km/h).
+    pub max_speed_kmh: f64,
+}
+
+impl Default for UnfamiliarConfig {
+    fn default() -> Self {
+        Self {
+            baseline: Baseline::Rolling,
+            min_history_events: 30,
+            min_history_days: 2.0,
+            familiar_after_days: 7,
+            allow_cidrs: Vec::new(),
+            allow_asns: Vec::new(),
+            max_speed_kmh: 900.0,
+        }
+    }
+}
+
+/// The unfamiliar-source detector.
+#[derive(Debug, Clone, Default)]
+pub struct UnfamiliarSource {
+    pub config: UnfamiliarConfig,
+}
+
+/// Base score of a first use at each level, before scaling by the key's history.
+const BASE_IP: f64 = 10.0;
+const BASE_PREFIX: f64 = 20.0;
+const BASE_ASN: f64 = 50.0;
+const BASE_COUNTRY: f64 = 70.0;
+/// Added when a key that never came through an anonymiser (Tor, VPN, proxy) does.
+const BONUS_ANONYMOUS: f64 = 25.0;
+/// Added when a key that never ran from a hosting provider does.
+const BONUS_HOSTING: f64 = 10.0;
+/// Impossible travel on its own.
+const BASE_TRAVEL: f64 = 60.0;
+/// A key with more impossible hops than this in its baseline is used from several places at
+/// once (many users, several sites): travel is not judged for it.
+const MULTI_SITE_HOP_RATE: f64 = 0.05;
+/// Scales a new source whose user agent the key already uses (and that is no hosting or
+/// anonymising network).
+const KNOWN_CLIENT_FACTOR: f64 = 0.5;
+/// A key that already used this many networks inside one AS moves within a pool there.
+const POOL_NETWORKS: u32 = 3;
+/// Distances below this (after the accuracy radii) are not travel.
+const MIN_TRAVEL_KM: f64 = 100.0;
+
+/// Distinct values seen at one level, with the Good–Turing counts over source-days.
+struct Level<K> {
+    /// value → (distinct days seen, last day seen)
+    seen: PlHashMap<K, (u32, i64)>,
+    /// observations (value-days) and values seen on exactly one day
+    n: u64,
+    n1: u64,
+}
+
+impl<K: Hash + Eq + Clone> Level<K> {
+    fn new() -> Self {
+        Self { seen: PlHashMap::default(), n: 0, n1: 0 }
+    }
+
+    fn contains(&self, k: &K) -> bool {
+        self.seen.contains_key(k)
+    }
+
+    fn days(&self, k: &K) -> u32 {
+        self.seen.get(k).map_or(0, |s| s.0)
+    }
+
+    fn observe(&mut self, k: &K, day: i64) {
+        let entry = self.seen.entry(k.clone()).or_insert((0, i64::MIN));
+        if entry.1 != day {
+            entry.1 = day;
+            entry.0 += 1;
+            self.n += 1;
+            match entry.0 {
+                1 => self.n1 += 1,
+                2 => self.n1 -= 1,
+                _ => {}
+            }
+        }
+    }
+
+    fn p_unseen(&self) -> f64 {
+        unseen_probability(self.n1, self.n)
+    }
+}
+
+/// The typed columns the detector reads; geo columns are absent without GeoIP databases.
+struct Columns {
+    ts: Int64Chunked,
+    credential: StringChunked,
+    label: StringChunked,
+    hint: StringChunked,
+    ip: StringChunked,
+    user_agent: StringChunked,
+    count: Int64Chunked,
+    country: Option<StringChunked>,
+    city: Option<StringChunked>,
+    asn: Option<Int64Chunked>,
+    as_org: Option<StringChunked>,
+    lat: Option<Float64Chunked>,
+    lon: Option<Float64Chunked>,
+    accuracy: Option<Int64Chunked>,
+    anonymous: Vec<BooleanChunked>,
+    hosting: Option<BooleanChunked>,
+}
+
+impl Columns {
+    fn read(df: &DataFrame) -> PolarsResult<Self> {
+        let s = |n: &str| df.column(n).and_then(|c| c.str().cloned());
+        let opt_s = |n: &str| df.column(n).ok().and_then(|c| c.str().ok().cloned());
+        let opt_i = |n: &str| df.column(n).ok().and_then(|c| c.i64().ok().cloned());
+        let opt_f = |n: &str| df.column(n).ok().and_then(|c| c.f64().ok().cloned());
+        let opt_b = |n: &str| df.column(n).ok().and_then(|c| c.bool().ok().cloned());
+        let ts = df.column(col::TIMESTAMP)?.as_materialized_series().to_physical_repr().i64()?.clone();
+        Ok(Columns {
+            ts,
+            credential: s(col::CREDENTIAL)?,
+            label: s(col::CREDENTIAL_LABEL)?,
+            hint: s(col::CREDENTIAL_HINT)?,
+            ip: s(col::SOURCE_IP)?,
+            user_agent: s(col::USER_AGENT)?,
+            count: df.column(col::COUNT)?.i64()?.clone(),
+            country: opt_s(geo_col::COUNTRY),
+            city: opt_s(geo_col::CITY),
+            asn: opt_i(geo_col::ASN),
+            as_org: opt_s(geo_col::AS_ORG),
+            lat: opt_f(geo_col::LATITUDE),
+            lon: opt_f(geo_col::LONGITUDE),
+            accuracy: opt_i(geo_col::ACCURACY_KM),
+            anonymous: [
+                geo_col::IS_TOR_EXIT_NODE,
+                geo_col::IS_ANONYMOUS_VPN,
+                geo_col::IS_PUBLIC_PROXY,
+                geo_col::IS_RESIDENTIAL_PROXY,
+            ]
+            .iter()
+            .filter_map(|n| opt_b(n))
+            .collect(),
+            hosting: opt_b(geo_col::IS_HOSTING_PROVIDER),
+        })
+    }
+
+    fn anonymiser(&self, i: usize) -> Option<&'static str> {
+        const NAMES: [&str; 4] = ["a Tor exit", "an anonymous VPN", "a public proxy", "a residential proxy"];
+        self.anonymous.iter().zip(NAMES).find(|(c, _)| c.get(i) == Some(true)).map(|(_, n)| n)
+    }
+}
+
+/// The /24 (IPv4) or /48 (IPv6) network of an address.
+pub fn prefix_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+/// The level at which a source is new.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Source {
+    Country(String),
+    Asn(i64),
+    Prefix(String),
+    Ip(String),
+}
+
+impl Source {
+    fn kind(&self) -> &'static str {
+        match self {
+            Source::Country(_) => "new_country",
+            Source::Asn(_) => "new_asn",
+            Source::Prefix(_) => "new_network",
+            Source::Ip(_) => "new_ip",
+        }
+    }
+}
+
+/// A finding still collecting the events of its source.
+struct Open {
+    finding: Finding,
+    source: Source,
+    days: u32,
+    last_day: i64,
+    ips: PlHashMap<String, ()>,
+    requests: i64,
+}
+
+/// One key's history.
+struct History {
+    events: u64,
+    first: Option<Micros>,
+    ips: Level<String>,
+    prefixes: Level<String>,
+    asns: Level<i64>,
+    countries: Level<String>,
+    places: Level<String>,
+    /// User agents the key was used with.
+    user_agents: PlHashMap<String, ()>,
+    /// Distinct networks (/24, /48) the key used inside each AS.
+    networks_per_asn: PlHashMap<i64, u32>,
+    anonymous_seen: bool,
+    hosting_seen: bool,
+    hops: u64,
+    impossible_hops: u64,
+}
+
+impl History {
+    fn new() -> Self {
+        Self {
+            events: 0,
+            first: None,
+            ips: Level::new(),
+            prefixes: Level::new(),
+            asns: Level::new(),
+            countries: Level::new(),
+            places: Level::new(),
+            networks_per_asn: PlHashMap::default(),
+            user_agents: PlHashMap::default(),
+            anonymous_seen: false,
+            hosting_seen: false,
+            hops: 0,
+            impossible_hops: 0,
+        }
+    }
+
+    fn span_days(&self, now: Micros) -> f64 {
+        self.first.map_or(0.0, |f| (now - f) as f64 / MICROS_PER_DAY as f64)
+    }
+
+    /// "12 days on 1 AS in DE"
+    fn describe(&self, now: Micros) -> String {
+        let mut countries: Vec<(&String, u32)> = self.countries.seen.iter().map(|(k, v)| (k, v.0)).collect();
+        countries.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let names: Vec<&str> = countries.iter().take(3).map(|(c, _)| c.as_str()).collect();
+        let more = if countries.len() > 3 { format!(" and {} more", countries.len() - 3) } else { String::new() };
+        let asns = self.asns.seen.len();
+        let scope = if asns > 0 {
+            format!("{asns} AS{} in {}{more}", if asns == 1 { "" } else { "es" }, names.join(", "))
+        } else {
+            let n = self.prefixes.seen.len();
+            format!("{n} network{}", if n == 1 { "" } else { "s" })
+        };
+        format!("{:.0} days on {scope}", self.span_days(now).max(1.0).floor())
+    }
+}
+
+/// Where the previous located request of a key came from.
+struct Location {
+    row: usize,
+    ts: Micros,
+    lat: f64,
+    lon: f64,
+    accuracy: f64,
+    asn: Option<i64>,
+    place: String,
+    /// Part of a finding: its hops do not teach the key's travel habits.
+    suspicious: bool,
+}
+
+impl Detector for UnfamiliarSource {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn detect(&self, events: &DataFrame) -> Result<Detection> {
+        let cols = Columns::read(events)
+            .map_err(|source| Error::Frame { context: "reading events for the unfamiliar-source detector", source })?;
+        // Rows of each key, in time order (the frame is sorted by time).
+        let mut keys: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, c) in cols.credential.iter().enumerate() {
+            if let Some(c) = c {
+                keys.entry(c).or_default().push(i);
+            }
+        }
+        let input_start = cols.ts.min();
+        let cutoff = match self.config.baseline {
+            Baseline::Rolling => None,
+            Baseline::Until(t) => Some(t),
+            Baseline::Days(d) => input_start.map(|s| s + i64::from(d) * MICROS_PER_DAY),
+        };
+        let mut detection = Detection::default();
+        for (key, rows) in keys {
+            self.detect_key(&cols, key, &rows, cutoff, &mut detection);
+        }
+        detection
+            .findings
+            .sort_by(|a, b| a.start.cmp(&b.start).then(a.credential.cmp(&b.credential)).then(a.kind.cmp(b.kind)));
+        Ok(detection)
+    }
+}
+
+impl UnfamiliarSource {
+    fn allowed(&self, ip: IpAddr, asn: Option<i64>) -> bool {
+        self.config.allow_cidrs.iter().any(|n| n.contains(&ip))
+            || asn.is_some_and(|a| self.config.allow_asns.iter().any(|x| i64::from(*x) == a))
+    }
+
+    fn detect_key(&self, cols: &Columns, key: &str, rows: &[usize], cutoff: Option<Micros>, out: &mut Detection) {
+        let cfg = &self.config;
+        let name = key_name(cols, rows[0], key);
+        let mut history = History::new();
+        let mut open: Vec<Open> = Vec::new();
+        let mut closed: Vec<Open> = Vec::new();
+        let mut travel: BTreeMap<(String, String), Finding> = BTreeMap::new();
+        let mut last_location: Option<Location> = None;
+        let mut judged_any = false;
+        let mut multi_site_noted = false;
+
+        for &i in rows {
+            let Some(ts) = cols.ts.get(i) else { continue };
+            let day = ts.div_euclid(MICROS_PER_DAY);
+            let Some(ip) = cols.ip.get(i).and_then(|s| s.parse::<IpAddr>().ok()) else { continue };
+            let ip_text = ip.to_string();
+            let prefix = prefix_of(ip);
+            let asn = cols.asn.as_ref().and_then(|c| c.get(i));
+            let country = cols.country.as_ref().and_then(|c| c.get(i)).map(str::to_string);
+            let city = cols.city.as_ref().and_then(|c| c.get(i));
+            let anonymiser = cols.anonymiser(i);
+            let hosting = cols.hosting.as_ref().and_then(|c| c.get(i)) == Some(true);
+            let requests = cols.count.get(i).unwrap_or(1);
+            let user_agent = cols.user_agent.get(i);
+            let learning = cutoff.is_none_or(|c| ts < c);
+            let enough = history.events >= cfg.min_history_events && history.span_days(ts) >= cfg.min_history_days;
+            let judged = enough && cutoff.is_none_or(|c| ts >= c);
+            judged_any |= judged;
+            let allowed = self.allowed(ip, asn);
+
+            // Events of a source that is already being reported join its finding.
+            let matches = |s: &Source| match s {
+                Source::Country(c) => country.as_ref() == Some(c),
+                Source::Asn(a) => asn == Some(*a),
+                Source::Prefix(p) => *p == prefix,
+                Source::Ip(x) => *x == ip_text,
+            };
+            let mut joined = false;
+            if let Some(o) = open.iter_mut().find(|o| matches(&o.source)) {
+                o.finding.rows.push(i as u32);
+                o.finding.end = ts;
+                o.requests += requests;
+                o.ips.insert(ip_text.clone(), ());
+                if o.last_day != day {
+                    o.last_day = day;
+                    o.days += 1;
+                }
+                joined = true;
+            }
+            // A source seen on enough days has become familiar: its finding is complete.
+            let (done, still_open): (Vec<Open>, Vec<Open>) =
+                open.drain(..).partition(|o| o.days >= cfg.familiar_after_days);
+            open = still_open;
+            closed.extend(done);
+
+            if judged && !allowed && !joined {
+                let new_source = if country.as_ref().is_some_and(|c| !history.countries.contains(c)) {
+                    country.clone().map(Source::Country)
+                } else if asn.is_some_and(|a| !history.asns.contains(&a)) {
+                    asn.map(Source::Asn)
+                } else if !history.prefixes.contains(&prefix) {
+                    Some(Source::Prefix(prefix.clone()))
+                } else if !history.ips.contains(&ip_text) {
+                    Some(Source::Ip(ip_text.clone()))
+                } else {
+                    None
+                };
+                if let Some(source) = new_source {
+                    let opened_before = open.len();
+                    let (base, level) = match &source {
+                        Source::Country(_) => (BASE_COUNTRY, &history.countries.p_unseen()),
+                        Source::Asn(_) => (BASE_ASN, &history.asns.p_unseen()),
+                        Source::Prefix(_) => (BASE_PREFIX, &history.prefixes.p_unseen()),
+                        Source::Ip(_) => (BASE_IP, &history.ips.p_unseen()),
+                    };
+                    let p = *level;
+                    let mut factor = (1.0 / p).log10().clamp(0.3, 1.0);
+                    // A new network inside an AS where the key already moves between several
+                    // (a cloud's address pool, an ISP's customers) is expected.
+                    let pool = asn.and_then(|a| history.networks_per_asn.get(&a)).copied().unwrap_or(0);
+                    if matches!(source, Source::Prefix(_) | Source::Ip(_)) && pool >= POOL_NETWORKS {
+                        factor = 0.3;
+                    }
+                    let mut bonus = 0.0;
+                    let mut extra = String::new();
+                    if let Some(a) = anonymiser {
+                        bonus += if history.anonymous_seen { 5.0 } else { BONUS_ANONYMOUS };
+                        extra.push_str(&format!("; the address is {a}"));
+                    }
+                    if hosting && !history.hosting_seen {
+                        bonus += BONUS_HOSTING;
+                        extra.push_str("; a hosting provider, where the key never ran before");
+                    }
+                    // A client the key knows, from an ordinary network in a new place: staff
+                    // travelling, a new office. Attackers rarely bring the key's own client.
+                    let known_client = user_agent.is_some_and(|ua| history.user_agents.contains_key(ua));
+                    if known_client && bonus == 0.0 && !hosting {
+                        factor *= KNOWN_CLIENT_FACTOR;
+                        extra.push_str("; with a user agent the key already uses");
+                    }
+                    let score = (base * factor + bonus).min(100.0);
+                    let severity = Severity::of_score(score);
+                    if severity >= Severity::Low {
+                        let what = describe_source(&source, cols, i, &ip_text);
+                        let explanation = format!(
+                            "first use {what} for key {name} after {}; a new {} is {} for this key (p ≈ {}){extra}",
+                            history.describe(ts),
+                            level_name(&source),
+                            if p <= 0.1 { "unlikely" } else { "not unusual" },
+                            format_p(p),
+                        );
+                        open.push(Open {
+                            finding: Finding {
+                                detector: NAME,
+                                kind: source.kind(),
+                                credential: key.to_string(),
+                                start: ts,
+                                end: ts,
+                                rows: vec![i as u32],
+                                score: (score * 10.0).round() / 10.0,
+                                severity,
+                                explanation,
+                            },
+                            source,
+                            days: 1,
+                            last_day: day,
+                            ips: [(ip_text.clone(), ())].into_iter().collect(),
+                            requests,
+                        });
+                    }
+                    joined |= open.len() > opened_before;
+                }
+            }
+
+            // Impossible travel between this request and the key's previous located one.
+            let location = match (cols.lat.as_ref().and_then(|c| c.get(i)), cols.lon.as_ref().and_then(|c| c.get(i))) {
+                (Some(lat), Some(lon)) => Some(Location {
+                    row: i,
+                    ts,
+                    lat,
+                    lon,
+                    accuracy: cols.accuracy.as_ref().and_then(|c| c.get(i)).unwrap_or(0) as f64,
+                    asn,
+                    suspicious: joined,
+                    place: match (city, country.as_deref()) {
+                        (Some(c), Some(k)) => format!("{c} ({k})"),
+                        (None, Some(k)) => k.to_string(),
+                        _ => format!("{lat:.1},{lon:.1}"),
+                    },
+                }),
+                _ => None,
+            };
+            if let (Some(prev), Some(cur)) = (&last_location, &location) {
+                let same_provider = prev.asn.is_some() && prev.asn == cur.asn;
+                let km = haversine_km(prev.lat, prev.lon, cur.lat, cur.lon) - prev.accuracy - cur.accuracy;
+                if !same_provider && prev.place != cur.place && km > MIN_TRAVEL_KM {
+                    let hours = (cur.ts - prev.ts) as f64 / MICROS_PER_HOUR;
+                    let impossible = km > cfg.max_speed_kmh * hours;
+                    // The key's habit, from the hops before this one.
+                    let rate = history.impossible_hops as f64 / history.hops.max(1) as f64;
+                    if learning && !prev.suspicious && !cur.suspicious {
+                        history.hops += 1;
+                        history.impossible_hops += u64::from(impossible);
+                    }
+                    if judged && impossible && !allowed {
+                        if rate > MULTI_SITE_HOP_RATE {
+                            if !multi_site_noted {
+                                multi_site_noted = true;
+                                out.notes.push(Note {
+                                    detector: NAME,
+                                    credential: key.to_string(),
+                                    message: format!(
+                                        "impossible travel is not judged for {name}: {:.0}% of its hops between places are faster than {:.0} km/h, so it is used from several places at once",
+                                        rate * 100.0,
+                                        cfg.max_speed_kmh
+                                    ),
+                                });
+                            }
+                        } else {
+                            // Flag the end of the hop whose place is less familiar to the key.
+                            let (from, to) = (&prev.place, &cur.place);
+                            let flagged = if history.places.days(&prev.place) < history.places.days(&cur.place) {
+                                prev.row
+                            } else {
+                                cur.row
+                            };
+                            let pair = if from <= to { (from.clone(), to.clone()) } else { (to.clone(), from.clone()) };
+                            let new_place = history.places.days(&prev.place).min(history.places.days(&cur.place)) == 0;
+                            let score = if new_place { BASE_TRAVEL } else { BASE_TRAVEL * 0.6 };
+                            let speed = if hours > 0.0 {
+                                format!("{} km/h", thousands((km / hours) as i64))
+                            } else {
+                                "no time at all".into()
+                            };
+                            let distance = thousands(km as i64);
+                            let f = travel.entry(pair).or_insert_with(|| Finding {
+                                detector: NAME,
+                                kind: "impossible_travel",
+                                credential: key.to_string(),
+                                start: ts,
+                                end: ts,
+                                rows: Vec::new(),
+                                score,
+                                severity: Severity::of_score(score),
+                                explanation: format!(
+                                    "impossible travel for key {name}: from {from} to {to}, {distance} km (beyond the locations' accuracy) in {}, i.e. {speed}, between two different networks",
+                                    format_duration(cur.ts - prev.ts),
+                                ),
+                            });
+                            f.end = ts;
+                            if f.rows.last() != Some(&(flagged as u32)) && !f.rows.contains(&(flagged as u32)) {
+                                f.rows.push(flagged as u32);
+                            }
+                        }
+                    }
+                }
+            }
+            if location.is_some() {
+                last_location = location;
+            }
+
+            if learning {
+                history.events += 1;
+                history.first.get_or_insert(ts);
+                history.ips.observe(&ip_text, day);
+                if let (Some(a), false) = (asn, history.prefixes.contains(&prefix)) {
+                    *history.networks_per_asn.entry(a).or_default() += 1;
+                }
+                history.prefixes.observe(&prefix, day);
+                if let Some(a) = asn {
+                    history.asns.observe(&a, day);
+                }
+                if let Some(c) = &country {
+                    history.countries.observe(c, day);
+                }
+                if let Some(l) = &last_location {
+                    if l.row == i {
+                        history.places.observe(&l.place, day);
+                    }
+                }
+                if let Some(ua) = user_agent {
+                    if !history.user_agents.contains_key(ua) {
+                        history.user_agents.insert(ua.to_string(), ());
+                    }
+                }
+                history.anonymous_seen |= anonymiser.is_some();
+                history.hosting_seen |= hosting;
+            }
+        }
+
+        // Close every finding: totals go into the explanation.
+        let mut findings: Vec<Finding> = Vec::new();
+        closed.extend(open);
+        closed.sort_by_key(|o| o.finding.start);
+        for o in closed {
+            let mut f = o.finding;
+            f.explanation.push_str(&format!(
+                "; {} request{} from {} address{} over {}",
+                thousands(o.requests),
+                if o.requests == 1 { "" } else { "s" },
+                o.ips.len(),
+                if o.ips.len() == 1 { "" } else { "es" },
+                format_duration(f.end - f.start)
+            ));
+            findings.push(f);
+        }
+        findings.extend(travel.into_values().map(|mut f| {
+            f.rows.sort_unstable();
+            f
+        }));
+        out.findings.extend(findings);
+        if !judged_any {
+            out.notes.push(Note {
+                detector: NAME,
+                credential: key.to_string(),
+                message: format!(
+                    "insufficient baseline for {name}: {} requests over {:.1} days, where {} over {} days are needed before new sources are judged",
+                    history.events,
+                    history.first.map_or(0.0, |_| history.span_days(cols.ts.get(*rows.last().unwrap_or(&0)).unwrap_or(0))),
+                    cfg.min_history_events,
+                    cfg.min_history_days
+                ),
+            });
+        }
+    }
+}
+
+fn level_name(s: &Source) -> &'static str {
+    match s {
+        Source::Country(_) => "country",
+        Source::Asn(_) => "AS",
+        Source::Prefix(_) => "network",
+        Source::Ip(_) => "address",
+    }
+}
+
+/// "prod-bot (…9f3c)", or the credential itself.
+fn key_name(cols: &Columns, row: usize, key: &str) -> String {
+    let hint = cols.hint.get(row).map(|h| format!(" ({h})")).unwrap_or_default();
+    match cols.label.get(row) {
+        Some(l) => format!("{l}{hint}"),
+        None => format!("{key}{hint}"),
+    }
+}
+
+fn describe_source(source: &Source, cols: &Columns, i: usize, ip: &str) -> String {
+    let org = cols.as_org.as_ref().and_then(|c| c.get(i)).unwrap_or("");
+    let asn = cols.asn.as_ref().and_then(|c| c.get(i));
+    let country = cols.country.as_ref().and_then(|c| c.get(i)).unwrap_or("");
+    let as_text = match asn {
+        Some(a) if org.is_empty() => format!("AS{a}"),
+        Some(a) => format!("AS{a} {org}"),
+        None => String::new(),
+    };
+    match source {
+        Source::Country(c) => format!("from {c} via {ip}{}", parenthesised(&[&as_text])),
+        Source::Asn(a) => format!("of AS{a}{}", parenthesised(&[org, country])),
+        Source::Prefix(p) => format!("from network {p}{}", parenthesised(&[&as_text, country])),
+        Source::Ip(x) => format!("from {x}{}", parenthesised(&[&as_text, country])),
+    }
+}
+
+/// " (a, b)" of the non-empty parts, or nothing.
+fn parenthesised(parts: &[&str]) -> String {
+    let parts: Vec<&str> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+fn format_p(p: f64) -> String {
+    if p >= 0.01 {
+        format!("{p:.2}")
+    } else {
+        format!("{p:.0e}")
+    }
+}
+
+/// "1 h 30 min", "4 min", "12 s".
+pub fn format_duration(micros: i64) -> String {
+    let s = micros.max(0) / 1_000_000;
+    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+fn thousands(n: i64) -> String {
+    crate::report::summary::thousands(n.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000_000;
+    const DAY_MIN: i64 = 24 * 60;
+
+    /// One event for a hand-built frame.
+    #[derive(Clone)]
+    struct Ev {
+        minute: i64,
+        key: &'static str,
+        ip: &'static str,
+        country: &'static str,
+        city: &'static str,
+        lat: f64,
+        lon: f64,
+        asn: i64,
+        org: &'static str,
+        tor: bool,
+        hosting: bool,
+        ua: &'static str,
+    }
+
+    fn frankfurt(minute: i64, key: &'static str, ip: &'static str) -> Ev {
+        Ev {
+            minute,
+            key,
+            ip,
+            country: "DE",
+            city: "Frankfurt",
+            lat: 50.11,
+            lon: 8.68,
+            asn: 16509,
+            org: "Amazon",
+            tor: false,
+            hosting: true,
+            ua: "bot/1",
+        }
+    }
+
+    fn singapore(minute: i64, key: &'static str, ip: &'static str) -> Ev {
+        Ev {
+            minute,
+            key,
+            ip,
+            country: "SG",
+            city: "Singapore",
+            lat: 1.35,
+            lon: 103.82,
+            asn: 14061,
+            org: "DigitalOcean",
+            tor: false,
+            hosting: true,
+            ua: "curl/8",
+        }
+    }
+
+    fn frame(evs: &[Ev], with_geo: bool) -> DataFrame {
+        let mut evs = evs.to_vec();
+        evs.sort_by_key(|e| e.minute);
+        let n = evs.len();
+        let mut cols = vec![
+            Column::new(col::TIMESTAMP.into(), evs.iter().map(|e| e.minute * MIN).collect::<Vec<i64>>()),
+            Column::new(col::CREDENTIAL.into(), evs.iter().map(|e| e.key).collect::<Vec<_>>()),
+            Column::new(col::CREDENTIAL_LABEL.into(), vec![None::<&str>; n]),
+            Column::new(col::CREDENTIAL_HINT.into(), vec![None::<&str>; n]),
+            Column::new(col::SOURCE_IP.into(), evs.iter().map(|e| e.ip).collect::<Vec<_>>()),
+            Column::new(col::USER_AGENT.into(), evs.iter().map(|e| e.ua).collect::<Vec<_>>()),
+            Column::new(col::COUNT.into(), vec![1i64; n]),
+        ];
+        if with_geo {
+            cols.extend([
+                Column::new(geo_col::COUNTRY.into(), evs.iter().map(|e| e.country).collect::<Vec<_>>()),
+                Column::new(geo_col::CITY.into(), evs.iter().map(|e| e.city).collect::<Vec<_>>()),
+                Column::new(geo_col::LATITUDE.into(), evs.iter().map(|e| e.lat).collect::<Vec<_>>()),
+                Column::new(geo_col::LONGITUDE.into(), evs.iter().map(|e| e.lon).collect::<Vec<_>>()),
+                Column::new(geo_col::ACCURACY_KM.into(), vec![20i64; n]),
+                Column::new(geo_col::ASN.into(), evs.iter().map(|e| e.asn).collect::<Vec<_>>()),
+                Column::new(geo_col::AS_ORG.into(), evs.iter().map(|e| e.org).collect::<Vec<_>>()),
+                Column::new(geo_col::IS_TOR_EXIT_NODE.into(), evs.iter().map(|e| e.tor).collect::<Vec<_>>()),
+                Column::new(geo_col::IS_HOSTING_PROVIDER.into(), evs.iter().map(|e| e.hosting).collect::<Vec<_>>()),
+            ]);
+        }
+        DataFrame::new(n, cols).unwrap()
+    }
+
+    fn run(evs: &[Ev], config: UnfamiliarConfig) -> Detection {
+        UnfamiliarSource { config }.detect(&frame(evs, true)).unwrap()
+    }
+
+    /// A server key used every 30 minutes for `days` days from one Frankfurt address.
+    fn steady(key: &'static str, days: i64) -> Vec<Ev> {
+        (0..days * DAY_MIN / 30).map(|i| frankfurt(i * 30, key, "3.120.0.10")).collect()
+    }
+
+    #[test]
+    fn empty_and_single_row() {
+        let d = run(&[], UnfamiliarConfig::default());
+        assert_eq!(d, Detection::default());
+        let d = run(&[frankfurt(0, "k", "3.120.0.10")], UnfamiliarConfig::default());
+        assert!(d.findings.is_empty());
+        assert_eq!(d.notes.len(), 1);
+        assert!(
+            d.notes[0].message.starts_with("insufficient baseline for k: 1 requests over 0.0 days"),
+            "{:?}",
+            d.notes
+        );
+    }
+
+    #[test]
+    fn a_new_country_after_a_steady_history_is_medium_and_explained() {
+        let mut evs = steady("k", 10);
+        let first_new = evs.len() as u32;
+        evs.extend((0..20).map(|i| singapore(10 * DAY_MIN + i, "k", "128.199.1.1")));
+        let d = run(&evs, UnfamiliarConfig::default());
+        let new: Vec<_> = d.findings.iter().filter(|f| f.kind == "new_country").collect();
+        assert_eq!(new.len(), 1, "{:?}", d.findings);
+        let f = new[0];
+        assert_eq!(f.severity, Severity::Medium);
+        assert_eq!(f.rows, (first_new..first_new + 20).collect::<Vec<_>>());
+        assert_eq!(
+            f.explanation,
+            "first use from SG via 128.199.1.1 (AS14061 DigitalOcean) for key k after 10 days on 1 AS in DE; \
+             a new country is unlikely for this key (p ≈ 0.09); 20 requests from 1 address over 19 min"
+        );
+    }
+
+    #[test]
+    fn allow_lists_silence_known_partners() {
+        let mut evs = steady("k", 10);
+        evs.extend((0..5).map(|i| singapore(10 * DAY_MIN + i, "k", "128.199.1.1")));
+        let by_asn = UnfamiliarConfig { allow_asns: vec![14061], ..Default::default() };
+        assert!(run(&evs, by_asn).findings.is_empty());
+        let by_cidr = UnfamiliarConfig { allow_cidrs: vec!["128.199.0.0/16".parse().unwrap()], ..Default::default() };
+        assert!(run(&evs, by_cidr).findings.is_empty());
+    }
+
+    #[test]
+    fn keys_are_judged_on_their_own_history() {
+        // Key b has always run in Singapore; key a never has.
+        let mut evs = steady("a", 10);
+        evs.extend((0..10 * DAY_MIN / 30).map(|i| singapore(i * 30 + 1, "b", "128.199.1.1")));
+        evs.push(singapore(10 * DAY_MIN + 5, "a", "128.199.1.1"));
+        let d = run(&evs, UnfamiliarConfig::default());
+        let keys: Vec<_> = d.findings.iter().map(|f| (f.credential.as_str(), f.kind)).collect();
+        assert_eq!(keys, vec![("a", "impossible_travel"), ("a", "new_country")]);
+    }
+
+    #[test]
+    fn new_networks_inside_a_familiar_pool_and_new_addresses_are_not_reported() {
+        // Autoscaling: the key moves between networks of one cloud.
+        const IPS: [&str; 6] = ["3.120.1.1", "3.120.2.1", "3.120.3.1", "3.120.4.1", "3.120.5.1", "3.120.6.1"];
+        let mut evs: Vec<Ev> =
+            (0..10 * DAY_MIN / 30).map(|i| frankfurt(i * 30, "k", IPS[(i as usize / 100) % 4])).collect();
+        evs.push(frankfurt(10 * DAY_MIN, "k", IPS[5]));
+        evs.push(frankfurt(10 * DAY_MIN + 1, "k", "3.120.1.2"));
+        let d = run(&evs, UnfamiliarConfig::default());
+        assert!(d.findings.is_empty(), "{:?}", d.findings);
+    }
+
+    #[test]
+    fn a_known_client_in_a_new_country_is_low() {
+        let mut evs = steady("k", 10);
+        let mut travel = frankfurt(10 * DAY_MIN, "k", "81.2.69.142");
+        (travel.country, travel.city, travel.lat, travel.lon, travel.asn, travel.org, travel.hosting) =
+            ("GB", "London", 51.5, -0.09, 5089, "Virgin Media", false);
+        evs.push(travel);
+        let d = run(&evs, UnfamiliarConfig::default());
+        let new: Vec<_> = d.findings.iter().filter(|f| f.kind == "new_country").collect();
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].severity, Severity::Low, "{}", new[0].explanation);
+        assert!(new[0].explanation.contains("with a user agent the key already uses"));
+    }
+
+    #[test]
+    fn tor_on_top_of_a_new_country_is_high() {
+        let mut evs = steady("k", 10);
+        let mut tor = singapore(10 * DAY_MIN, "k", "185.220.101.7");
+        (tor.country, tor.tor, tor.hosting) = ("NL", true, false);
+        evs.push(tor);
+        let d = run(&evs, UnfamiliarConfig::default());
+        let f = d.findings.iter().find(|f| f.kind == "new_country").unwrap();
+        assert_eq!(f.severity, Severity::High, "{:?}", d.findings);
+        assert!(f.explanation.contains("the address is a Tor exit"));
+    }
+
+    #[test]
+    fn fixed_baseline_judges_only_later_events_against_earlier_ones() {
+        let mut evs = steady("k", 10);
+        // Singapore appears on day 3: part of the baseline when it ends on day 5.
+        evs.push(singapore(3 * DAY_MIN + 7, "k", "128.199.1.1"));
+        evs.push(singapore(11 * DAY_MIN, "k", "128.199.1.1"));
+        let until = UnfamiliarConfig { baseline: Baseline::Until(5 * DAY_MIN * MIN), ..Default::default() };
+        assert!(run(&evs, until).findings.iter().all(|f| f.kind == "impossible_travel"));
+        let days = UnfamiliarConfig { baseline: Baseline::Days(2), ..Default::default() };
+        let d = run(&evs, days);
+        assert!(d.findings.iter().any(|f| f.kind == "new_country"), "{:?}", d.findings);
+        // Rolling: the day-3 visit is itself judged (3 days of history) and reported.
+        let d = run(&evs, UnfamiliarConfig::default());
+        let f = d.findings.iter().find(|f| f.kind == "new_country").unwrap();
+        assert_eq!(f.start, (3 * DAY_MIN + 7) * MIN);
+    }
+
+    #[test]
+    fn impossible_travel_between_familiar_places() {
+        // Frankfurt on most days; Singapore for half an hour at noon on some days, with enough
+        // time on either side to fly (no impossible hop in the history).
+        let sg_days = [2, 4, 6, 8];
+        let mut evs: Vec<Ev> = (0..10 * DAY_MIN / 30)
+            .filter(|i| !sg_days.contains(&(i * 30 / DAY_MIN)))
+            .map(|i| frankfurt(i * 30, "k", "3.120.0.10"))
+            .collect();
+        for d in sg_days {
+            evs.push(singapore(d * DAY_MIN + 720, "k", "128.199.1.1"));
+            evs.push(singapore(d * DAY_MIN + 750, "k", "128.199.1.1"));
+        }
+        // Then Singapore five minutes after Frankfurt.
+        evs.push(singapore(10 * DAY_MIN + 5, "k", "128.199.1.1"));
+        let d = run(&evs, UnfamiliarConfig::default());
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+        let travel: Vec<_> = d.findings.iter().filter(|f| f.kind == "impossible_travel").collect();
+        assert_eq!(travel.len(), 1, "{:?}", d.findings);
+        let f = travel[0];
+        assert!(f.explanation.contains("from Frankfurt (DE) to Singapore (SG)"), "{}", f.explanation);
+        assert!(f.explanation.contains("in 35 min"), "{}", f.explanation);
+        assert_eq!(f.severity, Severity::Low, "both places are familiar");
+        assert_eq!(f.rows, vec![evs.len() as u32 - 1], "the less familiar end (Singapore) is flagged");
+    }
+
+    #[test]
+    fn keys_used_from_several_places_at_once_skip_travel() {
+        let mut evs = Vec::new();
+        for i in 0..(10 * DAY_MIN / 10) {
+            evs.push(if i % 2 == 0 {
+                frankfurt(i * 10, "k", "3.120.0.10")
+            } else {
+                singapore(i * 10, "k", "128.199.1.1")
+            });
+        }
+        let d = run(&evs, UnfamiliarConfig::default());
+        assert!(d.findings.iter().all(|f| f.kind != "impossible_travel"), "{:?}", d.findings);
+        assert!(d.notes.iter().any(|n| n.message.contains("used from several places at once")));
+    }
+
+    #[test]
+    fn without_geo_new_networks_are_still_seen() {
+        let mut evs = steady("k", 10);
+        let mut other = frankfurt(10 * DAY_MIN, "k", "198.51.100.1");
+        other.ua = "curl/8";
+        evs.push(other);
+        let d = UnfamiliarSource::default().detect(&frame(&evs, false)).unwrap();
+        assert_eq!(d.findings.len(), 1);
+        assert_eq!(d.findings[0].kind, "new_network");
+        assert_eq!(d.findings[0].severity, Severity::Low);
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(prefix_of("81.2.69.142".parse().unwrap()), "81.2.69.0/24");
+        assert_eq!(prefix_of("2001:db8:abcd:1::1".parse().unwrap()), "2001:db8:abcd::/48");
+    }
+}
