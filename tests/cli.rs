@@ -1,6 +1,10 @@
 //! End-to-end tests: the real `leakhound` binary in a temporary directory.
 
 mod common;
+#[path = "suite/demo.rs"]
+mod demo;
+#[path = "suite/geo.rs"]
+mod geo;
 
 use common::*;
 use std::path::Path;
