@@ -84,7 +84,7 @@ impl GeoSummary {
     }
 }
 
-const NO_GEO: &str = "no GeoIP database found: pass --geoip-dir DIR (or --geoip-city/--geoip-asn/--geoip-anon FILE, or set LEAKHOUND_GEOIP_DIR); the source-based detectors are off";
+const NO_GEO: &str = "no GeoIP database found: pass --geoip-dir DIR (or --geoip-city/--geoip-asn/--geoip-anon FILE, or set LEAKHOUND_GEOIP_DIR); new sources are judged by address and network only, without countries, ASes, anonymity or travel";
 
 fn kind_name(k: CredentialKind) -> &'static str {
     match k {
