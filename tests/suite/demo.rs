@@ -9,26 +9,69 @@ fn rank(severity: &str) -> usize {
     ORDER.iter().position(|s| *s == severity).unwrap()
 }
 
-#[test]
-fn planted_leaks_are_found_and_legitimate_traffic_is_not_flagged_above_low() {
-    let root = project_root();
+/// The README's demo command (run from the project root, so that `source_file` is
+/// `data/logs/…` as in `data/truth.json`), with `extra` arguments.
+fn demo_scan(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Run) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let run = leakhound_in(
-        &root,
-        &[
-            "scan",
-            "data/logs",
-            "--out",
-            out.to_str().unwrap(),
-            "--mapping",
-            "data/demo-mapping.toml",
-            "--geoip-dir",
-            "data/geoip",
-            "--fail-on",
-            "medium",
-        ],
+    let mut args = vec![
+        "scan",
+        "data/logs",
+        "--mapping",
+        "data/demo-mapping.toml",
+        "--geoip-dir",
+        "data/geoip",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let run = leakhound_in(&project_root(), &args);
+    (tmp, out, run)
+}
+
+/// Every leak and every planted event as `(file, line) → leak id`.
+fn planted_events() -> BTreeMap<(String, u64), String> {
+    let truth = read_json(&project_root().join("data/truth.json"));
+    let mut planted = BTreeMap::new();
+    for leak in truth["leaks"].as_array().unwrap() {
+        for (file, lines) in leak["lines"].as_object().unwrap() {
+            for l in lines.as_array().unwrap() {
+                planted.insert((format!("data/{file}"), l.as_u64().unwrap()), leak["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    planted
+}
+
+/// All inputs read, geolocated, labelled, and every planted leak's lines present as events.
+#[test]
+fn demo_scan_reads_and_locates_everything() {
+    let (_tmp, out, run) = demo_scan(&[]);
+    assert_eq!(run.status, 0, "without --fail-on, findings do not change the status: {}", run.stderr);
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["geoip"]["enabled"], true);
+    assert_eq!(
+        summary["geoip"]["located_ips"], summary["geoip"]["distinct_ips"],
+        "the demo database covers every address"
     );
+    assert_eq!(summary["totals"]["rows_rejected"], 0);
+    assert_eq!(summary["totals"]["files"], 4);
+    let labels: Vec<_> = summary["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(labels, vec!["marketing-sync", "prod-bot", "support-desk", "mobile-app", ""], "{summary}");
+    let index: HashSet<(String, u64)> = event_rows(&out).into_iter().map(|r| (r.source_file, r.source_line)).collect();
+    for (event, leak) in planted_events() {
+        assert!(index.contains(&event), "{leak}: {event:?} was not read");
+    }
+}
+
+#[test]
+fn planted_leaks_are_found_and_legitimate_traffic_is_not_flagged_above_low() {
+    let (_tmp, out, run) = demo_scan(&["--fail-on", "medium"]);
     assert_eq!(run.status, 1, "findings at medium exit with 1: {}", run.stderr);
     // The demo logs carry the raw keys (`fcsk_live_…`); no output does.
     for entry in std::fs::read_dir(&out).unwrap() {
@@ -38,15 +81,8 @@ fn planted_leaks_are_found_and_legitimate_traffic_is_not_flagged_above_low() {
     }
     assert!(!run.stdout.contains("fcsk_live_") && !run.stderr.contains("fcsk_live_"));
 
-    let truth = read_json(&root.join("data/truth.json"));
-    let mut planted: BTreeMap<(String, u64), String> = BTreeMap::new();
-    for leak in truth["leaks"].as_array().unwrap() {
-        for (file, lines) in leak["lines"].as_object().unwrap() {
-            for l in lines.as_array().unwrap() {
-                planted.insert((format!("data/{file}"), l.as_u64().unwrap()), leak["id"].as_str().unwrap().to_string());
-            }
-        }
-    }
+    let planted = planted_events();
+    let truth = read_json(&project_root().join("data/truth.json"));
     let text = std::fs::read_to_string(out.join("flagged_events.csv")).unwrap();
     let mut reader = text.lines();
     let header: Vec<&str> = reader.next().unwrap().split(',').collect();
