@@ -1,5 +1,7 @@
 //! `scan`: the whole pipeline over a set of inputs, written to one output directory.
 
+use crate::detect::off_hours::{OffHours, OffHoursConfig};
+use crate::detect::rate::{RateConfig, RateSpike};
 use crate::detect::unfamiliar::{UnfamiliarConfig, UnfamiliarSource};
 use crate::detect::{Detection, Detector, Severity};
 use crate::enrich::geoip::{GeoDatabases, Sources};
@@ -25,6 +27,8 @@ pub struct ScanOptions {
     /// Where to find GeoIP databases.
     pub geoip: Sources,
     pub unfamiliar: UnfamiliarConfig,
+    pub rate: RateConfig,
+    pub off_hours: OffHoursConfig,
 }
 
 /// The result of a scan that ran to the end (some inputs may still have failed).
@@ -34,13 +38,20 @@ pub struct ScanOutcome {
     pub totals: summary::Totals,
     /// The terminal summary.
     pub text: String,
-    /// The most severe finding, if any.
+    /// The most severe incident, if any.
     pub worst: Option<Severity>,
 }
 
 /// Output files of a scan, in the order they are listed.
-pub const OUTPUTS: [&str; 6] =
-    ["events.parquet", "rejects.csv", "summary.json", "flagged_events.csv", "flagged_events.jsonl", "findings.json"];
+pub const OUTPUTS: [&str; 7] = [
+    "events.parquet",
+    "rejects.csv",
+    "summary.json",
+    "flagged_events.csv",
+    "flagged_events.jsonl",
+    "findings.json",
+    "incidents.json",
+];
 
 /// Reads the inputs, runs the detectors and writes the outputs ([`OUTPUTS`]).
 pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> {
@@ -60,7 +71,8 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
         if dbs.is_empty() { None } else { Some(enrich::geolocate(&mut ingested.events, &dbs)?) };
     let geo = summary::GeoSummary::new(&dbs, geo_stats);
     let detection = detect(&ingested.events, opts)?;
-    let flags = report::flagged::flags(&detection.findings);
+    let incidents = crate::detect::incident::build(&ingested.events, &detection.findings)?;
+    let flags = report::flagged::flags(&detection.findings, &incidents);
     let timezone = opts.timezone.name();
     let summary_input = summary::SummaryInput {
         files: &ingested.files,
@@ -70,6 +82,7 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
         outputs: &OUTPUTS,
         geo: &geo,
         detection: &detection,
+        incidents: &incidents,
     };
     let summary_json = summary::to_json(&summary_input);
     let text = summary::to_text(&summary_input, &out.path().display().to_string());
@@ -83,15 +96,20 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
         Output { name: OUTPUTS[3], bytes: flagged_csv },
         Output { name: OUTPUTS[4], bytes: flagged_jsonl },
         Output { name: OUTPUTS[5], bytes: report::findings::to_json(&detection) },
+        Output { name: OUTPUTS[6], bytes: report::incidents::to_json(&incidents, &detection.findings) },
     ];
     out.commit(&outputs)?;
-    let worst = detection.findings.iter().map(|f| f.severity).max();
+    let worst = incidents.iter().map(|i| i.severity).max();
     Ok(ScanOutcome { errors: ingested.errors, totals, text, worst })
 }
 
 /// Every detector over the events.
 fn detect(events: &DataFrame, opts: &ScanOptions) -> Result<Detection> {
-    let detectors: Vec<Box<dyn Detector>> = vec![Box::new(UnfamiliarSource { config: opts.unfamiliar.clone() })];
+    let detectors: Vec<Box<dyn Detector>> = vec![
+        Box::new(UnfamiliarSource { config: opts.unfamiliar.clone() }),
+        Box::new(RateSpike { config: opts.rate.clone() }),
+        Box::new(OffHours { config: opts.off_hours.clone() }),
+    ];
     let mut all = Detection::default();
     for d in detectors {
         let Detection { findings, notes } = d.detect(events)?;

@@ -4,6 +4,9 @@ mod progress;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use leakhound::detect::calendar::{parse_days, parse_holidays, parse_hours, WorkCalendar};
+use leakhound::detect::off_hours::OffHoursConfig;
+use leakhound::detect::rate::RateConfig;
 use leakhound::detect::unfamiliar::{Baseline, UnfamiliarConfig};
 use leakhound::detect::Severity;
 use leakhound::enrich::geoip::{GeoDatabases, Sources, SYSTEM_DIRS};
@@ -43,7 +46,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Read access and API-usage logs, fingerprint the keys in them, and write the events.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Show what the GeoIP databases say about addresses.
     Geoip {
         /// IPv4 or IPv6 addresses.
@@ -102,6 +105,22 @@ struct ScanArgs {
 
     #[command(flatten)]
     geo: GeoArgs,
+
+    /// Working hours in --tz, e.g. 08:00-18:00.
+    #[arg(long, value_name = "HH:MM-HH:MM", default_value = "08:00-18:00", value_parser = parse_hours)]
+    work_hours: (u32, u32),
+
+    /// Working days, e.g. Mon-Fri or Mon,Tue,Thu.
+    #[arg(long, value_name = "DAYS", default_value = "Mon-Fri", value_parser = parse_days)]
+    work_days: [bool; 7],
+
+    /// Holidays: a file with one YYYY-MM-DD date per line.
+    #[arg(long, value_name = "FILE")]
+    holidays: Option<PathBuf>,
+
+    /// Rate buckets in minutes (default: 15 for busy keys, 60 for quiet ones).
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(i64).range(1..=1440))]
+    bucket: Option<i64>,
 
     /// Exit with status 1 when a finding is at least this severe (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
@@ -208,7 +227,7 @@ fn parse_ratio(s: &str) -> Result<f64, String> {
 pub fn run() -> anyhow::Result<Status> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Scan(args) => run_scan(args),
+        Command::Scan(args) => run_scan(*args),
         Command::Geoip { ips, geo } => run_geoip(&ips, geo),
         Command::GenerateDemo { out } => {
             leakhound::demo::generate(&out)?;
@@ -226,6 +245,20 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
         eprintln!("leakhound: note: the mapping's {} not used by scan", mapping.ignored_keys.join(", "));
     }
     let (allow_cidrs, allow_asns) = (mapping.allow_cidrs.clone(), mapping.allow_asns.clone());
+    let calendar = WorkCalendar {
+        tz: args.tz,
+        start_minute: args.work_hours.0,
+        end_minute: args.work_hours.1,
+        days: args.work_days,
+        holidays: match &args.holidays {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("{}: cannot read the holidays file", path.display()))?;
+                parse_holidays(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            }
+            None => Default::default(),
+        },
+    };
     if args.out.exists() && !args.out.is_dir() {
         bail!("{}: --out must be a directory, and this is a file", args.out.display());
     }
@@ -253,6 +286,8 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
             allow_asns: [args.allow_asns, allow_asns].concat(),
             ..UnfamiliarConfig::default()
         },
+        rate: RateConfig { calendar: calendar.clone(), bucket_minutes: args.bucket, ..RateConfig::default() },
+        off_hours: OffHoursConfig { calendar, ..OffHoursConfig::default() },
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = progress::Bar::new(show_progress);

@@ -1,6 +1,11 @@
 //! Detectors: pure functions of the events frame and their configuration, each finding
 //! explained with its numbers. One file per detector, all behind [`Detector`].
 
+pub mod calendar;
+pub mod incident;
+pub mod off_hours;
+pub mod rate;
+pub mod stats;
 pub mod unfamiliar;
 
 use crate::error::Result;

@@ -2,6 +2,7 @@
 //! sorted by time, with the detectors, score, severity and reason (a stable contract).
 
 use super::csv_field;
+use crate::detect::incident::Incident;
 use crate::detect::{Finding, Severity};
 use crate::enrich::geo_col;
 use crate::error::{Error, Result};
@@ -46,9 +47,10 @@ pub struct Flag {
     pub incident_id: Option<String>,
 }
 
-/// One flag per event covered by any finding: the highest score and severity, every detector,
-/// the reason of the strongest finding. Sorted by row (the frame is in time order).
-pub fn flags(findings: &[Finding]) -> Vec<Flag> {
+/// One flag per event covered by any finding: every detector and the reason of the strongest
+/// finding; the severity, score and id of the event's incident (or of the finding itself
+/// without incidents). Sorted by row (the frame is in time order).
+pub fn flags(findings: &[Finding], incidents: &[Incident]) -> Vec<Flag> {
     let mut by_row: BTreeMap<u32, Flag> = BTreeMap::new();
     for f in findings {
         for &row in &f.rows {
@@ -68,6 +70,15 @@ pub fn flags(findings: &[Finding]) -> Vec<Flag> {
                 flag.score = f.score;
                 flag.severity = f.severity;
                 flag.reason = f.explanation.clone();
+            }
+        }
+    }
+    for inc in incidents {
+        for row in &inc.rows {
+            if let Some(flag) = by_row.get_mut(row) {
+                flag.incident_id = Some(inc.id.clone());
+                flag.severity = inc.severity;
+                flag.score = inc.score;
             }
         }
     }
@@ -191,11 +202,11 @@ mod tests {
 
     #[test]
     fn strongest_finding_gives_the_reason_and_detectors_are_merged() {
-        let f = flags(&[finding("b", vec![1, 2], 30.0, "weak"), finding("a", vec![2, 3], 90.0, "strong")]);
+        let f = flags(&[finding("b", vec![1, 2], 30.0, "weak"), finding("a", vec![2, 3], 90.0, "strong")], &[]);
         assert_eq!(f.iter().map(|f| f.row).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(f[1].detectors, vec!["a", "b"]);
         assert_eq!((f[1].severity, f[1].reason.as_str()), (Severity::High, "strong"));
         assert_eq!(f[0].reason, "weak");
-        assert!(flags(&[]).is_empty());
+        assert!(flags(&[], &[]).is_empty());
     }
 }

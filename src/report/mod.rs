@@ -3,6 +3,7 @@
 
 pub mod findings;
 pub mod flagged;
+pub mod incidents;
 pub mod parquet;
 pub mod rejects;
 pub mod summary;

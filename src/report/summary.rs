@@ -1,6 +1,7 @@
 //! `summary.json` and the terminal summary: what was read, accepted and rejected, per file and
 //! in total, and which credentials were seen.
 
+use crate::detect::incident::Incident;
 use crate::detect::{Detection, Severity};
 use crate::enrich::geoip::GeoDatabases;
 use crate::enrich::GeoStats;
@@ -39,10 +40,15 @@ pub struct SummaryInput<'a> {
     pub outputs: &'a [&'a str],
     pub geo: &'a GeoSummary,
     pub detection: &'a Detection,
+    pub incidents: &'a [Incident],
 }
 
-fn severity_counts(d: &Detection) -> Vec<(Severity, usize)> {
-    Severity::ALL.iter().rev().map(|s| (*s, d.findings.iter().filter(|f| f.severity == *s).count())).collect()
+fn severity_counts(severities: impl Iterator<Item = Severity> + Clone) -> Vec<(Severity, usize)> {
+    Severity::ALL.iter().rev().map(|s| (*s, severities.clone().filter(|x| x == s).count())).collect()
+}
+
+fn counts_json(counts: &[(Severity, usize)]) -> Value {
+    Value::Object(counts.iter().map(|(k, n)| (k.name().to_string(), json!(n))).collect())
 }
 
 /// Which GeoIP databases were used, and what they found.
@@ -151,21 +157,60 @@ pub fn to_json(s: &SummaryInput<'_>) -> Vec<u8> {
         "outputs": s.outputs,
         "geoip": s.geo.to_json(),
         "findings": {
-            "by_severity": severity_counts(s.detection)
-                .iter()
-                .map(|(k, n)| (k.name().to_string(), json!(n)))
-                .collect::<serde_json::Map<_, _>>(),
-            "top": super::findings::ranked(&s.detection.findings)
-                .into_iter()
-                .take(10)
-                .map(super::findings::finding_json)
-                .collect::<Vec<_>>(),
+            "by_severity": counts_json(&severity_counts(s.detection.findings.iter().map(|f| f.severity))),
+        },
+        "incidents": {
+            "by_severity": counts_json(&severity_counts(s.incidents.iter().map(|i| i.severity))),
+            "top": s.incidents.iter().take(10).map(|i| json!({
+                "id": i.id,
+                "credential": i.credential,
+                "credential_label": i.label,
+                "severity": i.severity.name(),
+                "start": crate::timestamp::format_rfc3339(i.start),
+                "end": crate::timestamp::format_rfc3339(i.end),
+                "abuse_started": crate::timestamp::format_rfc3339(i.abuse_started),
+                "detectors": i.detectors,
+                "requests": i.requests,
+            })).collect::<Vec<_>>(),
         },
         "notes": s.detection.notes.iter().map(|n| format!("{}: {}", n.detector, n.message)).collect::<Vec<_>>(),
     });
     let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
     bytes.push(b'\n');
     bytes
+}
+
+/// One line for an incident: id, severity, key, span, detectors, volume and main source.
+pub fn incident_line(i: &Incident) -> String {
+    let key = match (&i.label, &i.hint) {
+        (Some(l), Some(h)) => format!("{l} ({h})"),
+        (Some(l), None) => l.clone(),
+        (None, Some(h)) => format!("{} ({h})", i.credential),
+        (None, None) => i.credential.clone(),
+    };
+    let source = i
+        .sources
+        .first()
+        .map(|s| {
+            let place = [s.country.clone(), s.asn.map(|a| format!("AS{a}")), s.as_org.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let more = if i.sources.len() > 1 { format!(" and {} more", i.sources.len() - 1) } else { String::new() };
+            format!(" from {}{}{more}", s.ip, if place.is_empty() { String::new() } else { format!(" ({place})") })
+        })
+        .unwrap_or_default();
+    format!(
+        "{} [{}] {key}: {} requests{source}, {} – {}; abuse began {}; {}",
+        i.id,
+        i.severity,
+        thousands(i.requests.max(0) as u64),
+        crate::timestamp::format_rfc3339(i.start),
+        crate::timestamp::format_rfc3339(i.end),
+        crate::timestamp::format_rfc3339(i.abuse_started),
+        i.detectors.join(" + ")
+    )
 }
 
 /// `1234567` → `1,234,567`.
@@ -183,7 +228,7 @@ pub fn thousands(n: u64) -> String {
 
 /// Credentials listed in the terminal summary.
 const MAX_LISTED: usize = 20;
-/// Findings listed in the terminal summary.
+/// Incidents listed in the terminal summary.
 const MAX_LISTED_FINDINGS: usize = 5;
 
 /// The summary printed at the end of a run.
@@ -258,18 +303,26 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
     for n in &s.detection.notes {
         text.push_str(&format!("note: {}\n", n.message));
     }
-    let counts: Vec<String> =
-        severity_counts(s.detection).iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{n} {k}")).collect();
+    let counts: Vec<String> = severity_counts(s.incidents.iter().map(|i| i.severity))
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
     if counts.is_empty() {
-        text.push_str("findings: none\n");
+        text.push_str("incidents: none\n");
     } else {
-        text.push_str(&format!("findings: {}\n", counts.join(", ")));
-        for f in super::findings::ranked(&s.detection.findings).into_iter().take(MAX_LISTED_FINDINGS) {
-            text.push_str(&format!("  [{}] {}\n", f.severity, f.explanation));
+        text.push_str(&format!(
+            "incidents: {} (from {} finding{})\n",
+            counts.join(", "),
+            s.detection.findings.len(),
+            if s.detection.findings.len() == 1 { "" } else { "s" }
+        ));
+        for inc in s.incidents.iter().take(MAX_LISTED_FINDINGS) {
+            text.push_str(&format!("  {}\n", incident_line(inc)));
         }
-        if s.detection.findings.len() > MAX_LISTED_FINDINGS {
-            let more = s.detection.findings.len() - MAX_LISTED_FINDINGS;
-            text.push_str(&format!("  … and {more} more (see findings.json)\n"));
+        if s.incidents.len() > MAX_LISTED_FINDINGS {
+            let more = s.incidents.len() - MAX_LISTED_FINDINGS;
+            text.push_str(&format!("  … and {more} more (see incidents.json)\n"));
         }
     }
     text.push_str(&format!("outputs in {out_dir}: {}\n", s.outputs.join(", ")));

@@ -21,6 +21,8 @@ fn demo_scan(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Run) {
         "data/demo-mapping.toml",
         "--geoip-dir",
         "data/geoip",
+        "--tz",
+        "Europe/Berlin",
         "--out",
         out.to_str().unwrap(),
     ];

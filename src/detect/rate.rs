@@ -1,0 +1,522 @@
+//! Rate spikes: more requests (or more error responses) in a time bucket than the key's own
+//! seasonal baseline allows, and slow rises over days.
+//!
+//! Requests are counted per key in buckets (weighted by `count`). The expected level of a
+//! bucket is the median of earlier buckets at the same place in the week and at the same time
+//! on days of the same kind (working day or not), in the organisation's time zone, whichever is
+//! higher: a nightly export at 02:00 or a Tuesday campaign is expected at its time. The
+//! decision is a tail probability (Poisson, or negative binomial when the history is
+//! over-dispersed), Bonferroni-corrected for the number of buckets tested, plus a minimum
+//! effect (so that 3 requests instead of 1 do not alarm). Besides the main bucket width
+//! (15 minutes for busy keys, an hour for quiet ones, or `--bucket`), five-minute buckets
+//! catch short bursts that a coarse count hides.
+
+use super::calendar::WorkCalendar;
+use super::stats::{bonferroni, format_p, mad, median, upper_tail};
+use super::unfamiliar::{format_duration, prefix_of};
+use super::{Detection, Detector, Finding, Note, Severity};
+use crate::error::{Error, Result};
+use crate::schema::col;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+const NAME: &str = "rate_spike";
+const MINUTE: i64 = 60_000_000;
+const DAY: i64 = 24 * 60 * MINUTE;
+
+/// Settings of the rate-spike detector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateConfig {
+    pub calendar: WorkCalendar,
+    /// Bucket width in minutes; chosen per key when `None`.
+    pub bucket_minutes: Option<i64>,
+    /// Width of the extra short-burst buckets, in minutes.
+    pub burst_minutes: i64,
+    /// Family-wise false-alarm rate per key and bucket width (Bonferroni).
+    pub alpha: f64,
+    /// A spike must exceed the expected level by at least this many requests…
+    pub min_excess: f64,
+    /// …and be at least this many times the expected level.
+    pub min_ratio: f64,
+    /// History a key needs before its buckets are judged.
+    pub min_history_days: f64,
+}
+
+impl Default for RateConfig {
+    fn default() -> Self {
+        Self {
+            calendar: WorkCalendar::default(),
+            bucket_minutes: None,
+            burst_minutes: 5,
+            alpha: 0.01,
+            min_excess: 10.0,
+            min_ratio: 2.0,
+            min_history_days: 7.0,
+        }
+    }
+}
+
+/// The rate-spike detector.
+#[derive(Debug, Clone, Default)]
+pub struct RateSpike {
+    pub config: RateConfig,
+}
+
+/// Keys with at least this many requests per hour get 15-minute buckets, others hourly ones.
+const BUSY_PER_HOUR: f64 = 4.0;
+/// Spikes from the key's usual sources only are capped at `low`.
+const KNOWN_SOURCES_MAX_SCORE: f64 = 50.0;
+/// Lowest expected level, so that an idle hour still has a finite surprise.
+const FLOOR: f64 = 0.2;
+
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    Requests,
+    Errors,
+}
+
+impl Measure {
+    fn kind(self) -> &'static str {
+        match self {
+            Measure::Requests => "volume_spike",
+            Measure::Errors => "error_spike",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Measure::Requests => "requests",
+            Measure::Errors => "error responses (401, 403, 404, 429)",
+        }
+    }
+}
+
+/// One key's events.
+struct KeyRows<'a> {
+    name: String,
+    key: &'a str,
+    rows: Vec<usize>,
+}
+
+struct Cols {
+    ts: Int64Chunked,
+    count: Int64Chunked,
+    status: Int32Chunked,
+    ip: StringChunked,
+}
+
+/// A run of flagged buckets.
+struct Spike {
+    measure: Measure,
+    width: i64,
+    first: usize,
+    last: usize,
+    observed: f64,
+    expected: f64,
+    p: f64,
+    /// Local description of the first bucket, e.g. "Sat 00:45".
+    when: String,
+}
+
+impl Spike {
+    /// First and end instant (UTC µs) of the spike's buckets, for a key whose first event is
+    /// at `first`.
+    fn span(&self, first: i64) -> (i64, i64) {
+        let w = self.width * MINUTE;
+        let t0 = first.div_euclid(w) * w;
+        (t0 + self.first as i64 * w, t0 + (self.last as i64 + 1) * w)
+    }
+}
+
+impl Detector for RateSpike {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn detect(&self, events: &DataFrame) -> Result<Detection> {
+        let err = |source| Error::Frame { context: "reading events for the rate-spike detector", source };
+        let cols = Cols {
+            ts: events
+                .column(col::TIMESTAMP)
+                .map_err(err)?
+                .as_materialized_series()
+                .to_physical_repr()
+                .i64()
+                .map_err(err)?
+                .clone(),
+            count: events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?,
+            status: events.column(col::STATUS).and_then(|c| c.i32().cloned()).map_err(err)?,
+            ip: events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(err)?,
+        };
+        let cred = events.column(col::CREDENTIAL).and_then(|c| c.str().cloned()).map_err(err)?;
+        let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(err)?;
+        let hint = events.column(col::CREDENTIAL_HINT).and_then(|c| c.str().cloned()).map_err(err)?;
+        let mut keys: BTreeMap<&str, KeyRows> = BTreeMap::new();
+        for (i, c) in cred.iter().enumerate() {
+            if let Some(c) = c {
+                keys.entry(c)
+                    .or_insert_with(|| {
+                        let h = hint.get(i).map(|h| format!(" ({h})")).unwrap_or_default();
+                        KeyRows { name: format!("{}{h}", label.get(i).unwrap_or(c)), key: c, rows: Vec::new() }
+                    })
+                    .rows
+                    .push(i);
+            }
+        }
+        let mut out = Detection::default();
+        for k in keys.values() {
+            self.detect_key(&cols, k, &mut out);
+        }
+        out.findings
+            .sort_by(|a, b| a.start.cmp(&b.start).then(a.credential.cmp(&b.credential)).then(a.kind.cmp(b.kind)));
+        Ok(out)
+    }
+}
+
+impl RateSpike {
+    fn detect_key(&self, cols: &Cols, k: &KeyRows, out: &mut Detection) {
+        let cfg = &self.config;
+        let times: Vec<i64> = k.rows.iter().filter_map(|&i| cols.ts.get(i)).collect();
+        let (Some(&first), Some(&last)) = (times.first(), times.last()) else { return };
+        if ((last - first) as f64) < cfg.min_history_days * DAY as f64 {
+            out.notes.push(Note {
+                detector: NAME,
+                credential: k.key.to_string(),
+                message: format!(
+                    "insufficient baseline for {}'s request rate: {:.1} days of traffic, where more than {} are needed",
+                    k.name,
+                    (last - first) as f64 / DAY as f64,
+                    cfg.min_history_days
+                ),
+            });
+            return;
+        }
+        let total: f64 = k.rows.iter().map(|&i| cols.count.get(i).unwrap_or(1) as f64).sum();
+        let per_hour = total / ((last - first) as f64 / (60.0 * MINUTE as f64)).max(1.0);
+        let main = cfg.bucket_minutes.unwrap_or(if per_hour >= BUSY_PER_HOUR { 15 } else { 60 });
+        let mut widths = vec![main];
+        if cfg.burst_minutes < main {
+            widths.push(cfg.burst_minutes);
+        }
+        // When each network (/24, /48) was first used by this key.
+        let mut first_seen: PlHashMap<String, i64> = PlHashMap::default();
+        for &i in &k.rows {
+            if let (Some(ip), Some(t)) = (cols.ip.get(i).and_then(|s| s.parse::<IpAddr>().ok()), cols.ts.get(i)) {
+                first_seen.entry(prefix_of(ip)).or_insert(t);
+            }
+        }
+
+        let mut spikes: Vec<Spike> = Vec::new();
+        for &width in &widths {
+            for measure in [Measure::Requests, Measure::Errors] {
+                let found = self.spikes(cols, k, first, last, width, measure);
+                // A burst already inside a spike of the main width adds nothing.
+                for s in found {
+                    let (start, _) = s.span(first);
+                    let covered = spikes.iter().any(|o| {
+                        let (o0, o1) = o.span(first);
+                        o.measure == s.measure && start >= o0 && start < o1
+                    });
+                    if !covered {
+                        spikes.push(s);
+                    }
+                }
+            }
+        }
+        for s in spikes {
+            out.findings.push(self.finding(cols, k, first, &first_seen, s));
+        }
+    }
+
+    /// Runs of anomalous buckets of one width and measure.
+    fn spikes(&self, cols: &Cols, k: &KeyRows, first: i64, last: i64, width: i64, measure: Measure) -> Vec<Spike> {
+        let cfg = &self.config;
+        let w = width * MINUTE;
+        let t0 = first.div_euclid(w) * w;
+        let n = ((last - t0) / w + 1) as usize;
+        let mut values = vec![0f64; n];
+        for &i in &k.rows {
+            let Some(t) = cols.ts.get(i) else { continue };
+            let c = cols.count.get(i).unwrap_or(1) as f64;
+            let v = match measure {
+                Measure::Requests => c,
+                Measure::Errors => {
+                    if matches!(cols.status.get(i), Some(401 | 403 | 404 | 429)) {
+                        c
+                    } else {
+                        0.0
+                    }
+                }
+            };
+            values[((t - t0) / w) as usize] += v;
+        }
+        if values.iter().all(|v| *v == 0.0) {
+            return Vec::new();
+        }
+        let cal = &cfg.calendar;
+        let per_hour = (60 / width).max(1) as usize;
+        // Earlier buckets at the same place in the week, and at the same time of day on days of
+        // the same kind.
+        let mut weekly: PlHashMap<(usize, usize), Vec<f64>> = PlHashMap::default();
+        let mut daily: PlHashMap<(bool, u32, usize), Vec<f64>> = PlHashMap::default();
+        let judged_from = first + (cfg.min_history_days * DAY as f64) as i64;
+        let tested = values.iter().enumerate().filter(|(b, _)| t0 + *b as i64 * w >= judged_from).count();
+        let threshold = bonferroni(cfg.alpha, tested);
+        let mut flagged: Vec<(usize, f64, f64, String)> = Vec::new();
+        for (b, &x) in values.iter().enumerate() {
+            let start = t0 + b as i64 * w;
+            let local = cal.local(start);
+            let sub = (local.minute as usize / width.max(1) as usize).min(per_hour.saturating_sub(1));
+            let wk = (local.hour_of_week(), sub);
+            let dk = (cal.is_working_day(&local), local.hour, sub);
+            if start >= judged_from {
+                let w_samples = weekly.get(&wk).map(Vec::as_slice).unwrap_or(&[]);
+                let d_samples = daily.get(&dk).map(Vec::as_slice).unwrap_or(&[]);
+                let (mw, md) = (
+                    median(w_samples).unwrap_or(0.0),
+                    if d_samples.len() >= 3 { median(d_samples).unwrap_or(0.0) } else { 0.0 },
+                );
+                let (expected, samples) = if mw >= md { (mw, w_samples) } else { (md, d_samples) };
+                let expected = expected.max(FLOOR);
+                let spread = mad(samples).unwrap_or(0.0);
+                let variance = (spread * spread).max(expected);
+                let p = upper_tail(x.round() as u64, expected, variance);
+                if p < threshold && x - expected >= cfg.min_excess && x >= cfg.min_ratio * expected {
+                    let when = format!("{} {:02}:{:02}", local.weekday, local.hour, local.minute);
+                    flagged.push((b, expected, p, when));
+                }
+            }
+            weekly.entry(wk).or_default().push(x);
+            daily.entry(dk).or_default().push(x);
+        }
+        // Adjacent flagged buckets (one quiet bucket between them at most) are one spike.
+        let mut out: Vec<Spike> = Vec::new();
+        for (b, expected, p, when) in flagged {
+            match out.last_mut() {
+                Some(s) if b <= s.last + 2 => {
+                    s.observed += values[s.last + 1..=b].iter().sum::<f64>();
+                    s.last = b;
+                    s.expected += expected;
+                    s.p = s.p.min(p);
+                }
+                _ => out.push(Spike { measure, width, first: b, last: b, observed: values[b], expected, p, when }),
+            }
+        }
+        out
+    }
+
+    fn finding(&self, cols: &Cols, k: &KeyRows, first: i64, first_seen: &PlHashMap<String, i64>, s: Spike) -> Finding {
+        let (from, to) = s.span(first);
+        let in_spike: Vec<usize> = k
+            .rows
+            .iter()
+            .copied()
+            .filter(|&i| cols.ts.get(i).is_some_and(|t| t >= from && t < to))
+            .filter(|&i| s.measure == Measure::Requests || matches!(cols.status.get(i), Some(401 | 403 | 404 | 429)))
+            .collect();
+        // Which of those requests came from networks the key had used before the spike?
+        let known = |i: usize| {
+            cols.ip
+                .get(i)
+                .and_then(|ip| ip.parse::<IpAddr>().ok())
+                .and_then(|ip| first_seen.get(&prefix_of(ip)))
+                .is_some_and(|seen| *seen < from)
+        };
+        let weight = |i: usize| cols.count.get(i).unwrap_or(1) as f64;
+        let known_requests: f64 = in_spike.iter().filter(|&&i| known(i)).map(|&i| weight(i)).sum();
+        let new_requests: f64 = in_spike.iter().filter(|&&i| !known(i)).map(|&i| weight(i)).sum();
+        let excess = s.observed - s.expected;
+        // Known sources that would not make a spike on their own: the excess is the new
+        // sources', and only their requests are flagged. Otherwise the whole bucket is.
+        let cfg = &self.config;
+        let known_normal = known_requests < cfg.min_ratio * s.expected || known_requests - s.expected < cfg.min_excess;
+        let (rows, source_note, from_known_only) = if known_normal && new_requests > 0.0 {
+            (
+                in_spike.iter().copied().filter(|&i| !known(i)).collect::<Vec<_>>(),
+                format!("; {} of them from networks the key never used before", thousands(new_requests)),
+                false,
+            )
+        } else if new_requests < 0.1 * excess {
+            (in_spike.clone(), "; from the key's usual networks".to_string(), true)
+        } else {
+            (in_spike.clone(), String::new(), false)
+        };
+        let ratio = s.observed / s.expected.max(FLOOR);
+        let mut score = (15.0 + 20.0 * ratio.log2()).clamp(20.0, 85.0);
+        if from_known_only {
+            score = score.min(KNOWN_SOURCES_MAX_SCORE);
+        }
+        let score = score.round();
+        let tz = self.config.calendar.tz.name();
+        let explanation = format!(
+            "{} {} in {} for key {} vs an expected {} for {}–{} ({tz}) ({}); {}× the baseline{source_note}",
+            thousands(s.observed),
+            s.measure.noun(),
+            format_duration(to - from),
+            k.name,
+            if s.expected < 10.0 { format!("{:.1}", s.expected) } else { thousands(s.expected) },
+            s.when,
+            {
+                let end = cfg.calendar.local(to);
+                format!("{:02}:{:02}", end.hour, end.minute)
+            },
+            format_p(s.p),
+            if ratio >= 10.0 { format!("{ratio:.0}") } else { format!("{ratio:.1}") },
+        );
+        let mut rows: Vec<u32> = rows.into_iter().map(|i| i as u32).collect();
+        rows.sort_unstable();
+        let start = rows.first().and_then(|&i| cols.ts.get(i as usize)).unwrap_or(from);
+        let end = rows.last().and_then(|&i| cols.ts.get(i as usize)).unwrap_or(to);
+        Finding {
+            detector: NAME,
+            kind: s.measure.kind(),
+            credential: k.key.to_string(),
+            start,
+            end,
+            rows,
+            score,
+            severity: Severity::of_score(score),
+            explanation,
+        }
+    }
+}
+
+fn thousands(n: f64) -> String {
+    crate::report::summary::thousands(n.max(0.0).round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MONDAY: i64 = 1_791_158_400_000_000; // 2026-10-05 00:00 UTC
+
+    /// (minute since MONDAY, source ip, status)
+    fn frame(events: &[(i64, &str, i32)]) -> DataFrame {
+        let mut events = events.to_vec();
+        events.sort();
+        let n = events.len();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new(col::TIMESTAMP.into(), events.iter().map(|e| MONDAY + e.0 * MINUTE).collect::<Vec<_>>()),
+                Column::new(col::CREDENTIAL.into(), vec!["k"; n]),
+                Column::new(col::CREDENTIAL_LABEL.into(), vec![None::<&str>; n]),
+                Column::new(col::CREDENTIAL_HINT.into(), vec![None::<&str>; n]),
+                Column::new(col::SOURCE_IP.into(), events.iter().map(|e| e.1).collect::<Vec<_>>()),
+                Column::new(col::STATUS.into(), events.iter().map(|e| e.2).collect::<Vec<_>>()),
+                Column::new(col::COUNT.into(), vec![1i64; n]),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn detect(events: &[(i64, &str, i32)]) -> Detection {
+        RateSpike::default().detect(&frame(events)).unwrap()
+    }
+
+    /// A steady key: one request every 2 minutes from one server, for `days` days.
+    fn steady(days: i64) -> Vec<(i64, &'static str, i32)> {
+        (0..days * 24 * 30).map(|i| (i * 2, "198.51.100.1", 200)).collect()
+    }
+
+    #[test]
+    fn empty_one_row_and_too_little_history() {
+        assert_eq!(detect(&[]), Detection::default());
+        let d = detect(&[(0, "198.51.100.1", 200)]);
+        assert!(d.findings.is_empty());
+        assert!(d.notes[0].message.starts_with("insufficient baseline"), "{:?}", d.notes);
+    }
+
+    #[test]
+    fn a_constant_series_has_no_spike_even_with_mad_zero() {
+        let d = detect(&steady(14));
+        assert!(d.findings.is_empty(), "{:?}", d.findings);
+        assert!(d.notes.is_empty());
+    }
+
+    #[test]
+    fn a_bulk_export_from_a_new_network_is_high_and_only_its_requests_are_flagged() {
+        let mut e = steady(10);
+        let n = e.len() as u32;
+        let at = 10 * 24 * 60 + 3 * 60; // day 10, 03:00
+        e.extend((0..600).map(|i| (at + i / 20, "203.0.113.50", 200)));
+        let d = detect(&e);
+        assert_eq!(d.findings.len(), 1, "{:?}", d.findings);
+        let f = &d.findings[0];
+        assert_eq!((f.kind, f.severity), ("volume_spike", Severity::High));
+        assert_eq!(f.rows.len(), 600, "the server's own requests in the same buckets are not flagged");
+        assert!(f.rows.iter().all(|&r| r >= n));
+        assert_eq!(
+            f.explanation,
+            "600 requests in 30 min for key k vs an expected 15 for Thu 03:00–03:30 (UTC) (p < 1e-12); 40× the baseline; 600 of them from networks the key never used before"
+        );
+    }
+
+    #[test]
+    fn a_nightly_job_and_a_weekly_campaign_are_expected_at_their_time() {
+        let mut e = steady(21);
+        for day in 0..21 {
+            // Every night at 02:00, 300 requests.
+            e.extend((0..300).map(|i| (day * 1440 + 120 + i / 30, "198.51.100.1", 200)));
+        }
+        for week in 0..3 {
+            // Tuesdays at 10:00, 400 requests.
+            e.extend((0..400).map(|i| (week * 7 * 1440 + 1440 + 600 + i / 20, "198.51.100.1", 200)));
+        }
+        let d = detect(&e);
+        assert!(d.findings.is_empty(), "{:?}", d.findings.iter().map(|f| &f.explanation).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_unscheduled_burst_from_the_usual_source_is_at_most_low() {
+        let mut e = steady(14);
+        e.extend((0..400).map(|i| (13 * 1440 + 15 * 60 + i / 20, "198.51.100.1", 200)));
+        let d = detect(&e);
+        assert_eq!(d.findings.len(), 1, "{:?}", d.findings);
+        assert_eq!(d.findings[0].severity, Severity::Low);
+        assert!(d.findings[0].explanation.ends_with("from the key's usual networks"), "{}", d.findings[0].explanation);
+    }
+
+    #[test]
+    fn a_short_burst_that_a_coarse_bucket_hides_is_caught() {
+        // A busy key (15-minute buckets): 4 requests a minute. 50 more in five minutes are
+        // under 2× in their 15-minute bucket, but 3.5× in five minutes.
+        let mut e: Vec<_> = (0..14 * 1440 * 4).map(|i| (i / 4, "198.51.100.1", 200)).collect();
+        e.extend((0..50).map(|i| (13 * 1440 + 600 + i / 10, "203.0.113.9", 200)));
+        let d = detect(&e);
+        assert_eq!(d.findings.len(), 1, "{:?}", d.findings);
+        assert!(d.findings[0].explanation.starts_with("70 requests in 5 min"), "{}", d.findings[0].explanation);
+        assert_eq!(d.findings[0].rows.len(), 50);
+    }
+
+    #[test]
+    fn enumeration_is_an_error_spike() {
+        let mut e = steady(10);
+        e.extend((0..300).map(|i| (10 * 1440 + 600 + i / 30, "203.0.113.7", if i % 10 == 0 { 200 } else { 404 })));
+        let d = detect(&e);
+        let kinds: Vec<_> = d.findings.iter().map(|f| f.kind).collect();
+        assert!(kinds.contains(&"error_spike") && kinds.contains(&"volume_spike"), "{kinds:?}");
+        let errors = d.findings.iter().find(|f| f.kind == "error_spike").unwrap();
+        assert_eq!(errors.rows.len(), 270);
+    }
+
+    #[test]
+    fn a_local_daily_job_across_the_dst_change_is_not_a_spike() {
+        // 300 requests at 02:00 Berlin every day: 00:00 UTC in summer, 01:00 UTC in winter
+        // (summer time ends on 25 October 2026, day 20).
+        let berlin = WorkCalendar { tz: chrono_tz::Europe::Berlin, ..Default::default() };
+        let mut e = steady(28);
+        for day in 0..28 {
+            let utc_minute = if day < 20 { 0 } else { 60 };
+            e.extend((0..300).map(|i| (day * 1440 + utc_minute + i / 30, "198.51.100.1", 200)));
+        }
+        let d = RateSpike { config: RateConfig { calendar: berlin, ..Default::default() } }.detect(&frame(&e)).unwrap();
+        assert!(d.findings.is_empty(), "{:?}", d.findings.iter().map(|f| &f.explanation).collect::<Vec<_>>());
+        // In UTC the same job looks like it moved an hour: the first winter night is a spike.
+        let utc = detect(&e);
+        assert!(!utc.findings.is_empty());
+    }
+}

@@ -1,0 +1,104 @@
+//! Small statistics used by the detectors: robust location and spread, and count tail
+//! probabilities. Pure functions, each with its method and edge cases.
+
+use statrs::distribution::{DiscreteCDF, NegativeBinomial, Poisson};
+
+/// Median (the mean of the middle two for an even count). `None` for no values.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// Median absolute deviation scaled to estimate a standard deviation under normality
+/// (× 1.4826; Rousseeuw & Croux 1993). 0 when more than half the values are equal, `None` for
+/// no values.
+pub fn mad(values: &[f64]) -> Option<f64> {
+    let m = median(values)?;
+    let deviations: Vec<f64> = values.iter().filter(|x| x.is_finite()).map(|x| (x - m).abs()).collect();
+    median(&deviations).map(|d| d * 1.4826)
+}
+
+/// P(X ≥ x) for a count with the given mean and variance: Poisson when the variance does not
+/// exceed the mean, otherwise negative binomial with the same mean and variance
+/// (r = μ²/(σ² − μ), p = μ/σ²), which allows for over-dispersed counts. A mean of 0 makes
+/// any positive count impossible (p = 0).
+pub fn upper_tail(x: u64, mean: f64, variance: f64) -> f64 {
+    if x == 0 {
+        return 1.0;
+    }
+    if mean.is_nan() || mean <= 0.0 {
+        return 0.0;
+    }
+    let sf = if variance > mean * 1.0001 {
+        let p = mean / variance;
+        let r = mean * mean / (variance - mean);
+        match NegativeBinomial::new(r, p) {
+            Ok(nb) => nb.sf(x - 1),
+            Err(_) => return 0.0,
+        }
+    } else {
+        match Poisson::new(mean) {
+            Ok(poisson) => poisson.sf(x - 1),
+            Err(_) => return 0.0,
+        }
+    };
+    sf.clamp(0.0, 1.0)
+}
+
+/// Bonferroni: the per-test threshold that keeps the chance of any false alarm among `tests`
+/// tests at `alpha`.
+pub fn bonferroni(alpha: f64, tests: usize) -> f64 {
+    alpha / tests.max(1) as f64
+}
+
+/// `2.3e-12`, `0.004`: a p-value for a sentence.
+pub fn format_p(p: f64) -> String {
+    if p < 1e-12 {
+        "p < 1e-12".into()
+    } else if p < 0.001 {
+        format!("p ≈ {p:.0e}")
+    } else {
+        format!("p ≈ {p:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_mad_edges() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(mad(&[]), None);
+        assert_eq!(median(&[3.0]), Some(3.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(mad(&[5.0, 5.0, 5.0, 100.0]), Some(0.0), "MAD = 0 when most values are equal");
+        assert_eq!(median(&[f64::NAN, 1.0]), Some(1.0));
+        let m = mad(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+        assert!((m - 1.4826).abs() < 1e-9);
+    }
+
+    #[test]
+    fn poisson_and_negative_binomial_tails() {
+        // Poisson(1): P(X >= 3) = 1 - e^-1 (1 + 1 + 1/2) = 0.0803
+        assert!((upper_tail(3, 1.0, 1.0) - 0.080_301_4).abs() < 1e-6);
+        assert_eq!(upper_tail(0, 5.0, 5.0), 1.0);
+        assert_eq!(upper_tail(1, 0.0, 0.0), 0.0, "nothing expected, something seen");
+        // Over-dispersion makes the same count less surprising.
+        let poisson = upper_tail(30, 10.0, 10.0);
+        let nb = upper_tail(30, 10.0, 40.0);
+        assert!(nb > poisson * 100.0, "{nb} vs {poisson}");
+        assert!(upper_tail(2130, 41.0, 41.0) < 1e-12);
+    }
+
+    #[test]
+    fn bonferroni_threshold() {
+        assert_eq!(bonferroni(0.01, 0), 0.01);
+        assert_eq!(bonferroni(0.01, 100), 0.0001);
+    }
+}
