@@ -5,6 +5,8 @@ mod common;
 mod demo;
 #[path = "suite/geo.rs"]
 mod geo;
+#[path = "suite/scenarios.rs"]
+mod scenarios;
 
 use common::*;
 use std::path::Path;
