@@ -14,6 +14,7 @@ pub mod report;
 pub mod scan;
 pub mod schema;
 pub mod secret;
+pub mod text;
 pub mod timestamp;
 
 pub use error::{Error, Result};

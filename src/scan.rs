@@ -9,7 +9,6 @@ use crate::enrich::{self, GeoStats};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, Progress};
 use crate::report::{self, summary, Output, OutputDir};
-use crate::schema::col;
 use crate::timestamp::format_rfc3339;
 use chrono_tz::Tz;
 use polars::prelude::*;
@@ -121,7 +120,6 @@ fn detect(events: &DataFrame, opts: &ScanOptions) -> Result<Detection> {
 
 /// First and last event time, RFC 3339.
 fn time_range(events: &DataFrame) -> PolarsResult<Option<(String, String)>> {
-    let ts = events.column(col::TIMESTAMP)?.as_materialized_series().to_physical_repr().into_owned();
-    let ts = ts.i64()?;
+    let ts = crate::detect::timestamps(events)?;
     Ok(ts.min().zip(ts.max()).map(|(a, b)| (format_rfc3339(a), format_rfc3339(b))))
 }

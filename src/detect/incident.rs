@@ -97,14 +97,7 @@ pub fn endpoint(path: &str) -> String {
 pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> {
     let err = |source| Error::Frame { context: "building incidents", source };
     let text = |n: &str| events.column(n).ok().and_then(|c| c.str().ok().cloned());
-    let ts = events
-        .column(col::TIMESTAMP)
-        .map_err(err)?
-        .as_materialized_series()
-        .to_physical_repr()
-        .i64()
-        .map_err(err)?
-        .clone();
+    let ts = super::timestamps(events).map_err(err)?;
     let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?;
     let bytes = events.column(col::BYTES).and_then(|c| c.i64().cloned()).map_err(err)?;
     let (ip, path, label, hint) =

@@ -9,7 +9,9 @@ pub mod stats;
 pub mod unfamiliar;
 
 use crate::error::Result;
-use polars::prelude::DataFrame;
+use crate::schema::col;
+use polars::prelude::*;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -107,6 +109,46 @@ pub struct Detection {
 pub trait Detector {
     fn name(&self) -> &'static str;
     fn detect(&self, events: &DataFrame) -> Result<Detection>;
+}
+
+/// The timestamps of the events frame as UTC microseconds.
+pub fn timestamps(events: &DataFrame) -> PolarsResult<Int64Chunked> {
+    Ok(events.column(col::TIMESTAMP)?.as_materialized_series().to_physical_repr().i64()?.clone())
+}
+
+/// How explanations name a key: its label and hint (`prod-bot (…9f3c)`), or the credential.
+pub fn key_name(key: &str, label: Option<&str>, hint: Option<&str>) -> String {
+    let hint = hint.map(|h| format!(" ({h})")).unwrap_or_default();
+    format!("{}{hint}", label.unwrap_or(key))
+}
+
+/// One key's events.
+pub struct KeyRows<'a> {
+    pub key: &'a str,
+    /// As explanations name it, see [`key_name`].
+    pub name: String,
+    /// Rows of the events frame, in time order.
+    pub rows: Vec<usize>,
+}
+
+/// The events of each key, keys sorted (the frame is sorted by time, so rows are in time order).
+pub fn rows_by_key(events: &DataFrame) -> PolarsResult<Vec<KeyRows<'_>>> {
+    let cred = events.column(col::CREDENTIAL)?.str()?;
+    let label = events.column(col::CREDENTIAL_LABEL).ok().and_then(|c| c.str().ok());
+    let hint = events.column(col::CREDENTIAL_HINT).ok().and_then(|c| c.str().ok());
+    let mut keys: BTreeMap<&str, KeyRows<'_>> = BTreeMap::new();
+    for (i, c) in cred.iter().enumerate() {
+        let Some(c) = c else { continue };
+        keys.entry(c)
+            .or_insert_with(|| KeyRows {
+                key: c,
+                name: key_name(c, label.and_then(|l| l.get(i)), hint.and_then(|h| h.get(i))),
+                rows: Vec::new(),
+            })
+            .rows
+            .push(i);
+    }
+    Ok(keys.into_values().collect())
 }
 
 /// Great-circle distance in km (haversine, mean Earth radius 6371.0088 km).

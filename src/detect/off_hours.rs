@@ -3,11 +3,11 @@
 //! A key's own nightly job is normal for that key; only rare hours are reported.
 
 use super::calendar::{WorkCalendar, WEEK_HOURS};
-use super::{Detection, Detector, Finding, Note, Severity};
+use super::{rows_by_key, timestamps, Detection, Detector, Finding, KeyRows, Note, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
+use crate::text::thousands;
 use polars::prelude::*;
-use std::collections::BTreeMap;
 
 const NAME: &str = "off_hours";
 const MICROS_PER_DAY: f64 = 86_400_000_000.0;
@@ -91,28 +91,13 @@ impl Detector for OffHours {
 
     fn detect(&self, events: &DataFrame) -> Result<Detection> {
         let frame_err = |source| Error::Frame { context: "reading events for the off-hours detector", source };
-        let ts = events
-            .column(col::TIMESTAMP)
-            .map_err(frame_err)?
-            .as_materialized_series()
-            .to_physical_repr()
-            .i64()
-            .map_err(frame_err)?
-            .clone();
-        let cred = events.column(col::CREDENTIAL).and_then(|c| c.str().cloned()).map_err(frame_err)?;
-        let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(frame_err)?;
+        let ts = timestamps(events).map_err(frame_err)?;
         let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(frame_err)?;
-        let mut keys: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, c) in cred.iter().enumerate() {
-            if let Some(c) = c {
-                keys.entry(c).or_default().push(i);
-            }
-        }
+        let keys = rows_by_key(events).map_err(frame_err)?;
         let cfg = &self.config;
         let cal = &cfg.calendar;
         let mut out = Detection::default();
-        for (key, rows) in keys {
-            let name = label.get(rows[0]).unwrap_or(key).to_string();
+        for KeyRows { key, name, rows } in keys {
             let mut profile = Profile::new();
             let mut current: Option<(Finding, i64, f64)> = None; // finding, requests, familiarity
             let mut judged_any = false;
@@ -123,7 +108,7 @@ impl Detector for OffHours {
                     f.severity = Severity::of_score(f.score);
                     f.explanation = format!(
                         "{} request{} on {} {:02}:{:02}–{:02}:{:02} ({}), outside working hours ({}), at a time of the week when key {name} averages {familiarity:.1} requests",
-                        thousands(requests),
+                        thousands(requests as f64),
                         if requests == 1 { "" } else { "s" },
                         a.weekday,
                         a.hour,
@@ -208,10 +193,6 @@ impl Detector for OffHours {
         out.findings.sort_by(|a, b| a.start.cmp(&b.start).then(a.credential.cmp(&b.credential)));
         Ok(out)
     }
-}
-
-fn thousands(n: i64) -> String {
-    crate::report::summary::thousands(n.max(0) as u64)
 }
 
 #[cfg(test)]

@@ -13,12 +13,12 @@
 
 use super::calendar::WorkCalendar;
 use super::stats::{bonferroni, format_p, mad, median, upper_tail};
-use super::unfamiliar::{format_duration, prefix_of};
-use super::{Detection, Detector, Finding, Note, Severity};
+use super::unfamiliar::prefix_of;
+use super::{rows_by_key, timestamps, Detection, Detector, Finding, KeyRows, Note, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
+use crate::text::{duration, thousands};
 use polars::prelude::*;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 const NAME: &str = "rate_spike";
@@ -93,13 +93,6 @@ impl Measure {
     }
 }
 
-/// One key's events.
-struct KeyRows<'a> {
-    name: String,
-    key: &'a str,
-    rows: Vec<usize>,
-}
-
 struct Cols {
     ts: Int64Chunked,
     count: Int64Chunked,
@@ -138,35 +131,14 @@ impl Detector for RateSpike {
     fn detect(&self, events: &DataFrame) -> Result<Detection> {
         let err = |source| Error::Frame { context: "reading events for the rate-spike detector", source };
         let cols = Cols {
-            ts: events
-                .column(col::TIMESTAMP)
-                .map_err(err)?
-                .as_materialized_series()
-                .to_physical_repr()
-                .i64()
-                .map_err(err)?
-                .clone(),
+            ts: timestamps(events).map_err(err)?,
             count: events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?,
             status: events.column(col::STATUS).and_then(|c| c.i32().cloned()).map_err(err)?,
             ip: events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(err)?,
         };
-        let cred = events.column(col::CREDENTIAL).and_then(|c| c.str().cloned()).map_err(err)?;
-        let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(err)?;
-        let hint = events.column(col::CREDENTIAL_HINT).and_then(|c| c.str().cloned()).map_err(err)?;
-        let mut keys: BTreeMap<&str, KeyRows> = BTreeMap::new();
-        for (i, c) in cred.iter().enumerate() {
-            if let Some(c) = c {
-                keys.entry(c)
-                    .or_insert_with(|| {
-                        let h = hint.get(i).map(|h| format!(" ({h})")).unwrap_or_default();
-                        KeyRows { name: format!("{}{h}", label.get(i).unwrap_or(c)), key: c, rows: Vec::new() }
-                    })
-                    .rows
-                    .push(i);
-            }
-        }
+        let keys = rows_by_key(events).map_err(err)?;
         let mut out = Detection::default();
-        for k in keys.values() {
+        for k in &keys {
             self.detect_key(&cols, k, &mut out);
         }
         out.findings
@@ -354,7 +326,7 @@ impl RateSpike {
             "{} {} in {} for key {} vs an expected {} for {}–{} ({tz}) ({}); {}× the baseline{source_note}",
             thousands(s.observed),
             s.measure.noun(),
-            format_duration(to - from),
+            duration(to - from),
             k.name,
             if s.expected < 10.0 { format!("{:.1}", s.expected) } else { thousands(s.expected) },
             s.when,
@@ -381,10 +353,6 @@ impl RateSpike {
             explanation,
         }
     }
-}
-
-fn thousands(n: f64) -> String {
-    crate::report::summary::thousands(n.max(0.0).round() as u64)
 }
 
 #[cfg(test)]

@@ -8,10 +8,13 @@
 //! counted once per day it was seen). A key used from one server for weeks makes a new AS
 //! very surprising; a key used by browsers on dozens of home networks does not.
 
-use super::{haversine_km, unseen_probability, Detection, Detector, Finding, Note, Severity};
+use super::{
+    haversine_km, rows_by_key, timestamps, unseen_probability, Detection, Detector, Finding, KeyRows, Note, Severity,
+};
 use crate::enrich::geo_col;
 use crate::error::{Error, Result};
 use crate::schema::col;
+use crate::text::{duration, thousands};
 use crate::timestamp::Micros;
 use ipnet::IpNet;
 use polars::prelude::*;
@@ -138,9 +141,6 @@ impl<K: Hash + Eq + Clone> Level<K> {
 /// The typed columns the detector reads; geo columns are absent without GeoIP databases.
 struct Columns {
     ts: Int64Chunked,
-    credential: StringChunked,
-    label: StringChunked,
-    hint: StringChunked,
     ip: StringChunked,
     user_agent: StringChunked,
     count: Int64Chunked,
@@ -162,12 +162,9 @@ impl Columns {
         let opt_i = |n: &str| df.column(n).ok().and_then(|c| c.i64().ok().cloned());
         let opt_f = |n: &str| df.column(n).ok().and_then(|c| c.f64().ok().cloned());
         let opt_b = |n: &str| df.column(n).ok().and_then(|c| c.bool().ok().cloned());
-        let ts = df.column(col::TIMESTAMP)?.as_materialized_series().to_physical_repr().i64()?.clone();
+        let ts = timestamps(df)?;
         Ok(Columns {
             ts,
-            credential: s(col::CREDENTIAL)?,
-            label: s(col::CREDENTIAL_LABEL)?,
-            hint: s(col::CREDENTIAL_HINT)?,
             ip: s(col::SOURCE_IP)?,
             user_agent: s(col::USER_AGENT)?,
             count: df.column(col::COUNT)?.i64()?.clone(),
@@ -321,13 +318,8 @@ impl Detector for UnfamiliarSource {
     fn detect(&self, events: &DataFrame) -> Result<Detection> {
         let cols = Columns::read(events)
             .map_err(|source| Error::Frame { context: "reading events for the unfamiliar-source detector", source })?;
-        // Rows of each key, in time order (the frame is sorted by time).
-        let mut keys: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, c) in cols.credential.iter().enumerate() {
-            if let Some(c) = c {
-                keys.entry(c).or_default().push(i);
-            }
-        }
+        let keys = rows_by_key(events)
+            .map_err(|source| Error::Frame { context: "reading events for the unfamiliar-source detector", source })?;
         let input_start = cols.ts.min();
         let cutoff = match self.config.baseline {
             Baseline::Rolling => None,
@@ -335,8 +327,8 @@ impl Detector for UnfamiliarSource {
             Baseline::Days(d) => input_start.map(|s| s + i64::from(d) * MICROS_PER_DAY),
         };
         let mut detection = Detection::default();
-        for (key, rows) in keys {
-            self.detect_key(&cols, key, &rows, cutoff, &mut detection);
+        for k in &keys {
+            self.detect_key(&cols, k, cutoff, &mut detection);
         }
         detection
             .findings
@@ -351,9 +343,9 @@ impl UnfamiliarSource {
             || asn.is_some_and(|a| self.config.allow_asns.iter().any(|x| i64::from(*x) == a))
     }
 
-    fn detect_key(&self, cols: &Columns, key: &str, rows: &[usize], cutoff: Option<Micros>, out: &mut Detection) {
+    fn detect_key(&self, cols: &Columns, k: &KeyRows<'_>, cutoff: Option<Micros>, out: &mut Detection) {
         let cfg = &self.config;
-        let name = key_name(cols, rows[0], key);
+        let (key, name, rows) = (k.key, &k.name, &k.rows);
         let mut history = History::new();
         let mut open: Vec<Open> = Vec::new();
         let mut closed: Vec<Open> = Vec::new();
@@ -541,11 +533,11 @@ impl UnfamiliarSource {
                             let new_place = history.places.days(&prev.place).min(history.places.days(&cur.place)) == 0;
                             let score = if new_place { BASE_TRAVEL } else { BASE_TRAVEL * 0.6 };
                             let speed = if hours > 0.0 {
-                                format!("{} km/h", thousands((km / hours) as i64))
+                                format!("{} km/h", thousands(km / hours))
                             } else {
                                 "no time at all".into()
                             };
-                            let distance = thousands(km as i64);
+                            let distance = thousands(km);
                             let f = travel.entry(pair).or_insert_with(|| Finding {
                                 detector: NAME,
                                 kind: "impossible_travel",
@@ -557,7 +549,7 @@ impl UnfamiliarSource {
                                 severity: Severity::of_score(score),
                                 explanation: format!(
                                     "impossible travel for key {name}: from {from} to {to}, {distance} km (beyond the locations' accuracy) in {}, i.e. {speed}, between two different networks",
-                                    format_duration(cur.ts - prev.ts),
+                                    duration(cur.ts - prev.ts),
                                 ),
                             });
                             f.end = ts;
@@ -609,11 +601,11 @@ impl UnfamiliarSource {
             let mut f = o.finding;
             f.explanation.push_str(&format!(
                 "; {} request{} from {} address{} over {}",
-                thousands(o.requests),
+                thousands(o.requests as f64),
                 if o.requests == 1 { "" } else { "s" },
                 o.ips.len(),
                 if o.ips.len() == 1 { "" } else { "es" },
-                format_duration(f.end - f.start)
+                duration(f.end - f.start)
             ));
             findings.push(f);
         }
@@ -644,15 +636,6 @@ fn level_name(s: &Source) -> &'static str {
         Source::Asn(_) => "AS",
         Source::Prefix(_) => "network",
         Source::Ip(_) => "address",
-    }
-}
-
-/// "prod-bot (…9f3c)", or the credential itself.
-fn key_name(cols: &Columns, row: usize, key: &str) -> String {
-    let hint = cols.hint.get(row).map(|h| format!(" ({h})")).unwrap_or_default();
-    match cols.label.get(row) {
-        Some(l) => format!("{l}{hint}"),
-        None => format!("{key}{hint}"),
     }
 }
 
@@ -689,23 +672,6 @@ fn format_p(p: f64) -> String {
     } else {
         format!("{p:.0e}")
     }
-}
-
-/// "1 h 30 min", "4 min", "12 s".
-pub fn format_duration(micros: i64) -> String {
-    let s = micros.max(0) / 1_000_000;
-    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s} s"),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, h, _) => format!("{d} d {h} h"),
-    }
-}
-
-fn thousands(n: i64) -> String {
-    crate::report::summary::thousands(n.max(0) as u64)
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ fn records(events: &DataFrame, flags: &[Flag]) -> PolarsResult<Vec<Vec<Cell>>> {
             Err(_) => Ok(None),
         }
     };
-    let ts = events.column(col::TIMESTAMP)?.as_materialized_series().to_physical_repr().i64()?.clone();
+    let ts = crate::detect::timestamps(events)?;
     let texts: Vec<Option<StringChunked>> =
         [col::CREDENTIAL, col::CREDENTIAL_HINT, col::CREDENTIAL_LABEL, col::SOURCE_IP, geo_col::COUNTRY, geo_col::CITY]
             .iter()

@@ -205,7 +205,7 @@ pub fn incident_line(i: &Incident) -> String {
         "{} [{}] {key}: {} requests{source}, {} – {}; abuse began {}; {}",
         i.id,
         i.severity,
-        thousands(i.requests.max(0) as u64),
+        thousands(i.requests as f64),
         crate::timestamp::format_rfc3339(i.start),
         crate::timestamp::format_rfc3339(i.end),
         crate::timestamp::format_rfc3339(i.abuse_started),
@@ -213,18 +213,7 @@ pub fn incident_line(i: &Incident) -> String {
     )
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::text::thousands;
 
 /// Credentials listed in the terminal summary.
 const MAX_LISTED: usize = 20;
@@ -238,9 +227,9 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
         "{} input{}: {} rows read, {} accepted, {} rejected\n",
         t.files,
         if t.files == 1 { "" } else { "s" },
-        thousands(t.rows_read),
-        thousands(t.rows_accepted),
-        thousands(t.rows_rejected)
+        thousands(t.rows_read as f64),
+        thousands(t.rows_accepted as f64),
+        thousands(t.rows_rejected as f64)
     );
     for f in s.files {
         let format = f.format.map_or("-", |f| f.name());
@@ -248,13 +237,13 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
             "  {}  [{}]  {} read, {} accepted, {} rejected",
             f.file,
             format,
-            thousands(f.rows_read),
-            thousands(f.rows_accepted),
-            thousands(f.rows_rejected)
+            thousands(f.rows_read as f64),
+            thousands(f.rows_accepted as f64),
+            thousands(f.rows_rejected as f64)
         ));
         if !f.rejects_by_reason.is_empty() {
             let reasons: Vec<String> =
-                f.rejects_by_reason.iter().map(|(k, v)| format!("{k} {}", thousands(*v))).collect();
+                f.rejects_by_reason.iter().map(|(k, v)| format!("{k} {}", thousands(*v as f64))).collect();
             text.push_str(&format!(" ({})", reasons.join(", ")));
         }
         if f.error.is_some() {
@@ -272,11 +261,7 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
     for c in by_use.iter().take(MAX_LISTED) {
         let label = c.credential.label.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
         let hint = c.credential.hint.as_deref().map(|h| format!(" {h}")).unwrap_or_default();
-        text.push_str(&format!(
-            "  {}{hint}{label}: {} requests\n",
-            c.credential.id,
-            thousands(c.requests.max(0) as u64)
-        ));
+        text.push_str(&format!("  {}{hint}{label}: {} requests\n", c.credential.id, thousands(c.requests as f64)));
     }
     if by_use.len() > MAX_LISTED {
         text.push_str(&format!("  … and {} more (see summary.json)\n", by_use.len() - MAX_LISTED));
@@ -285,7 +270,7 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
     if unknown > 0 {
         text.push_str(&format!(
             "{} rows carry no credential (shown as `unknown`); name one with --credential or a mapping\n",
-            thousands(unknown)
+            thousands(unknown as f64)
         ));
     }
     match s.geo.stats {
@@ -293,8 +278,8 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
             let dbs: Vec<String> = s.geo.databases.iter().map(|(k, f, _, _)| format!("{k}: {f}")).collect();
             text.push_str(&format!(
                 "geolocation: {} of {} distinct addresses located ({})\n",
-                thousands(g.located as u64),
-                thousands(g.distinct_ips as u64),
+                thousands(g.located as f64),
+                thousands(g.distinct_ips as f64),
                 dbs.join(", ")
             ));
         }
@@ -332,14 +317,6 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
 
     #[test]
     fn totals_add_up() {
