@@ -4,6 +4,7 @@
 //! table for the occasion.
 
 use crate::common::*;
+use leakhound::demo::Rng;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -26,21 +27,6 @@ const DAY: i64 = 1440;
 /// 25 October 2026, 03:00 summer time, in minutes after the start.
 const DST_END: i64 = 20 * DAY + 3 * 60;
 
-/// A deterministic generator (splitmix64) for the scenarios.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-}
-
 /// The events of one scenario.
 struct World {
     rng: Rng,
@@ -55,7 +41,7 @@ impl World {
 
     /// One request `minute` minutes after the start (seconds spread within the minute).
     fn event(&mut self, key: &str, minute: i64, ip: &str, ua: &str, path: &str, status: u16) {
-        let second = self.rng.next() % 60;
+        let second = self.rng.next_u64() % 60;
         let t = chrono::DateTime::from_timestamp((START + minute) * 60 + second as i64, 0).unwrap();
         let _ = writeln!(
             self.lines,
@@ -94,9 +80,9 @@ impl World {
     fn backend(&mut self, key: &str, days: i64, ips: impl Fn(i64) -> Vec<&'static str>) {
         for m in 0..days * DAY {
             let office = Self::weekday(m) < 5 && (8..18).contains(&Self::local_hour(m));
-            if self.rng.chance(if office { 0.5 } else { 0.08 }) {
+            if self.rng.unit() < (if office { 0.5 } else { 0.08 }) {
                 let pool = ips(m / DAY);
-                let ip = pool[(self.rng.next() % pool.len() as u64) as usize];
+                let ip = pool[(self.rng.next_u64() % pool.len() as u64) as usize];
                 self.event(key, m, ip, BOT, "/v2/conversations", 200);
             }
         }
@@ -198,7 +184,7 @@ fn weekly_campaigns_and_an_unscheduled_one_from_the_usual_server() {
     let mut w = World::new(3);
     let server = "88.198.10.20";
     for m in 0..21 * DAY {
-        if w.rng.chance(0.02) {
+        if w.rng.unit() < 0.02 {
             w.event("marketing", m, server, "Campaigns/1.8", "/v2/users/1", 200);
         }
     }
@@ -231,7 +217,7 @@ fn staff_working_from_home_and_travelling() {
                 (1, d) if d >= 9 => "79.230.9.9",
                 _ => home,
             };
-            if w.rng.chance(0.1) {
+            if w.rng.unit() < 0.1 {
                 w.event("support", m, ip, BROWSER, "/v2/conversations?status=open", 200);
             }
         }
@@ -298,7 +284,7 @@ fn a_spam_burst_from_a_home_connection() {
     let mut w = World::new(8);
     let server = "88.198.10.20";
     for m in 0..21 * DAY {
-        if w.rng.chance(0.05) {
+        if w.rng.unit() < 0.05 {
             w.event("marketing", m, server, "Campaigns/1.8", "/v2/users/1", 200);
         }
     }
