@@ -606,20 +606,20 @@ pub fn generate(dir: &Path) -> Result<()> {
     truth_bytes.push(b'\n');
     out.commit(&[
         Output {
-            name: "logs/gateway/api-gateway-2026-10.jsonl.gz",
+            name: "logs/gateway/api-gateway-2026-10.jsonl.gz".into(),
             bytes: gzip("api-gateway-2026-10.jsonl", gateway.as_bytes()),
         },
-        Output { name: "logs/nginx/marketing-access.log", bytes: nginx.into_bytes() },
+        Output { name: "logs/nginx/marketing-access.log".into(), bytes: nginx.into_bytes() },
         Output {
-            name: "logs/alb/123456789012_elasticloadbalancing_eu-central-1_app.acme-public-api.log.gz",
+            name: "logs/alb/123456789012_elasticloadbalancing_eu-central-1_app.acme-public-api.log.gz".into(),
             bytes: gzip("app.acme-public-api.log", alb.as_bytes()),
         },
-        Output { name: "logs/exports/usage-by-minute.csv", bytes: usage.into_bytes() },
-        Output { name: "networks.csv", bytes: networks.into_bytes() },
-        Output { name: "geoip/Leakhound-Demo-City.mmdb", bytes: dbs.city },
-        Output { name: "geoip/Leakhound-Demo-ASN.mmdb", bytes: dbs.asn },
-        Output { name: "geoip/Leakhound-Demo-Anonymous-IP.mmdb", bytes: dbs.anonymous },
-        Output { name: "truth.json", bytes: truth_bytes },
-        Output { name: "demo-mapping.toml", bytes: demo_mapping(&keys).into_bytes() },
+        Output { name: "logs/exports/usage-by-minute.csv".into(), bytes: usage.into_bytes() },
+        Output { name: "networks.csv".into(), bytes: networks.into_bytes() },
+        Output { name: "geoip/Leakhound-Demo-City.mmdb".into(), bytes: dbs.city },
+        Output { name: "geoip/Leakhound-Demo-ASN.mmdb".into(), bytes: dbs.asn },
+        Output { name: "geoip/Leakhound-Demo-Anonymous-IP.mmdb".into(), bytes: dbs.anonymous },
+        Output { name: "truth.json".into(), bytes: truth_bytes },
+        Output { name: "demo-mapping.toml".into(), bytes: demo_mapping(&keys).into_bytes() },
     ])
 }

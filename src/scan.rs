@@ -42,7 +42,7 @@ pub struct ScanOutcome {
 }
 
 /// Output files of a scan, in the order they are listed.
-pub const OUTPUTS: [&str; 7] = [
+pub const OUTPUTS: [&str; 9] = [
     "events.parquet",
     "rejects.csv",
     "summary.json",
@@ -50,6 +50,8 @@ pub const OUTPUTS: [&str; 7] = [
     "flagged_events.jsonl",
     "findings.json",
     "incidents.json",
+    "report.html",
+    "summary.md",
 ];
 
 /// Reads the inputs, runs the detectors and writes the outputs ([`OUTPUTS`]).
@@ -72,6 +74,7 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let detection = detect(&ingested.events, opts)?;
     let incidents = crate::detect::incident::build(&ingested.events, &detection.findings)?;
     let flags = report::flagged::flags(&detection.findings, &incidents);
+    let charts = report::charts::data::charts(&ingested.events, &incidents, &opts.rate)?;
     let timezone = opts.timezone.name();
     let summary_input = summary::SummaryInput {
         files: &ingested.files,
@@ -89,15 +92,26 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let flagged_csv = report::flagged::to_csv(&ingested.events, &flags)?;
     let flagged_jsonl = report::flagged::to_jsonl(&ingested.events, &flags)?;
     let outputs = [
-        Output { name: OUTPUTS[0], bytes: report::parquet::to_bytes(&mut ingested.events)? },
-        Output { name: OUTPUTS[1], bytes: report::rejects::to_bytes(&ingested.rejects) },
-        Output { name: OUTPUTS[2], bytes: summary_json },
-        Output { name: OUTPUTS[3], bytes: flagged_csv },
-        Output { name: OUTPUTS[4], bytes: flagged_jsonl },
-        Output { name: OUTPUTS[5], bytes: report::findings::to_json(&detection) },
-        Output { name: OUTPUTS[6], bytes: report::incidents::to_json(&incidents, &detection.findings) },
+        Output { name: OUTPUTS[0].into(), bytes: report::parquet::to_bytes(&mut ingested.events)? },
+        Output { name: OUTPUTS[1].into(), bytes: report::rejects::to_bytes(&ingested.rejects) },
+        Output { name: OUTPUTS[2].into(), bytes: summary_json },
+        Output { name: OUTPUTS[3].into(), bytes: flagged_csv },
+        Output { name: OUTPUTS[4].into(), bytes: flagged_jsonl },
+        Output { name: OUTPUTS[5].into(), bytes: report::findings::to_json(&detection) },
+        Output { name: OUTPUTS[6].into(), bytes: report::incidents::to_json(&incidents, &detection.findings) },
+        Output::new(OUTPUTS[7], report::html::to_html(&summary_input, &incidents, &detection.findings, &charts)),
+        Output::new(
+            OUTPUTS[8],
+            report::markdown::to_markdown(&summary_input, &incidents, &detection.findings, &charts),
+        ),
     ];
+    let mut outputs = Vec::from(outputs);
+    for c in charts {
+        outputs.push(Output::new(format!("charts/{}.png", c.name), c.png));
+        outputs.push(Output::new(format!("charts/{}.svg", c.name), c.svg));
+    }
     out.commit(&outputs)?;
+    out.remove_stale("charts", &outputs);
     let worst = incidents.iter().map(|i| i.severity).max();
     Ok(ScanOutcome { errors: ingested.errors, totals, text, worst })
 }

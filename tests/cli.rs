@@ -5,6 +5,8 @@ mod common;
 mod demo;
 #[path = "suite/geo.rs"]
 mod geo;
+#[path = "suite/report.rs"]
+mod report;
 #[path = "suite/scenarios.rs"]
 mod scenarios;
 
@@ -388,22 +390,31 @@ fn usage_errors_exit_with_status_2() {
 #[test]
 fn outputs_are_deterministic() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = project_root().join("data/logs");
+    let root = project_root();
+    let path = |rel: &str| root.join(rel).to_str().unwrap().to_string();
+    let (data, mapping, geo) = (path("data/logs"), path("data/demo-mapping.toml"), path("data/geoip"));
     let mut previous: Option<Vec<(String, Vec<u8>)>> = None;
     for run_no in 0..2 {
         let out = tmp.path().join(format!("out{run_no}"));
-        let run = leakhound(&["scan", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+        let run = leakhound(&[
+            "scan",
+            &data,
+            "--mapping",
+            &mapping,
+            "--geoip-dir",
+            &geo,
+            "--tz",
+            "Europe/Berlin",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
         assert_eq!(run.status, 0, "{}", run.stderr);
         assert_eq!(run.stdout, "", "--quiet prints nothing");
         assert_no_temporaries(&out);
-        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
-            .unwrap()
-            .map(|e| {
-                let p = e.unwrap().path();
-                (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
-            })
-            .collect();
-        files.sort();
+        let files: Vec<(String, Vec<u8>)> =
+            list_files(&out).into_iter().map(|rel| (rel.clone(), std::fs::read(out.join(&rel)).unwrap())).collect();
+        assert!(files.iter().any(|(name, _)| name.starts_with("charts/")), "charts are among the outputs");
         if let Some(prev) = &previous {
             assert_eq!(prev.len(), files.len());
             for ((name, a), (_, b)) in prev.iter().zip(&files) {
@@ -429,21 +440,6 @@ fn demo_data_is_reproducible() {
             "data/{rel} differs from the generator's output: run `cargo run -- generate-demo --out data`"
         );
     }
-}
-
-fn list_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            out.extend(list_files(&p).into_iter().map(|f| format!("{name}/{f}")));
-        } else {
-            out.push(p.file_name().unwrap().to_string_lossy().into_owned());
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Regression: an output directory inside the input directory was read back as input.

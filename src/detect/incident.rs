@@ -22,6 +22,8 @@ pub struct Source {
     pub country: Option<String>,
     pub asn: Option<i64>,
     pub as_org: Option<String>,
+    /// The user agent of most of the source's requests.
+    pub user_agent: Option<String>,
     pub first: i64,
     pub last: i64,
     pub requests: i64,
@@ -103,6 +105,7 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
     let (ip, path, label, hint) =
         (text(col::SOURCE_IP), text(col::PATH), text(col::CREDENTIAL_LABEL), text(col::CREDENTIAL_HINT));
     let (country, as_org) = (text(geo_col::COUNTRY), text(geo_col::AS_ORG));
+    let user_agent = text(col::USER_AGENT);
     let asn = events.column(geo_col::ASN).ok().and_then(|c| c.i64().ok().cloned());
     let get = |c: &Option<StringChunked>, i: usize| c.as_ref().and_then(|c| c.get(i)).map(str::to_string);
 
@@ -143,6 +146,8 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
             let score =
                 (fs.iter().map(|f| f.score).fold(0.0, f64::max) + 10.0 * (detectors.len() as f64 - 1.0)).min(100.0);
             let mut sources: BTreeMap<String, Source> = BTreeMap::new();
+            // Requests per (source, user agent), to name each source's main client.
+            let mut agents: BTreeMap<(String, String), i64> = BTreeMap::new();
             let mut endpoints: BTreeMap<String, i64> = BTreeMap::new();
             let (mut requests, mut total_bytes) = (0i64, 0i64);
             for &r in &rows {
@@ -156,6 +161,7 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
                         country: get(&country, i),
                         asn: asn.as_ref().and_then(|c| c.get(i)),
                         as_org: get(&as_org, i),
+                        user_agent: None,
                         first: t,
                         last: t,
                         requests: 0,
@@ -165,9 +171,24 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
                     s.last = s.last.max(t);
                     s.requests += n;
                     s.bytes += b;
+                    if let Some(ua) = get(&user_agent, i) {
+                        *agents.entry((s.ip.clone(), ua)).or_default() += n;
+                    }
                 }
                 if let Some(p) = get(&path, i) {
                     *endpoints.entry(endpoint(&p)).or_default() += n;
+                }
+            }
+            let mut best: BTreeMap<&str, (i64, &str)> = BTreeMap::new();
+            for ((ip, ua), n) in &agents {
+                let e = best.entry(ip.as_str()).or_insert((0, ua.as_str()));
+                if *n > e.0 {
+                    *e = (*n, ua.as_str());
+                }
+            }
+            for (ip, (_, ua)) in best {
+                if let Some(s) = sources.get_mut(ip) {
+                    s.user_agent = Some(ua.to_string());
                 }
             }
             let mut sources: Vec<Source> = sources.into_values().collect();

@@ -113,6 +113,99 @@ struct Spike {
     when: String,
 }
 
+/// A key's counts per bucket with the expected level of each bucket: what the detector tests
+/// and what the incident charts draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSeries {
+    /// Start of the first bucket (UTC µs).
+    pub start: i64,
+    pub width_minutes: i64,
+    pub observed: Vec<f64>,
+    /// Expected level and variance of each bucket that has enough history (`None` before).
+    pub expected: Vec<Option<(f64, f64)>>,
+}
+
+impl RateSeries {
+    /// Counts `measure` in buckets of `width` minutes from `first` to `last`; the expected level
+    /// of a bucket is the median of earlier buckets at the same place in the week or at the same
+    /// time on days of the same kind (the higher), its variance the larger of that median and
+    /// the squared MAD of those samples.
+    fn compute(
+        cols: &Cols,
+        rows: &[usize],
+        first: i64,
+        last: i64,
+        width: i64,
+        measure: Measure,
+        cfg: &RateConfig,
+    ) -> Self {
+        let w = width * MINUTE;
+        let t0 = first.div_euclid(w) * w;
+        let n = ((last - t0) / w + 1) as usize;
+        let mut observed = vec![0f64; n];
+        for &i in rows {
+            let Some(t) = cols.ts.get(i) else { continue };
+            let counts = match measure {
+                Measure::Requests => true,
+                Measure::Errors => matches!(cols.status.get(i), Some(401 | 403 | 404 | 429)),
+            };
+            if counts && t >= t0 && t <= last {
+                observed[((t - t0) / w) as usize] += cols.count.get(i).unwrap_or(1) as f64;
+            }
+        }
+        let cal = &cfg.calendar;
+        let per_hour = (60 / width).max(1) as usize;
+        let mut weekly: PlHashMap<(usize, usize), Vec<f64>> = PlHashMap::default();
+        let mut daily: PlHashMap<(bool, u32, usize), Vec<f64>> = PlHashMap::default();
+        let judged_from = first + (cfg.min_history_days * DAY as f64) as i64;
+        let mut expected = Vec::with_capacity(n);
+        for (b, &x) in observed.iter().enumerate() {
+            let start = t0 + b as i64 * w;
+            let local = cal.local(start);
+            let sub = (local.minute as usize / width.max(1) as usize).min(per_hour.saturating_sub(1));
+            let wk = (local.hour_of_week(), sub);
+            let dk = (cal.is_working_day(&local), local.hour, sub);
+            expected.push((start >= judged_from).then(|| {
+                let w_samples = weekly.get(&wk).map(Vec::as_slice).unwrap_or(&[]);
+                let d_samples = daily.get(&dk).map(Vec::as_slice).unwrap_or(&[]);
+                let (mw, md) = (
+                    median(w_samples).unwrap_or(0.0),
+                    if d_samples.len() >= 3 { median(d_samples).unwrap_or(0.0) } else { 0.0 },
+                );
+                let (level, samples) = if mw >= md { (mw, w_samples) } else { (md, d_samples) };
+                let level = level.max(FLOOR);
+                let spread = mad(samples).unwrap_or(0.0);
+                (level, (spread * spread).max(level))
+            }));
+            weekly.entry(wk).or_default().push(x);
+            daily.entry(dk).or_default().push(x);
+        }
+        RateSeries { start: t0, width_minutes: width, observed, expected }
+    }
+}
+
+/// The request series of one key (rows of the events frame, in time order) from `from` to
+/// `to`, in buckets of `width_minutes`, with the expected level the rate detector uses.
+pub fn request_series(
+    events: &DataFrame,
+    rows: &[usize],
+    width_minutes: i64,
+    config: &RateConfig,
+) -> Result<RateSeries> {
+    let err = |source| Error::Frame { context: "computing a request series", source };
+    let cols = Cols {
+        ts: timestamps(events).map_err(err)?,
+        count: events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?,
+        status: events.column(col::STATUS).and_then(|c| c.i32().cloned()).map_err(err)?,
+        ip: events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(err)?,
+    };
+    let times: Vec<i64> = rows.iter().filter_map(|&i| cols.ts.get(i)).collect();
+    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+        return Ok(RateSeries { start: 0, width_minutes, observed: Vec::new(), expected: Vec::new() });
+    };
+    Ok(RateSeries::compute(&cols, rows, first, last, width_minutes, Measure::Requests, config))
+}
+
 impl Spike {
     /// First and end instant (UTC µs) of the spike's buckets, for a key whose first event is
     /// at `first`.
@@ -205,65 +298,24 @@ impl RateSpike {
     /// Runs of anomalous buckets of one width and measure.
     fn spikes(&self, cols: &Cols, k: &KeyRows, first: i64, last: i64, width: i64, measure: Measure) -> Vec<Spike> {
         let cfg = &self.config;
-        let w = width * MINUTE;
-        let t0 = first.div_euclid(w) * w;
-        let n = ((last - t0) / w + 1) as usize;
-        let mut values = vec![0f64; n];
-        for &i in &k.rows {
-            let Some(t) = cols.ts.get(i) else { continue };
-            let c = cols.count.get(i).unwrap_or(1) as f64;
-            let v = match measure {
-                Measure::Requests => c,
-                Measure::Errors => {
-                    if matches!(cols.status.get(i), Some(401 | 403 | 404 | 429)) {
-                        c
-                    } else {
-                        0.0
-                    }
-                }
-            };
-            values[((t - t0) / w) as usize] += v;
-        }
-        if values.iter().all(|v| *v == 0.0) {
+        let series = RateSeries::compute(cols, &k.rows, first, last, width, measure, cfg);
+        if series.observed.iter().all(|v| *v == 0.0) {
             return Vec::new();
         }
-        let cal = &cfg.calendar;
-        let per_hour = (60 / width).max(1) as usize;
-        // Earlier buckets at the same place in the week, and at the same time of day on days of
-        // the same kind.
-        let mut weekly: PlHashMap<(usize, usize), Vec<f64>> = PlHashMap::default();
-        let mut daily: PlHashMap<(bool, u32, usize), Vec<f64>> = PlHashMap::default();
-        let judged_from = first + (cfg.min_history_days * DAY as f64) as i64;
-        let tested = values.iter().enumerate().filter(|(b, _)| t0 + *b as i64 * w >= judged_from).count();
+        let tested = series.expected.iter().filter(|e| e.is_some()).count();
         let threshold = bonferroni(cfg.alpha, tested);
         let mut flagged: Vec<(usize, f64, f64, String)> = Vec::new();
-        for (b, &x) in values.iter().enumerate() {
-            let start = t0 + b as i64 * w;
-            let local = cal.local(start);
-            let sub = (local.minute as usize / width.max(1) as usize).min(per_hour.saturating_sub(1));
-            let wk = (local.hour_of_week(), sub);
-            let dk = (cal.is_working_day(&local), local.hour, sub);
-            if start >= judged_from {
-                let w_samples = weekly.get(&wk).map(Vec::as_slice).unwrap_or(&[]);
-                let d_samples = daily.get(&dk).map(Vec::as_slice).unwrap_or(&[]);
-                let (mw, md) = (
-                    median(w_samples).unwrap_or(0.0),
-                    if d_samples.len() >= 3 { median(d_samples).unwrap_or(0.0) } else { 0.0 },
-                );
-                let (expected, samples) = if mw >= md { (mw, w_samples) } else { (md, d_samples) };
-                let expected = expected.max(FLOOR);
-                let spread = mad(samples).unwrap_or(0.0);
-                let variance = (spread * spread).max(expected);
-                let p = upper_tail(x.round() as u64, expected, variance);
-                if p < threshold && x - expected >= cfg.min_excess && x >= cfg.min_ratio * expected {
-                    let when = format!("{} {:02}:{:02}", local.weekday, local.hour, local.minute);
-                    flagged.push((b, expected, p, when));
-                }
+        for (b, (&x, expected)) in series.observed.iter().zip(&series.expected).enumerate() {
+            let Some((expected, variance)) = *expected else { continue };
+            let p = upper_tail(x.round() as u64, expected, variance);
+            if p < threshold && x - expected >= cfg.min_excess && x >= cfg.min_ratio * expected {
+                let local = cfg.calendar.local(series.start + b as i64 * width * MINUTE);
+                let when = format!("{} {:02}:{:02}", local.weekday, local.hour, local.minute);
+                flagged.push((b, expected, p, when));
             }
-            weekly.entry(wk).or_default().push(x);
-            daily.entry(dk).or_default().push(x);
         }
         // Adjacent flagged buckets (one quiet bucket between them at most) are one spike.
+        let values = &series.observed;
         let mut out: Vec<Spike> = Vec::new();
         for (b, expected, p, when) in flagged {
             match out.last_mut() {

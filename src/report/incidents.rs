@@ -29,6 +29,7 @@ pub fn incident_json(inc: &Incident, findings: &[Finding]) -> Value {
             "country": s.country,
             "asn": s.asn,
             "as_org": s.as_org,
+            "user_agent": s.user_agent,
             "first_seen": format_rfc3339(s.first),
             "last_seen": format_rfc3339(s.last),
             "requests": s.requests,

@@ -1,9 +1,12 @@
 //! Outputs: each exporter turns results into bytes; [`OutputDir::commit`] is the one place that
 //! writes them, atomically.
 
+pub mod charts;
 pub mod findings;
 pub mod flagged;
+pub mod html;
 pub mod incidents;
+pub mod markdown;
 pub mod parquet;
 pub mod rejects;
 pub mod summary;
@@ -14,8 +17,14 @@ use std::path::{Path, PathBuf};
 
 /// One output file: its name inside the output directory and its contents.
 pub struct Output {
-    pub name: &'static str,
+    pub name: String,
     pub bytes: Vec<u8>,
+}
+
+impl Output {
+    pub fn new(name: impl Into<String>, bytes: Vec<u8>) -> Self {
+        Self { name: name.into(), bytes }
+    }
 }
 
 /// The output directory of a run.
@@ -45,7 +54,13 @@ impl OutputDir {
             }
         };
         for output in outputs {
-            let target = self.dir.join(output.name);
+            let target = self.dir.join(&output.name);
+            if let Some(parent) = target.parent() {
+                if let Err(source) = std::fs::create_dir_all(parent) {
+                    cleanup(&staged);
+                    return Err(Error::Write { path: parent.to_path_buf(), source });
+                }
+            }
             let file_name = target.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             let tmp = target.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
             let written = std::fs::File::create(&tmp).and_then(|mut f| {
@@ -71,6 +86,40 @@ impl OutputDir {
         }
         Ok(())
     }
+
+    /// Removes files of a subdirectory that this run did not write (charts of a previous run).
+    pub fn remove_stale(&self, subdir: &str, outputs: &[Output]) {
+        let Ok(entries) = std::fs::read_dir(self.dir.join(subdir)) else { return };
+        for entry in entries.flatten() {
+            let name = format!("{subdir}/{}", entry.file_name().to_string_lossy());
+            if !outputs.iter().any(|o| o.name == name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// How reports name an incident's key: `prod-bot (…d019)` or the credential.
+pub fn key_label(i: &crate::detect::incident::Incident) -> String {
+    crate::detect::key_name(&i.credential, i.label.as_deref(), i.hint.as_deref())
+}
+
+/// What kind of data an API endpoint exposes, from its path (Freshchat-style resources).
+pub fn exposure(endpoint: &str) -> &'static str {
+    let segments: Vec<&str> = endpoint.split('/').filter(|s| !s.is_empty() && *s != "{id}").collect();
+    let last = segments.last().copied().unwrap_or("");
+    match last {
+        _ if segments.iter().any(|s| s.starts_with("outbound")) => "outbound messages sent in your name",
+        "messages" => "messages",
+        "conversations" => "conversations",
+        "users" => "users (contact details)",
+        "agents" => "agents (staff)",
+        "groups" | "channels" => "configuration",
+        "reports" | "raw" => "reports (bulk data)",
+        _ if segments.contains(&"users") => "users (contact details)",
+        _ if segments.contains(&"conversations") => "conversations",
+        _ => "other",
+    }
 }
 
 /// Quotes a CSV field when it needs it (RFC 4180).
@@ -90,11 +139,7 @@ mod tests {
     fn commit_writes_all_and_leaves_no_temporaries() {
         let dir = tempfile::tempdir().unwrap();
         let out = OutputDir::create(&dir.path().join("a/b")).unwrap();
-        out.commit(&[
-            Output { name: "x.txt", bytes: b"one".to_vec() },
-            Output { name: "y.txt", bytes: b"two".to_vec() },
-        ])
-        .unwrap();
+        out.commit(&[Output::new("x.txt", b"one".to_vec()), Output::new("y.txt", b"two".to_vec())]).unwrap();
         let mut names: Vec<_> =
             std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
@@ -107,5 +152,15 @@ mod tests {
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn exposure_by_endpoint() {
+        assert_eq!(exposure("/v2/outbound-messages/whatsapp"), "outbound messages sent in your name");
+        assert_eq!(exposure("/v2/users/{id}"), "users (contact details)");
+        assert_eq!(exposure("/v2/conversations/{id}/messages"), "messages");
+        assert_eq!(exposure("/v2/conversations"), "conversations");
+        assert_eq!(exposure("/health"), "other");
+        assert_eq!(exposure(""), "other");
     }
 }

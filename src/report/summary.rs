@@ -311,6 +311,7 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
         }
     }
     text.push_str(&format!("outputs in {out_dir}: {}\n", s.outputs.join(", ")));
+    text.push_str(&format!("report: {out_dir}/report.html (summary.md for tickets, charts/ for documents)\n"));
     text
 }
 

@@ -224,3 +224,20 @@ pub fn scan(inputs: &[&Path], extra: &[&str]) -> Scan {
     let run = leakhound(&args);
     Scan { _tmp: tmp, out, run }
 }
+
+/// Files below `dir`, as sorted relative paths.
+pub fn list_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            out.extend(list_files(&p).into_iter().map(|f| format!("{name}/{f}")));
+        } else {
+            out.push(p.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+    out
+}

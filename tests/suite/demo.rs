@@ -76,10 +76,9 @@ fn planted_leaks_are_found_and_legitimate_traffic_is_not_flagged_above_low() {
     let (_tmp, out, run) = demo_scan(&["--fail-on", "medium"]);
     assert_eq!(run.status, 1, "findings at medium exit with 1: {}", run.stderr);
     // The demo logs carry the raw keys (`fcsk_live_…`); no output does.
-    for entry in std::fs::read_dir(&out).unwrap() {
-        let path = entry.unwrap().path();
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(!contains(&bytes, b"fcsk_live_"), "{} holds a raw demo key", path.display());
+    for rel in list_files(&out) {
+        let bytes = std::fs::read(out.join(&rel)).unwrap();
+        assert!(!contains(&bytes, b"fcsk_live_"), "{rel} holds a raw demo key");
     }
     assert!(!run.stdout.contains("fcsk_live_") && !run.stderr.contains("fcsk_live_"));
 

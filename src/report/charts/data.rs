@@ -1,0 +1,302 @@
+//! From events and incidents to what the charts draw.
+
+use super::heatmap::Heatmap;
+use super::sources::Sources;
+use super::timeline::Timeline;
+use super::world::World;
+use super::{render, slug, Rendered};
+use crate::detect::calendar::WorkCalendar;
+use crate::detect::incident::Incident;
+use crate::detect::rate::{request_series, RateConfig};
+use crate::detect::{rows_by_key, timestamps};
+use crate::enrich::geo_col;
+use crate::error::{Error, Result};
+use crate::schema::col;
+use crate::text::thousands;
+use chrono::DateTime;
+use polars::prelude::*;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// Incidents that get charts (the most severe first); the rest are in the tables only.
+pub const MAX_INCIDENTS: usize = 20;
+const HOUR: i64 = 3_600_000_000;
+
+/// The columns the charts read.
+struct Cols {
+    ts: Int64Chunked,
+    count: Int64Chunked,
+    ip: StringChunked,
+    country: Option<StringChunked>,
+    city: Option<StringChunked>,
+    asn: Option<Int64Chunked>,
+    as_org: Option<StringChunked>,
+    lat: Option<Float64Chunked>,
+    lon: Option<Float64Chunked>,
+}
+
+impl Cols {
+    fn read(df: &DataFrame) -> PolarsResult<Self> {
+        let s = |n: &str| df.column(n).ok().and_then(|c| c.str().ok().cloned());
+        Ok(Cols {
+            ts: timestamps(df)?,
+            count: df.column(col::COUNT)?.i64()?.clone(),
+            ip: df.column(col::SOURCE_IP)?.str()?.clone(),
+            country: s(geo_col::COUNTRY),
+            city: s(geo_col::CITY),
+            asn: df.column(geo_col::ASN).ok().and_then(|c| c.i64().ok().cloned()),
+            as_org: s(geo_col::AS_ORG),
+            lat: df.column(geo_col::LATITUDE).ok().and_then(|c| c.f64().ok().cloned()),
+            lon: df.column(geo_col::LONGITUDE).ok().and_then(|c| c.f64().ok().cloned()),
+        })
+    }
+
+    fn requests(&self, i: usize) -> f64 {
+        self.count.get(i).unwrap_or(1) as f64
+    }
+
+    /// "AS14061 DigitalOcean, LLC (SG)", else the country, else the /24 network.
+    fn source_label(&self, i: usize) -> String {
+        let country = self.country.as_ref().and_then(|c| c.get(i));
+        match (self.asn.as_ref().and_then(|c| c.get(i)), self.as_org.as_ref().and_then(|c| c.get(i))) {
+            (Some(a), Some(o)) => format!("AS{a} {o}{}", country.map(|c| format!(" ({c})")).unwrap_or_default()),
+            (Some(a), None) => format!("AS{a}{}", country.map(|c| format!(" ({c})")).unwrap_or_default()),
+            _ => match (country, self.ip.get(i).and_then(|s| s.parse().ok())) {
+                (Some(c), _) => c.to_string(),
+                (None, Some(ip)) => crate::detect::unfamiliar::prefix_of(ip),
+                (None, None) => "no address".into(),
+            },
+        }
+    }
+
+    fn place(&self, i: usize) -> Option<(f64, f64, String)> {
+        let (lat, lon) = (self.lat.as_ref()?.get(i)?, self.lon.as_ref()?.get(i)?);
+        let country = self.country.as_ref().and_then(|c| c.get(i)).unwrap_or("");
+        let label = match self.city.as_ref().and_then(|c| c.get(i)) {
+            Some(city) => format!("{city}, {country}"),
+            None => country.to_string(),
+        };
+        Some((lon, lat, label))
+    }
+}
+
+/// Renders the charts of the incidents (at most [`MAX_INCIDENTS`]) and of their keys.
+pub fn charts(events: &DataFrame, incidents: &[Incident], rate: &RateConfig) -> Result<Vec<Rendered>> {
+    let frame_err = |source| Error::Frame { context: "preparing charts", source };
+    let cols = Cols::read(events).map_err(frame_err)?;
+    let keys = rows_by_key(events).map_err(frame_err)?;
+    let key_rows: BTreeMap<&str, (&str, &[usize])> =
+        keys.iter().map(|k| (k.key, (k.name.as_str(), k.rows.as_slice()))).collect();
+    let in_incident: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
+    let chart_err = |e: String| Error::Usage(format!("drawing a chart failed: {e}"));
+    let mut out = Vec::new();
+    let mut keys_done = BTreeSet::new();
+    for inc in incidents.iter().take(MAX_INCIDENTS) {
+        let Some(&(name, rows)) = key_rows.get(inc.credential.as_str()) else { continue };
+        let timeline = timeline(&cols, events, inc, name, rows, &rate.calendar, rate)?;
+        out.push(render(format!("{}-timeline", inc.id), timeline.title.clone(), &timeline).map_err(chart_err)?);
+        let sources = sources(&cols, inc, name, rows, &in_incident);
+        out.push(render(format!("{}-sources", inc.id), sources.title.clone(), &sources).map_err(chart_err)?);
+        if keys_done.insert(inc.credential.clone()) {
+            let key_incidents: Vec<&Incident> = incidents.iter().filter(|i| i.credential == inc.credential).collect();
+            let heat = heatmap(&cols, name, rows, &key_incidents, &in_incident, &rate.calendar);
+            out.push(
+                render(format!("key-{}-heatmap", slug(&inc.credential)), heat.title.clone(), &heat)
+                    .map_err(chart_err)?,
+            );
+            if let Some(world) = world(&cols, name, rows, &key_incidents) {
+                out.push(
+                    render(format!("key-{}-world", slug(&inc.credential)), world.title.clone(), &world)
+                        .map_err(chart_err)?,
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn local(cal: &WorkCalendar, t: i64, fmt: &str) -> String {
+    DateTime::from_timestamp_micros(t).map(|d| d.with_timezone(&cal.tz).format(fmt).to_string()).unwrap_or_default()
+}
+
+fn timeline(
+    cols: &Cols,
+    events: &DataFrame,
+    inc: &Incident,
+    name: &str,
+    rows: &[usize],
+    cal: &WorkCalendar,
+    rate: &RateConfig,
+) -> Result<Timeline> {
+    let pad = (inc.end - inc.start).max(6 * HOUR);
+    let (from, to) = (inc.start - pad, inc.end + pad);
+    let width = [5i64, 15, 60, 180, 360].into_iter().find(|w| (to - from) / (w * 60_000_000) <= 160).unwrap_or(720);
+    let series = request_series(events, rows, width, rate)?;
+    let w = width * 60_000_000;
+    let first = ((from - series.start).max(0) / w) as usize;
+    let last = (((to - series.start) / w).max(0) as usize).min(series.observed.len().saturating_sub(1));
+    let incident_rows: HashSet<u32> = inc.rows.iter().copied().collect();
+    // Source groups: the usual traffic, then the incident's sources by requests.
+    let mut by_label: BTreeMap<String, f64> = BTreeMap::new();
+    for &r in &inc.rows {
+        *by_label.entry(cols.source_label(r as usize)).or_default() += cols.requests(r as usize);
+    }
+    let mut labels: Vec<(String, f64)> = by_label.into_iter().collect();
+    labels.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut groups = vec!["the key's usual traffic".to_string()];
+    groups.extend(labels.iter().take(4).map(|(l, _)| format!("incident: {l}")));
+    if labels.len() > 4 {
+        groups.push(format!("incident: {} other sources", labels.len() - 4));
+    }
+    let group_of = |label: &str| labels.iter().position(|(l, _)| l == label).map_or(0, |p| 1 + p.min(4));
+    let n = if series.observed.is_empty() { 0 } else { last.saturating_sub(first) + 1 };
+    let mut counts = vec![vec![0.0; groups.len()]; n];
+    let mut flagged = vec![false; n];
+    for &i in rows {
+        let Some(t) = cols.ts.get(i) else { continue };
+        if t < series.start + first as i64 * w || n == 0 {
+            continue;
+        }
+        let b = ((t - series.start) / w) as usize - first;
+        if b >= n {
+            continue;
+        }
+        let g = if incident_rows.contains(&(i as u32)) {
+            flagged[b] = true;
+            group_of(&cols.source_label(i))
+        } else {
+            0
+        };
+        counts[b][g] += cols.requests(i);
+    }
+    let expected = (first..first + n)
+        .map(|b| series.expected.get(b).copied().flatten().map(|(m, var)| (m, m + 3.0 * var.sqrt())))
+        .collect();
+    let top = labels.first().map(|(l, n)| format!("{} from {l}", thousands(*n))).unwrap_or_default();
+    Ok(Timeline {
+        title: format!("{name}: requests per {width} min around {} ({})", inc.id, inc.severity),
+        subtitle: format!(
+            "{} – {} ({}); incident: {} requests, {top}",
+            local(cal, inc.start, "%a %d %b %Y %H:%M"),
+            local(cal, inc.end, "%a %d %b %H:%M"),
+            cal.tz.name(),
+            thousands(inc.requests as f64),
+        ),
+        tz: cal.tz,
+        start: series.start + first as i64 * w,
+        width_minutes: width,
+        groups,
+        counts,
+        expected,
+        flagged,
+        span: (inc.start, inc.end),
+    })
+}
+
+fn sources(cols: &Cols, inc: &Incident, name: &str, rows: &[usize], in_incident: &HashSet<u32>) -> Sources {
+    let mut normal: BTreeMap<String, f64> = BTreeMap::new();
+    for &i in rows {
+        if cols.ts.get(i).is_some_and(|t| t < inc.start) && !in_incident.contains(&(i as u32)) {
+            *normal.entry(cols.source_label(i)).or_default() += cols.requests(i);
+        }
+    }
+    let mut abuse: BTreeMap<String, f64> = BTreeMap::new();
+    for &r in &inc.rows {
+        *abuse.entry(cols.source_label(r as usize)).or_default() += cols.requests(r as usize);
+    }
+    let (nt, at) = (normal.values().sum::<f64>().max(1.0), abuse.values().sum::<f64>().max(1.0));
+    let top = |m: &BTreeMap<String, f64>, k: usize| {
+        let mut v: Vec<(&String, &f64)> = m.iter().collect();
+        v.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+        v.into_iter().take(k).map(|(l, _)| l.clone()).collect::<Vec<_>>()
+    };
+    let mut labels = top(&abuse, 6);
+    for l in top(&normal, 4) {
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+    let rows = labels
+        .into_iter()
+        .map(|l| {
+            let (n, a) = (normal.get(&l).copied().unwrap_or(0.0), abuse.get(&l).copied().unwrap_or(0.0));
+            let new = n == 0.0;
+            (l, 100.0 * n / nt, 100.0 * a / at, new)
+        })
+        .collect();
+    Sources {
+        title: format!("{name}: sources of {} against the key's normal traffic", inc.id),
+        subtitle: format!(
+            "{} requests in the incident, {} before it (excluding incidents); share of requests per network owner",
+            thousands(at),
+            thousands(nt)
+        ),
+        rows,
+    }
+}
+
+fn heatmap(
+    cols: &Cols,
+    name: &str,
+    rows: &[usize],
+    incidents: &[&Incident],
+    in_incident: &HashSet<u32>,
+    cal: &WorkCalendar,
+) -> Heatmap {
+    let mut normal = vec![0.0; 168];
+    let mut flagged = vec![false; 168];
+    let times: Vec<i64> = rows.iter().filter_map(|&i| cols.ts.get(i)).collect();
+    let weeks = match (times.first(), times.last()) {
+        (Some(a), Some(b)) => ((b - a) as f64 / (7.0 * 24.0 * HOUR as f64)).max(1.0),
+        _ => 1.0,
+    };
+    let key_incident_rows: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
+    for &i in rows {
+        let Some(t) = cols.ts.get(i) else { continue };
+        let slot = cal.local(t).hour_of_week();
+        if key_incident_rows.contains(&(i as u32)) {
+            flagged[slot] = true;
+        } else if !in_incident.contains(&(i as u32)) {
+            normal[slot] += cols.requests(i) / weeks;
+        }
+    }
+    let ids: Vec<&str> = incidents.iter().map(|i| i.id.as_str()).collect();
+    Heatmap {
+        title: format!("{name}: activity by hour of the week ({})", cal.tz.name()),
+        subtitle: format!(
+            "normal traffic over {weeks:.1} weeks shaded by volume; hours with flagged requests ({}) outlined; working time {}",
+            ids.join(", "),
+            cal.describe()
+        ),
+        normal,
+        flagged,
+    }
+}
+
+fn world(cols: &Cols, name: &str, rows: &[usize], incidents: &[&Incident]) -> Option<World> {
+    let incident_rows: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
+    let mut usual: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
+    let mut flagged: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
+    for &i in rows {
+        let Some((lon, lat, label)) = cols.place(i) else { continue };
+        let target = if incident_rows.contains(&(i as u32)) { &mut flagged } else { &mut usual };
+        let e = target.entry(label).or_insert((lon, lat, 0.0));
+        e.2 += cols.requests(i);
+    }
+    if usual.is_empty() && flagged.is_empty() {
+        return None;
+    }
+    let mut places: Vec<(f64, f64, f64, String, bool)> =
+        usual.iter().map(|(l, (x, y, n))| (*x, *y, *n, l.clone(), false)).collect();
+    places.extend(
+        flagged.iter().filter(|(l, _)| !usual.contains_key(*l)).map(|(l, (x, y, n))| (*x, *y, *n, l.clone(), true)),
+    );
+    let new = places.iter().filter(|p| p.4).count();
+    Some(World {
+        title: format!("{name}: where the key was used from"),
+        subtitle: format!(
+            "{} usual places, {new} new in its incidents; positions from the GeoIP database",
+            usual.len()
+        ),
+        places,
+    })
+}

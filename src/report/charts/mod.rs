@@ -1,0 +1,126 @@
+//! Charts for incidents and keys, drawn with plotters as PNG (documents, tickets) and SVG (the
+//! web). Text uses the embedded DejaVu Sans, so charts render the same on a machine without
+//! fonts; colours are the Okabe–Ito palette (safe for colour blindness) with markers and
+//! lightness that survive greyscale printing.
+
+pub mod data;
+pub mod heatmap;
+pub mod sources;
+pub mod timeline;
+pub mod world;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::sync::Once;
+
+/// Font family name under which the embedded font is registered.
+pub const FONT: &str = "sans-serif";
+
+/// Okabe–Ito colours (Okabe & Ito 2008), distinguishable with every common colour-vision
+/// deficiency; ordered so that neighbours differ in lightness too.
+pub const PALETTE: [RGBColor; 6] = [
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(86, 180, 233),  // sky blue
+];
+/// The key's usual traffic.
+pub const USUAL: RGBColor = RGBColor(110, 110, 110);
+pub const LIGHT: RGBColor = RGBColor(225, 225, 225);
+pub const INK: RGBColor = RGBColor(30, 30, 30);
+
+static FONTS: Once = Once::new();
+
+fn ensure_fonts() {
+    FONTS.call_once(|| {
+        // The bytes are DejaVu's own: registering cannot fail on them, and a failure would only
+        // leave text undrawn.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// A chart drawn on any plotters backend.
+pub trait Draw {
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// One chart in both formats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// File name without extension, e.g. `INC-001-timeline`.
+    pub name: String,
+    /// What the chart shows, for alt text and captions.
+    pub title: String,
+    pub png: Vec<u8>,
+    pub svg: Vec<u8>,
+}
+
+/// Draws a chart as PNG and SVG.
+pub fn render(name: String, title: String, chart: &impl Draw) -> Result<Rendered, String> {
+    ensure_fonts();
+    let (w, h) = chart.size();
+    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        chart.draw(&root)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    let mut png = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Best);
+        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+        writer.write_image_data(&rgb).map_err(|e| e.to_string())?;
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        chart.draw(&root)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(Rendered { name, title, png, svg: svg.into_bytes() })
+}
+
+/// Maps a plotters error to text.
+pub fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// A text style of the embedded font.
+pub fn text(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&INK)
+}
+
+/// A bold title style.
+pub fn title(size: u32) -> TextStyle<'static> {
+    (FONT, size, FontStyle::Bold).into_font().color(&INK)
+}
+
+/// A file-name-safe version of a credential or label.
+pub fn slug(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    out.truncate(48);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_safe_file_names() {
+        assert_eq!(slug("fc1:57d423eed1b4"), "fc1-57d423eed1b4");
+        assert_eq!(slug("../../etc/passwd"), "------etc-passwd");
+        assert_eq!(slug("Prod Bot"), "prod-bot");
+    }
+}
