@@ -18,7 +18,9 @@ use super::{rows_by_key, timestamps, Detection, Detector, Finding, KeyRows, Note
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::{duration, thousands};
+use chrono::Datelike;
 use polars::prelude::*;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 const NAME: &str = "rate_spike";
@@ -293,6 +295,126 @@ impl RateSpike {
         for s in spikes {
             out.findings.push(self.finding(cols, k, first, &first_seen, s));
         }
+        out.findings.extend(self.sustained_rise(cols, k, &first_seen));
+    }
+
+    /// A rise over days that no single bucket shows: daily totals (local days) against the
+    /// median of up to 14 earlier days of the same kind, two or more days in a row.
+    fn sustained_rise(&self, cols: &Cols, k: &KeyRows, first_seen: &PlHashMap<String, i64>) -> Option<Finding> {
+        let cfg = &self.config;
+        let cal = &cfg.calendar;
+        let mut days: BTreeMap<chrono::NaiveDate, (f64, bool, i64)> = BTreeMap::new();
+        for &i in &k.rows {
+            let Some(t) = cols.ts.get(i) else { continue };
+            let l = cal.local(t);
+            let e = days.entry(l.date).or_insert((0.0, cal.is_working_day(&l), t));
+            e.0 += cols.count.get(i).unwrap_or(1) as f64;
+        }
+        // Every day from the first to the last, quiet ones as zero.
+        let (&d0, &d1) = (days.keys().next()?, days.keys().next_back()?);
+        let all: Vec<(chrono::NaiveDate, f64, bool)> = d0
+            .iter_days()
+            .take_while(|d| *d <= d1)
+            .map(|d| {
+                let (n, working, _) = days.get(&d).copied().unwrap_or((
+                    0.0,
+                    cal.days[d.weekday().num_days_from_monday() as usize] && !cal.holidays.contains(&d),
+                    0,
+                ));
+                (d, n, working)
+            })
+            .collect();
+        let judged_from = cfg.min_history_days.ceil() as usize;
+        let tested = all.len().saturating_sub(judged_from);
+        if tested == 0 {
+            return None;
+        }
+        let threshold = bonferroni(cfg.alpha, tested);
+        let mut run: Vec<(usize, f64, f64)> = Vec::new();
+        let mut best: Option<Vec<(usize, f64, f64)>> = None;
+        for (idx, &(_, x, working)) in all.iter().enumerate().skip(judged_from) {
+            let samples: Vec<f64> =
+                all[..idx].iter().rev().filter(|(_, _, w)| *w == working).take(14).map(|(_, n, _)| *n).collect();
+            let flagged = samples.len() >= 4 && {
+                let expected = median(&samples).unwrap_or(0.0).max(FLOOR);
+                let spread = mad(&samples).unwrap_or(0.0);
+                let p = upper_tail(x.round() as u64, expected, (spread * spread).max(expected));
+                let ok = p < threshold && x >= 1.5 * expected && x - expected >= cfg.min_excess.max(0.2 * expected);
+                if ok {
+                    run.push((idx, x, expected));
+                }
+                ok
+            };
+            if !flagged {
+                if run.len() >= 2 && best.as_ref().is_none_or(|b| run.len() > b.len()) {
+                    best = Some(run.clone());
+                }
+                run.clear();
+            }
+        }
+        if run.len() >= 2 && best.as_ref().is_none_or(|b| run.len() > b.len()) {
+            best = Some(run);
+        }
+        let run = best?;
+        let (from_day, to_day) = (all[run[0].0].0, all[run[run.len() - 1].0].0);
+        let observed: f64 = run.iter().map(|r| r.1).sum();
+        let expected: f64 = run.iter().map(|r| r.2).sum();
+        let ratio = observed / expected.max(FLOOR);
+        // The rise's own events: requests from networks first used during it.
+        let in_run = |t: i64| {
+            let d = cal.local(t).date;
+            d >= from_day && d <= to_day
+        };
+        let run_start = k.rows.iter().filter_map(|&i| cols.ts.get(i)).find(|&t| in_run(t)).unwrap_or(0);
+        let rows: Vec<u32> = k
+            .rows
+            .iter()
+            .copied()
+            .filter(|&i| cols.ts.get(i).is_some_and(in_run))
+            .filter(|&i| {
+                cols.ip
+                    .get(i)
+                    .and_then(|ip| ip.parse::<IpAddr>().ok())
+                    .and_then(|ip| first_seen.get(&prefix_of(ip)))
+                    .is_some_and(|seen| *seen >= run_start)
+            })
+            .map(|i| i as u32)
+            .collect();
+        let new_requests: f64 = rows.iter().map(|&i| cols.count.get(i as usize).unwrap_or(1) as f64).sum();
+        let excess = observed - expected;
+        let from_new = new_requests >= 0.5 * excess;
+        let score: f64 = if from_new { 60.0 } else { 40.0 };
+        let (start, end) = match (rows.first(), rows.last()) {
+            (Some(&a), Some(&b)) => {
+                (cols.ts.get(a as usize).unwrap_or(run_start), cols.ts.get(b as usize).unwrap_or(run_start))
+            }
+            _ => (run_start, run_start),
+        };
+        Some(Finding {
+            detector: NAME,
+            kind: "sustained_rise",
+            credential: k.key.to_string(),
+            start,
+            end,
+            rows,
+            score,
+            severity: Severity::of_score(score),
+            explanation: format!(
+                "{} requests over {} days ({} to {}) for key {} vs an expected {}; {:.1}× the baseline, day after day{}",
+                thousands(observed),
+                run.len(),
+                from_day,
+                to_day,
+                k.name,
+                thousands(expected),
+                ratio,
+                if from_new {
+                    format!("; {} of them from networks the key never used before", thousands(new_requests))
+                } else {
+                    "; from the key's usual networks".to_string()
+                }
+            ),
+        })
     }
 
     /// Runs of anomalous buckets of one width and measure.
@@ -510,6 +632,56 @@ mod tests {
         assert_eq!(d.findings.len(), 1, "{:?}", d.findings);
         assert!(d.findings[0].explanation.starts_with("70 requests in 5 min"), "{}", d.findings[0].explanation);
         assert_eq!(d.findings[0].rows.len(), 50);
+    }
+
+    #[test]
+    fn a_slow_rise_over_days_is_found_where_no_bucket_is() {
+        // 1 request every 2 minutes for 14 days, then 1.8× for four days from a new network:
+        // no 15-minute bucket doubles, but the days do.
+        let mut e = steady(18);
+        e.extend((14 * 720..18 * 720).map(|i| (i * 2 + 1, "203.0.113.77", 200)).filter(|(m, _, _)| m % 5 != 0));
+        let df = frame(&e);
+        let d = RateSpike::default().detect(&df).unwrap();
+        let kinds: Vec<_> = d.findings.iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            vec!["sustained_rise"],
+            "{:?}",
+            d.findings.iter().map(|f| &f.explanation).collect::<Vec<_>>()
+        );
+        let f = &d.findings[0];
+        assert_eq!(f.severity, Severity::Medium, "{}", f.explanation);
+        assert!(
+            f.explanation.contains("over 4 days") && f.explanation.contains("never used before"),
+            "{}",
+            f.explanation
+        );
+        let ip = df.column(col::SOURCE_IP).unwrap().str().unwrap().clone();
+        assert!(!f.rows.is_empty());
+        assert!(
+            f.rows.iter().all(|&r| ip.get(r as usize) == Some("203.0.113.77")),
+            "only the new network's requests are flagged"
+        );
+    }
+
+    #[test]
+    fn null_addresses_and_statuses_do_not_break_detection() {
+        let n = 100;
+        let df = DataFrame::new(
+            n,
+            vec![
+                Column::new(col::TIMESTAMP.into(), (0..n as i64).map(|i| MONDAY + i * MINUTE).collect::<Vec<_>>()),
+                Column::new(col::CREDENTIAL.into(), vec!["k"; n]),
+                Column::new(col::CREDENTIAL_LABEL.into(), vec![None::<&str>; n]),
+                Column::new(col::CREDENTIAL_HINT.into(), vec![None::<&str>; n]),
+                Column::new(col::SOURCE_IP.into(), vec![None::<&str>; n]),
+                Column::new(col::STATUS.into(), vec![None::<i32>; n]),
+                Column::new(col::COUNT.into(), vec![1i64; n]),
+            ],
+        )
+        .unwrap();
+        let d = RateSpike::default().detect(&df).unwrap();
+        assert!(d.findings.is_empty());
     }
 
     #[test]
