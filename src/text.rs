@@ -14,6 +14,17 @@ pub fn thousands(n: f64) -> String {
     out
 }
 
+/// `1.5 MB`, `830 kB`, `12 B` (decimal units).
+pub fn bytes(n: f64) -> String {
+    let n = n.max(0.0);
+    match n {
+        n if n >= 1e9 => format!("{:.1} GB", n / 1e9),
+        n if n >= 1e6 => format!("{:.1} MB", n / 1e6),
+        n if n >= 1e3 => format!("{:.0} kB", n / 1e3),
+        n => format!("{n:.0} B"),
+    }
+}
+
 /// "1 h 30 min", "4 min", "12 s", "2 d 3 h" for a span in microseconds.
 pub fn duration(micros: i64) -> String {
     let s = micros.max(0) / 1_000_000;
@@ -39,6 +50,14 @@ mod tests {
         assert_eq!(thousands(1234567.0), "1,234,567");
         assert_eq!(thousands(-5.0), "0");
         assert_eq!(thousands(2.6), "3");
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(bytes(12.0), "12 B");
+        assert_eq!(bytes(830_400.0), "830 kB");
+        assert_eq!(bytes(145_600_000.0), "145.6 MB");
+        assert_eq!(bytes(2.5e9), "2.5 GB");
     }
 
     #[test]

@@ -69,6 +69,11 @@ pub struct RateSpike {
 const BUSY_PER_HOUR: f64 = 4.0;
 /// Spikes from the key's usual sources only are capped at `low`.
 const KNOWN_SOURCES_MAX_SCORE: f64 = 50.0;
+/// A network is one of the key's usual ones when first used at least this long (µs) before a
+/// spike (an attacker who started a little earlier is still new).
+const USUAL_AFTER: i64 = DAY;
+/// A bytes spike must exceed the expected volume by at least this many bytes.
+const MIN_BYTES_EXCESS: f64 = 10e6;
 /// Lowest expected level, so that an idle hour still has a finite surprise.
 const FLOOR: f64 = 0.2;
 
@@ -77,6 +82,9 @@ const FLOOR: f64 = 0.2;
 enum Measure {
     Requests,
     Errors,
+    /// Response bytes, in units of the key's median response size, so that the count model
+    /// applies (a request-equivalent).
+    Bytes,
 }
 
 impl Measure {
@@ -84,6 +92,7 @@ impl Measure {
         match self {
             Measure::Requests => "volume_spike",
             Measure::Errors => "error_spike",
+            Measure::Bytes => "bytes_spike",
         }
     }
 
@@ -91,6 +100,19 @@ impl Measure {
         match self {
             Measure::Requests => "requests",
             Measure::Errors => "error responses (401, 403, 404, 429)",
+            Measure::Bytes => "bytes sent",
+        }
+    }
+
+    /// What one event adds to this measure.
+    fn value(self, cols: &Cols, i: usize) -> f64 {
+        match self {
+            Measure::Requests => cols.count.get(i).unwrap_or(1) as f64,
+            Measure::Errors if matches!(cols.status.get(i), Some(401 | 403 | 404 | 429)) => {
+                cols.count.get(i).unwrap_or(1) as f64
+            }
+            Measure::Errors => 0.0,
+            Measure::Bytes => cols.bytes.get(i).unwrap_or(0).max(0) as f64 / cols.byte_unit,
         }
     }
 }
@@ -100,6 +122,22 @@ struct Cols {
     count: Int64Chunked,
     status: Int32Chunked,
     ip: StringChunked,
+    bytes: Int64Chunked,
+    /// The current key's median response size (bytes per request-equivalent).
+    byte_unit: f64,
+}
+
+impl Cols {
+    fn read(events: &DataFrame) -> PolarsResult<Self> {
+        Ok(Cols {
+            ts: timestamps(events)?,
+            count: events.column(col::COUNT)?.i64()?.clone(),
+            status: events.column(col::STATUS)?.i32()?.clone(),
+            ip: events.column(col::SOURCE_IP)?.str()?.clone(),
+            bytes: events.column(col::BYTES)?.i64()?.clone(),
+            byte_unit: 1.0,
+        })
+    }
 }
 
 /// A run of flagged buckets.
@@ -147,12 +185,8 @@ impl RateSeries {
         let mut observed = vec![0f64; n];
         for &i in rows {
             let Some(t) = cols.ts.get(i) else { continue };
-            let counts = match measure {
-                Measure::Requests => true,
-                Measure::Errors => matches!(cols.status.get(i), Some(401 | 403 | 404 | 429)),
-            };
-            if counts && t >= t0 && t <= last {
-                observed[((t - t0) / w) as usize] += cols.count.get(i).unwrap_or(1) as f64;
+            if t >= t0 && t <= last {
+                observed[((t - t0) / w) as usize] += measure.value(cols, i);
             }
         }
         let cal = &cfg.calendar;
@@ -194,13 +228,7 @@ pub fn request_series(
     width_minutes: i64,
     config: &RateConfig,
 ) -> Result<RateSeries> {
-    let err = |source| Error::Frame { context: "computing a request series", source };
-    let cols = Cols {
-        ts: timestamps(events).map_err(err)?,
-        count: events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?,
-        status: events.column(col::STATUS).and_then(|c| c.i32().cloned()).map_err(err)?,
-        ip: events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(err)?,
-    };
+    let cols = Cols::read(events).map_err(|source| Error::Frame { context: "computing a request series", source })?;
     let times: Vec<i64> = rows.iter().filter_map(|&i| cols.ts.get(i)).collect();
     let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
         return Ok(RateSeries { start: 0, width_minutes, observed: Vec::new(), expected: Vec::new() });
@@ -225,15 +253,17 @@ impl Detector for RateSpike {
 
     fn detect(&self, events: &DataFrame) -> Result<Detection> {
         let err = |source| Error::Frame { context: "reading events for the rate-spike detector", source };
-        let cols = Cols {
-            ts: timestamps(events).map_err(err)?,
-            count: events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?,
-            status: events.column(col::STATUS).and_then(|c| c.i32().cloned()).map_err(err)?,
-            ip: events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(err)?,
-        };
+        let cols = Cols::read(events).map_err(err)?;
         let keys = rows_by_key(events).map_err(err)?;
         let mut out = Detection::default();
+        let mut cols = cols;
         for k in &keys {
+            let sizes: Vec<f64> = k
+                .rows
+                .iter()
+                .filter_map(|&i| Some(cols.bytes.get(i)? as f64 / cols.count.get(i).unwrap_or(1).max(1) as f64))
+                .collect();
+            cols.byte_unit = median(&sizes).unwrap_or(1.0).max(1.0);
             self.detect_key(&cols, k, &mut out);
         }
         out.findings
@@ -277,7 +307,7 @@ impl RateSpike {
 
         let mut spikes: Vec<Spike> = Vec::new();
         for &width in &widths {
-            for measure in [Measure::Requests, Measure::Errors] {
+            for measure in [Measure::Requests, Measure::Errors, Measure::Bytes] {
                 let found = self.spikes(cols, k, first, last, width, measure);
                 // A burst already inside a spike of the main width adds nothing.
                 for s in found {
@@ -425,12 +455,17 @@ impl RateSpike {
             return Vec::new();
         }
         let tested = series.expected.iter().filter(|e| e.is_some()).count();
+        // Response sizes vary far more than counts: a bytes spike must also be large in bytes.
+        let min_excess = match measure {
+            Measure::Bytes => cfg.min_excess.max(MIN_BYTES_EXCESS / cols.byte_unit),
+            _ => cfg.min_excess,
+        };
         let threshold = bonferroni(cfg.alpha, tested);
         let mut flagged: Vec<(usize, f64, f64, String)> = Vec::new();
         for (b, (&x, expected)) in series.observed.iter().zip(&series.expected).enumerate() {
             let Some((expected, variance)) = *expected else { continue };
             let p = upper_tail(x.round() as u64, expected, variance);
-            if p < threshold && x - expected >= cfg.min_excess && x >= cfg.min_ratio * expected {
+            if p < threshold && x - expected >= min_excess && x >= cfg.min_ratio * expected {
                 let local = cfg.calendar.local(series.start + b as i64 * width * MINUTE);
                 let when = format!("{} {:02}:{:02}", local.weekday, local.hour, local.minute);
                 flagged.push((b, expected, p, when));
@@ -460,20 +495,25 @@ impl RateSpike {
             .iter()
             .copied()
             .filter(|&i| cols.ts.get(i).is_some_and(|t| t >= from && t < to))
-            .filter(|&i| s.measure == Measure::Requests || matches!(cols.status.get(i), Some(401 | 403 | 404 | 429)))
+            .filter(|&i| s.measure.value(cols, i) > 0.0)
             .collect();
-        // Which of those requests came from networks the key had used before the spike?
+        // Which of those requests came from networks the key had used well before the spike?
         let known = |i: usize| {
             cols.ip
                 .get(i)
                 .and_then(|ip| ip.parse::<IpAddr>().ok())
                 .and_then(|ip| first_seen.get(&prefix_of(ip)))
-                .is_some_and(|seen| *seen < from)
+                .is_some_and(|seen| *seen < from - USUAL_AFTER)
         };
-        let weight = |i: usize| cols.count.get(i).unwrap_or(1) as f64;
+        let weight = |i: usize| s.measure.value(cols, i);
         let known_requests: f64 = in_spike.iter().filter(|&&i| known(i)).map(|&i| weight(i)).sum();
         let new_requests: f64 = in_spike.iter().filter(|&&i| !known(i)).map(|&i| weight(i)).sum();
         let excess = s.observed - s.expected;
+        // Amounts as people read them: requests, or bytes.
+        let quantity = |v: f64| match s.measure {
+            Measure::Bytes => crate::text::bytes(v * cols.byte_unit),
+            _ => thousands(v),
+        };
         // Known sources that would not make a spike on their own: the excess is the new
         // sources', and only their requests are flagged. Otherwise the whole bucket is.
         let cfg = &self.config;
@@ -481,7 +521,7 @@ impl RateSpike {
         let (rows, source_note, from_known_only) = if known_normal && new_requests > 0.0 {
             (
                 in_spike.iter().copied().filter(|&i| !known(i)).collect::<Vec<_>>(),
-                format!("; {} of them from networks the key never used before", thousands(new_requests)),
+                format!("; {} of them from networks the key never used before", quantity(new_requests)),
                 false,
             )
         } else if new_requests < 0.1 * excess {
@@ -496,13 +536,15 @@ impl RateSpike {
         }
         let score = score.round();
         let tz = self.config.calendar.tz.name();
+        let expected_amount =
+            |v: f64| if v < 10.0 && s.measure != Measure::Bytes { format!("{v:.1}") } else { quantity(v) };
         let explanation = format!(
             "{} {} in {} for key {} vs an expected {} for {}–{} ({tz}) ({}); {}× the baseline{source_note}",
-            thousands(s.observed),
+            quantity(s.observed),
             s.measure.noun(),
             duration(to - from),
             k.name,
-            if s.expected < 10.0 { format!("{:.1}", s.expected) } else { thousands(s.expected) },
+            expected_amount(s.expected),
             s.when,
             {
                 let end = cfg.calendar.local(to);
@@ -550,6 +592,14 @@ mod tests {
                 Column::new(col::SOURCE_IP.into(), events.iter().map(|e| e.1).collect::<Vec<_>>()),
                 Column::new(col::STATUS.into(), events.iter().map(|e| e.2).collect::<Vec<_>>()),
                 Column::new(col::COUNT.into(), vec![1i64; n]),
+                // Small responses, except from the 192.0.2.0/24 "bulk" client: 2 MB each.
+                Column::new(
+                    col::BYTES.into(),
+                    events
+                        .iter()
+                        .map(|e| if e.1.starts_with("192.0.2.") { 2_000_000i64 } else { 1_000 })
+                        .collect::<Vec<_>>(),
+                ),
             ],
         )
         .unwrap()
@@ -677,11 +727,30 @@ mod tests {
                 Column::new(col::SOURCE_IP.into(), vec![None::<&str>; n]),
                 Column::new(col::STATUS.into(), vec![None::<i32>; n]),
                 Column::new(col::COUNT.into(), vec![1i64; n]),
+                Column::new(col::BYTES.into(), vec![None::<i64>; n]),
             ],
         )
         .unwrap();
         let d = RateSpike::default().detect(&df).unwrap();
         assert!(d.findings.is_empty());
+    }
+
+    #[test]
+    fn large_responses_at_an_ordinary_rate_are_a_bytes_spike() {
+        // Six requests in 15 minutes, fewer than usual, but each fetches a 2 MB page.
+        let mut e = steady(10);
+        e.extend((0..6).map(|i| (10 * 1440 + 600 + i * 2, "192.0.2.10", 200)));
+        let d = detect(&e);
+        let kinds: Vec<_> = d.findings.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec!["bytes_spike"], "{:?}", d.findings.iter().map(|f| &f.explanation).collect::<Vec<_>>());
+        let f = &d.findings[0];
+        assert!(
+            f.explanation.starts_with("12.0 MB bytes sent in 15 min")
+                && f.explanation.contains("12.0 MB of them from networks the key never used before"),
+            "{}",
+            f.explanation
+        );
+        assert_eq!(f.rows.len(), 6);
     }
 
     #[test]
