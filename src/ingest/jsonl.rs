@@ -1,8 +1,9 @@
 //! NDJSON (JSON Lines): one object per line, flat dotted keys or nested objects, read by polars.
 //!
 //! Keys are discovered on a sample of lines; polars' NDJSON parser then reads only the fields
-//! leakhound needs, every leaf as text. When polars refuses the input, each line is checked on
+//! leakhound needs, every value as text. When polars refuses the input, each line is checked on
 //! its own so that the bad ones are rejected with their line number and the rest still read.
+//! Records with nested objects are read line by line in parallel instead (see `read_nested`).
 
 use super::fields;
 use super::table::{Problem, RawTable, TextColumn};
@@ -56,6 +57,9 @@ pub(super) fn read_lines(
         .iter()
         .flat_map(|(f, i)| keys.iter().filter(|k| k.join(".") == unique[*i]).map(|k| (*f, k.clone())))
         .collect();
+    if chosen.iter().any(|(_, p)| p.len() > 1) {
+        return Ok(read_nested(lines, &resolved.iter().map(|(f, _)| *f).collect::<Vec<_>>(), &chosen));
+    }
     let schema = schema_for(chosen.iter().map(|(_, p)| p.as_slice()));
 
     let owned;
@@ -153,33 +157,15 @@ fn discover_keys(lines: &[(u64, &[u8])]) -> Vec<Vec<String>> {
     ordered
 }
 
-/// A polars schema that reads the given key paths, leaves as text, nesting as structs.
-fn schema_for<'a>(paths: impl Iterator<Item = &'a [String]>) -> Schema {
-    #[derive(Default)]
-    struct Node(Vec<(String, Node)>);
-    fn insert(node: &mut Node, path: &[String]) {
-        let Some((head, rest)) = path.split_first() else { return };
-        let pos = match node.0.iter().position(|(k, _)| k == head) {
-            Some(p) => p,
-            None => {
-                node.0.push((head.clone(), Node::default()));
-                node.0.len() - 1
-            }
-        };
-        insert(&mut node.0[pos].1, rest);
-    }
-    fn dtype(node: &Node) -> DataType {
-        if node.0.is_empty() {
-            DataType::String
-        } else {
-            DataType::Struct(node.0.iter().map(|(k, n)| Field::new(k.as_str().into(), dtype(n))).collect())
+/// A polars schema that reads the given top-level keys as text.
+fn schema_for<'a>(keys: impl Iterator<Item = &'a [String]>) -> Schema {
+    let mut schema = Schema::default();
+    for k in keys {
+        if let Some(name) = k.first() {
+            schema.with_column(name.as_str().into(), DataType::String);
         }
     }
-    let mut root = Node::default();
-    for p in paths {
-        insert(&mut root, p);
-    }
-    root.0.iter().map(|(k, n)| Field::new(k.as_str().into(), dtype(n))).collect()
+    schema
 }
 
 /// The first non-null of several columns that hold the same field (flat and nested keys).
@@ -191,18 +177,91 @@ impl TextColumn for Coalesce {
     }
 }
 
-/// The text column at a key path of the parsed frame.
+/// The text column of a top-level key of the parsed frame.
 fn leaf(df: &DataFrame, path: &[String]) -> PolarsResult<StringChunked> {
-    let mut series = df.column(&path[0])?.as_materialized_series().clone();
-    for key in &path[1..] {
-        series = series.struct_()?.field_by_name(key)?;
+    Ok(df.column(&path[0])?.str()?.rechunk().into_owned())
+}
+
+/// Nested objects: polars' NDJSON reader builds them as generic structs row by row, which
+/// measured 4× slower and 5× larger than flat keys (1M rows: 15.5 s and 3.3 GB against 3.8 s
+/// and 0.6 GB). For nested records the needed paths are taken straight from each parsed line,
+/// in parallel chunks, into text columns.
+fn read_nested(
+    lines: &[(u64, &[u8])],
+    fields: &[crate::schema::Field],
+    chosen: &[(crate::schema::Field, Vec<String>)],
+) -> RawTable<'static> {
+    use rayon::prelude::*;
+    use std::borrow::Cow;
+    type Cells = Vec<Option<Cow<'static, str>>>;
+    let chunks: Vec<(Vec<u64>, Vec<Cells>, Vec<(u64, Problem)>)> = lines
+        .par_chunks(8192)
+        .map(|chunk| {
+            let mut numbers = Vec::with_capacity(chunk.len());
+            let mut cells: Vec<Cells> = vec![Vec::with_capacity(chunk.len()); fields.len()];
+            let mut rejected = Vec::new();
+            for (n, line) in chunk {
+                match parse_record(line, chosen) {
+                    Ok(map) => {
+                        numbers.push(*n);
+                        for (column, field) in cells.iter_mut().zip(fields) {
+                            let cell = chosen
+                                .iter()
+                                .filter(|(f, _)| f == field)
+                                .find_map(|(_, path)| text_at(&map, path))
+                                .map(Cow::Owned);
+                            column.push(cell);
+                        }
+                    }
+                    Err(p) => rejected.push((*n, p)),
+                }
+            }
+            (numbers, cells, rejected)
+        })
+        .collect();
+    let mut numbers = Vec::with_capacity(lines.len());
+    let mut columns: Vec<Cells> = vec![Vec::with_capacity(lines.len()); fields.len()];
+    let mut rejected = Vec::new();
+    for (n, cells, r) in chunks {
+        numbers.extend(n);
+        for (all, part) in columns.iter_mut().zip(cells) {
+            all.extend(part);
+        }
+        rejected.extend(r);
     }
-    Ok(series.str()?.rechunk().into_owned())
+    RawTable {
+        lines: numbers,
+        columns: fields.iter().copied().zip(columns).map(|(f, c)| (f, Box::new(c) as Box<dyn TextColumn>)).collect(),
+        rejected,
+    }
+}
+
+/// The text of the value at a key path: strings as they are, numbers and booleans as written,
+/// objects and arrays as JSON, null or missing as nothing.
+fn text_at(map: &serde_json::Map<String, Value>, path: &[String]) -> Option<String> {
+    let (last, parents) = path.split_last()?;
+    let mut current = map;
+    for key in parents {
+        current = current.get(key)?.as_object()?;
+    }
+    match current.get(last)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
 }
 
 /// Why polars cannot take a line: not JSON, not an object, or a scalar where the chosen
 /// fields need an object.
 fn check_line(line: &[u8], chosen: &[(crate::schema::Field, Vec<String>)]) -> std::result::Result<(), Problem> {
+    parse_record(line, chosen).map(|_| ())
+}
+
+/// A line as a JSON object whose chosen key paths are objects where they need to be.
+fn parse_record(
+    line: &[u8],
+    chosen: &[(crate::schema::Field, Vec<String>)],
+) -> std::result::Result<serde_json::Map<String, Value>, Problem> {
     let value: Value = serde_json::from_slice(line).map_err(|e| {
         let what = if e.is_eof() { "unterminated JSON" } else { "invalid JSON" };
         Problem::new("invalid_json", format!("{what} at column {}", e.column()))
@@ -225,7 +284,7 @@ fn check_line(line: &[u8], chosen: &[(crate::schema::Field, Vec<String>)]) -> st
             }
         }
     }
-    Ok(())
+    Ok(map)
 }
 
 #[cfg(test)]
