@@ -6,6 +6,7 @@
 //! Records with nested objects are read line by line in parallel instead (see `read_nested`).
 
 use super::fields;
+use super::linewise::{merge, Chunk};
 use super::table::{Problem, RawTable, TextColumn};
 use crate::error::{Error, Result};
 use crate::mapping::Mapping;
@@ -192,48 +193,30 @@ fn read_nested(
     chosen: &[(crate::schema::Field, Vec<String>)],
 ) -> RawTable<'static> {
     use rayon::prelude::*;
-    use std::borrow::Cow;
-    type Cells = Vec<Option<Cow<'static, str>>>;
-    let chunks: Vec<(Vec<u64>, Vec<Cells>, Vec<(u64, Problem)>)> = lines
+    let chunks: Vec<Chunk<'static>> = lines
         .par_chunks(8192)
-        .map(|chunk| {
-            let mut numbers = Vec::with_capacity(chunk.len());
-            let mut cells: Vec<Cells> = vec![Vec::with_capacity(chunk.len()); fields.len()];
-            let mut rejected = Vec::new();
-            for (n, line) in chunk {
+        .map(|part| {
+            let mut chunk = Chunk::new(fields.len(), part.len());
+            for (n, line) in part {
                 match parse_record(line, chosen) {
                     Ok(map) => {
-                        numbers.push(*n);
-                        for (column, field) in cells.iter_mut().zip(fields) {
+                        chunk.lines.push(*n);
+                        for (column, field) in chunk.cells.iter_mut().zip(fields) {
                             let cell = chosen
                                 .iter()
                                 .filter(|(f, _)| f == field)
                                 .find_map(|(_, path)| text_at(&map, path))
-                                .map(Cow::Owned);
+                                .map(std::borrow::Cow::Owned);
                             column.push(cell);
                         }
                     }
-                    Err(p) => rejected.push((*n, p)),
+                    Err(p) => chunk.rejected.push((*n, p)),
                 }
             }
-            (numbers, cells, rejected)
+            chunk
         })
         .collect();
-    let mut numbers = Vec::with_capacity(lines.len());
-    let mut columns: Vec<Cells> = vec![Vec::with_capacity(lines.len()); fields.len()];
-    let mut rejected = Vec::new();
-    for (n, cells, r) in chunks {
-        numbers.extend(n);
-        for (all, part) in columns.iter_mut().zip(cells) {
-            all.extend(part);
-        }
-        rejected.extend(r);
-    }
-    RawTable {
-        lines: numbers,
-        columns: fields.iter().copied().zip(columns).map(|(f, c)| (f, Box::new(c) as Box<dyn TextColumn>)).collect(),
-        rejected,
-    }
+    merge(chunks, fields)
 }
 
 /// The text of the value at a key path: strings as they are, numbers and booleans as written,

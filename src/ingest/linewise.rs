@@ -11,10 +11,39 @@ pub type Row<'a> = [Option<Cow<'a, str>>];
 /// Lines per parallel chunk (enough to amortise the task, small enough to balance two cores).
 const CHUNK_BYTES: usize = 4 << 20;
 
-struct Chunk<'a> {
-    lines: Vec<u64>,
-    cells: Vec<Vec<Option<Cow<'a, str>>>>,
-    rejected: Vec<(u64, Problem)>,
+/// The rows a parallel task parsed: line numbers, one column of cells per field, and the lines
+/// it rejected.
+pub struct Chunk<'a> {
+    pub lines: Vec<u64>,
+    pub cells: Vec<Vec<Option<Cow<'a, str>>>>,
+    pub rejected: Vec<(u64, Problem)>,
+}
+
+impl Chunk<'_> {
+    pub fn new(fields: usize, capacity: usize) -> Self {
+        Self {
+            lines: Vec::with_capacity(capacity),
+            cells: (0..fields).map(|_| Vec::with_capacity(capacity)).collect(),
+            rejected: Vec::new(),
+        }
+    }
+}
+
+/// Joins the chunks, in order, into one table.
+pub fn merge<'a>(chunks: Vec<Chunk<'a>>, fields: &[Field]) -> RawTable<'a> {
+    let total: usize = chunks.iter().map(|c| c.lines.len()).sum();
+    let mut lines = Vec::with_capacity(total);
+    let mut cells: Vec<Vec<Option<Cow<'a, str>>>> = (0..fields.len()).map(|_| Vec::with_capacity(total)).collect();
+    let mut rejected = Vec::new();
+    for chunk in chunks {
+        lines.extend(chunk.lines);
+        for (all, part) in cells.iter_mut().zip(chunk.cells) {
+            all.extend(part);
+        }
+        rejected.extend(chunk.rejected);
+    }
+    let columns = fields.iter().zip(cells).map(|(f, c)| (*f, Box::new(c) as Box<dyn TextColumn + 'a>)).collect();
+    RawTable { lines, columns, rejected }
 }
 
 /// Parses every non-blank line of `bytes` with `parse`, which fills one slot per entry of
@@ -49,7 +78,7 @@ where
         .par_iter()
         .zip(first_lines.par_iter())
         .map(|(&(s, e), &first)| {
-            let mut chunk = Chunk { lines: Vec::new(), cells: vec![Vec::new(); fields.len()], rejected: Vec::new() };
+            let mut chunk = Chunk::new(fields.len(), 0);
             let mut row: Vec<Option<Cow<'a, str>>> = vec![None; fields.len()];
             for (i, line) in bytes[s..e].split(|&b| b == b'\n').enumerate() {
                 let number = first + i as u64;
@@ -82,17 +111,5 @@ where
         })
         .collect();
 
-    let total: usize = chunks.iter().map(|c| c.lines.len()).sum();
-    let mut lines = Vec::with_capacity(total);
-    let mut cells: Vec<Vec<Option<Cow<'a, str>>>> = (0..fields.len()).map(|_| Vec::with_capacity(total)).collect();
-    let mut rejected = Vec::new();
-    for chunk in chunks {
-        lines.extend(chunk.lines);
-        for (all, part) in cells.iter_mut().zip(chunk.cells) {
-            all.extend(part);
-        }
-        rejected.extend(chunk.rejected);
-    }
-    let columns = fields.iter().zip(cells).map(|(f, c)| (*f, Box::new(c) as Box<dyn TextColumn + 'a>)).collect();
-    RawTable { lines, columns, rejected }
+    merge(chunks, fields)
 }
