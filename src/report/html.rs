@@ -3,8 +3,11 @@
 //! that comes from a log is escaped: a log line is attacker-controlled.
 
 use super::charts::Rendered;
+use super::key_label;
 use super::summary::SummaryInput;
-use super::{exposure, key_label};
+use super::tables::{
+    endpoint_row, severity_counts, source_row, verdict_row, ENDPOINT_HEADER, MAX_ROWS, SOURCE_HEADER, VERDICT_HEADER,
+};
 use crate::detect::incident::Incident;
 use crate::detect::Finding;
 use crate::text::thousands;
@@ -71,6 +74,27 @@ fn figure(out: &mut String, chart: Option<&Rendered>) {
     }
 }
 
+/// A table of already escaped cells; `numeric` columns align right; `more` rows left out.
+fn table(out: &mut String, header: &[&str], numeric: &[usize], rows: Vec<Vec<String>>, more: usize) {
+    out.push_str("<table>\n<tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for (k, cell) in row.iter().enumerate() {
+            let class = if numeric.contains(&k) { " class=\"num\"" } else { "" };
+            let _ = write!(out, "<td{class}>{cell}</td>");
+        }
+        out.push_str("</tr>\n");
+    }
+    if more > 0 {
+        let _ = writeln!(out, "<tr><td colspan=\"{}\">… and {more} more</td></tr>", header.len());
+    }
+    out.push_str("</table>\n");
+}
+
 /// The report page.
 pub fn to_html(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Finding], charts: &[Rendered]) -> Vec<u8> {
     let chart = |name: &str| charts.iter().find(|c| c.name == name);
@@ -90,13 +114,8 @@ pub fn to_html(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Finding
     if incidents.is_empty() {
         out.push_str("<p><strong>No incidents.</strong> Nothing in these logs suggests that a key is used by someone else.</p>\n");
     } else {
-        let mut counts: Vec<String> = Vec::new();
-        for sv in crate::detect::Severity::ALL.iter().rev() {
-            let n = incidents.iter().filter(|i| i.severity == *sv).count();
-            if n > 0 {
-                counts.push(format!("{n} {}", sev(*sv)));
-            }
-        }
+        let counts: Vec<String> =
+            severity_counts(incidents).iter().map(|(sv, n)| format!("{n} {}", sev(*sv))).collect();
         let _ = writeln!(
             out,
             "<p><strong>{} incident{}:</strong> {}</p>",
@@ -104,27 +123,17 @@ pub fn to_html(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Finding
             if incidents.len() == 1 { "" } else { "s" },
             counts.join(", ")
         );
-        out.push_str("<table>\n<tr><th>incident</th><th>severity</th><th>key</th><th>abuse began (estimate)</th><th>until</th><th>requests</th><th>main source</th><th>detectors</th></tr>\n");
-        for i in incidents {
-            let source = i
-                .sources
-                .first()
-                .map(|s| format!("{} {}", s.ip, s.country.as_deref().unwrap_or("")))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td class=\"num\">{5}</td><td>{6}</td><td>{7}</td></tr>",
-                escape(&i.id),
-                sev(i.severity),
-                escape(&key_label(i)),
-                escape(&format_rfc3339(i.abuse_started)),
-                escape(&format_rfc3339(i.end)),
-                thousands(i.requests as f64),
-                escape(source.trim()),
-                escape(&i.detectors.join(", "))
-            );
-        }
-        out.push_str("</table>\n<p class=\"muted\">The estimated start of the abuse is the first anomalous event: search the vendor's audit logs from there, and rotate the key.</p>\n");
+        let rows: Vec<Vec<String>> = incidents
+            .iter()
+            .map(|i| {
+                let mut cells: Vec<String> = verdict_row(i).iter().map(|c| escape(c)).collect();
+                cells[0] = format!("<a href=\"#{0}\">{0}</a>", cells[0]);
+                cells[1] = sev(i.severity);
+                cells
+            })
+            .collect();
+        table(&mut out, &VERDICT_HEADER, &[5], rows, 0);
+        out.push_str("<p class=\"muted\">The estimated start of the abuse is the first anomalous event: search the vendor's audit logs from there, and rotate the key.</p>\n");
     }
     out.push_str("</section>\n");
 
@@ -159,35 +168,22 @@ pub fn to_html(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Finding
                 escape(&f.explanation)
             );
         }
-        out.push_str("</ul>\n<h3>Sources</h3>\n<table>\n<tr><th>IP</th><th>country</th><th>AS</th><th>client (user agent)</th><th>first seen</th><th>last seen</th><th>requests</th><th>bytes</th></tr>\n");
-        for src in i.sources.iter().take(20) {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                escape(&src.ip),
-                escape(src.country.as_deref().unwrap_or("")),
-                escape(&src.asn.map(|a| format!("AS{a} {}", src.as_org.as_deref().unwrap_or(""))).unwrap_or_default()),
-                escape(src.user_agent.as_deref().unwrap_or("")),
-                escape(&format_rfc3339(src.first)),
-                escape(&format_rfc3339(src.last)),
-                thousands(src.requests as f64),
-                thousands(src.bytes as f64)
-            );
-        }
-        if i.sources.len() > 20 {
-            let _ = writeln!(out, "<tr><td colspan=\"8\">… and {} more</td></tr>", i.sources.len() - 20);
-        }
-        out.push_str("</table>\n<h3>Endpoints touched</h3>\n<table>\n<tr><th>endpoint</th><th>data exposed</th><th>requests</th></tr>\n");
-        for (e, n) in i.endpoints.iter().take(20) {
-            let _ = writeln!(
-                out,
-                "<tr><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td></tr>",
-                escape(e),
-                exposure(e),
-                thousands(*n as f64)
-            );
-        }
-        out.push_str("</table>\n");
+        out.push_str("</ul>\n<h3>Sources</h3>\n");
+        let sources =
+            i.sources.iter().take(MAX_ROWS).map(|src| source_row(src).iter().map(|c| escape(c)).collect()).collect();
+        table(&mut out, &SOURCE_HEADER, &[6, 7], sources, i.sources.len().saturating_sub(MAX_ROWS));
+        out.push_str("<h3>Endpoints touched</h3>\n");
+        let endpoints = i
+            .endpoints
+            .iter()
+            .take(MAX_ROWS)
+            .map(|e| {
+                let mut cells: Vec<String> = endpoint_row(e).iter().map(|c| escape(c)).collect();
+                cells[0] = format!("<code>{}</code>", cells[0]);
+                cells
+            })
+            .collect();
+        table(&mut out, &ENDPOINT_HEADER, &[2], endpoints, i.endpoints.len().saturating_sub(MAX_ROWS));
         figure(&mut out, chart(&format!("{}-sources", i.id)));
         out.push_str("</section>\n");
     }

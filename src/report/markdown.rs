@@ -2,8 +2,11 @@
 //! for tickets and pull requests. Text from logs is escaped so that it cannot format or link.
 
 use super::charts::Rendered;
+use super::key_label;
 use super::summary::SummaryInput;
-use super::{exposure, key_label};
+use super::tables::{
+    endpoint_row, severity_counts, source_row, verdict_row, ENDPOINT_HEADER, MAX_ROWS, SOURCE_HEADER, VERDICT_HEADER,
+};
 use crate::detect::incident::Incident;
 use crate::detect::Finding;
 use crate::text::thousands;
@@ -30,6 +33,19 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// A table of already escaped cells; `numeric` columns align right; `more` rows left out.
+fn table(out: &mut String, header: &[&str], numeric: &[usize], rows: Vec<Vec<String>>, more: usize) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let rule: Vec<&str> = (0..header.len()).map(|k| if numeric.contains(&k) { "---:" } else { "---" }).collect();
+    let _ = writeln!(out, "|{}|", rule.join("|"));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    if more > 0 {
+        let _ = writeln!(out, "\n… and {more} more");
+    }
+}
+
 pub fn to_markdown(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Finding], charts: &[Rendered]) -> Vec<u8> {
     let has_chart = |name: &str| charts.iter().find(|c| c.name == name);
     let totals = super::summary::Totals::of(s.files);
@@ -46,14 +62,7 @@ pub fn to_markdown(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Fin
     if incidents.is_empty() {
         out.push_str("**No incidents.** Nothing in these logs suggests that a key is used by someone else.\n");
     } else {
-        let counts: Vec<String> = crate::detect::Severity::ALL
-            .iter()
-            .rev()
-            .filter_map(|sv| {
-                let n = incidents.iter().filter(|i| i.severity == *sv).count();
-                (n > 0).then(|| format!("{n} {sv}"))
-            })
-            .collect();
+        let counts: Vec<String> = severity_counts(incidents).iter().map(|(sv, n)| format!("{n} {sv}")).collect();
         let _ = writeln!(
             out,
             "**{} incident{}:** {}.\n",
@@ -61,27 +70,16 @@ pub fn to_markdown(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Fin
             if incidents.len() == 1 { "" } else { "s" },
             counts.join(", ")
         );
-        out.push_str("| incident | severity | key | abuse began (estimate) | until | requests | main source | detectors |\n|---|---|---|---|---|---:|---|---|\n");
-        for i in incidents {
-            let source = i
-                .sources
-                .first()
-                .map(|s| format!("{} {}", s.ip, s.country.as_deref().unwrap_or("")))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "| [{}](#{}) | **{}** | {} | {} | {} | {} | {} | {} |",
-                i.id,
-                i.id.to_ascii_lowercase(),
-                i.severity,
-                escape(&key_label(i)),
-                format_rfc3339(i.abuse_started),
-                format_rfc3339(i.end),
-                thousands(i.requests as f64),
-                escape(source.trim()),
-                i.detectors.join(", ")
-            );
-        }
+        let rows = incidents
+            .iter()
+            .map(|i| {
+                let mut cells: Vec<String> = verdict_row(i).iter().map(|c| escape(c)).collect();
+                cells[0] = format!("[{}](#{})", i.id, i.id.to_ascii_lowercase());
+                cells[1] = format!("**{}**", i.severity);
+                cells
+            })
+            .collect();
+        table(&mut out, &VERDICT_HEADER, &[5], rows, 0);
     }
     for i in incidents {
         let _ = writeln!(
@@ -108,25 +106,14 @@ pub fn to_markdown(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Fin
                 escape(&f.explanation)
             );
         }
-        out.push_str("\n| IP | country | AS | client | first seen | last seen | requests | bytes |\n|---|---|---|---|---|---|---:|---:|\n");
-        for src in i.sources.iter().take(20) {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                escape(&src.ip),
-                escape(src.country.as_deref().unwrap_or("")),
-                escape(&src.asn.map(|a| format!("AS{a} {}", src.as_org.as_deref().unwrap_or(""))).unwrap_or_default()),
-                escape(src.user_agent.as_deref().unwrap_or("")),
-                format_rfc3339(src.first),
-                format_rfc3339(src.last),
-                thousands(src.requests as f64),
-                thousands(src.bytes as f64)
-            );
-        }
-        out.push_str("\n| endpoint | data exposed | requests |\n|---|---|---:|\n");
-        for (e, n) in i.endpoints.iter().take(20) {
-            let _ = writeln!(out, "| {} | {} | {} |", escape(e), exposure(e), thousands(*n as f64));
-        }
+        out.push('\n');
+        let sources =
+            i.sources.iter().take(MAX_ROWS).map(|src| source_row(src).iter().map(|c| escape(c)).collect()).collect();
+        table(&mut out, &SOURCE_HEADER, &[6, 7], sources, i.sources.len().saturating_sub(MAX_ROWS));
+        out.push('\n');
+        let endpoints =
+            i.endpoints.iter().take(MAX_ROWS).map(|e| endpoint_row(e).iter().map(|c| escape(c)).collect()).collect();
+        table(&mut out, &ENDPOINT_HEADER, &[2], endpoints, i.endpoints.len().saturating_sub(MAX_ROWS));
         if let Some(c) = has_chart(&format!("{}-sources", i.id)) {
             let _ = writeln!(out, "\n![{}](charts/{}.png)", escape(&c.title), c.name);
         }

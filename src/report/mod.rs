@@ -10,6 +10,7 @@ pub mod markdown;
 pub mod parquet;
 pub mod rejects;
 pub mod summary;
+pub mod tables;
 
 use crate::error::{Error, Result};
 use std::io::Write;
