@@ -241,3 +241,25 @@ pub fn list_files(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// The README's demo command (run from the project root, so that `source_file` is
+/// `data/logs/…` as in `data/truth.json`), with `extra` arguments.
+pub fn demo_scan(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Run) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut args = vec![
+        "scan",
+        "data/logs",
+        "--mapping",
+        "data/demo-mapping.toml",
+        "--geoip-dir",
+        "data/geoip",
+        "--tz",
+        "Europe/Berlin",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let run = leakhound_in(&project_root(), &args);
+    (tmp, out, run)
+}

@@ -9,28 +9,6 @@ fn rank(severity: &str) -> usize {
     ORDER.iter().position(|s| *s == severity).unwrap()
 }
 
-/// The README's demo command (run from the project root, so that `source_file` is
-/// `data/logs/…` as in `data/truth.json`), with `extra` arguments.
-fn demo_scan(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Run) {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let mut args = vec![
-        "scan",
-        "data/logs",
-        "--mapping",
-        "data/demo-mapping.toml",
-        "--geoip-dir",
-        "data/geoip",
-        "--tz",
-        "Europe/Berlin",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let run = leakhound_in(&project_root(), &args);
-    (tmp, out, run)
-}
-
 /// Every leak and every planted event as `(file, line) → leak id`.
 fn planted_events() -> BTreeMap<(String, u64), String> {
     let truth = read_json(&project_root().join("data/truth.json"));

@@ -2,25 +2,9 @@
 
 use crate::common::*;
 
-/// The README's demo command, run from the project root.
+/// The README's demo command, which must succeed.
 fn demo() -> (tempfile::TempDir, std::path::PathBuf, Run) {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let run = leakhound_in(
-        &project_root(),
-        &[
-            "scan",
-            "data/logs",
-            "--mapping",
-            "data/demo-mapping.toml",
-            "--geoip-dir",
-            "data/geoip",
-            "--tz",
-            "Europe/Berlin",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let (tmp, out, run) = demo_scan(&[]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     (tmp, out, run)
 }

@@ -1,7 +1,7 @@
 //! A key's activity by hour of the week (7 days × 24 hours, the organisation's time zone),
 //! its normal traffic shaded by volume, the hours of its incidents outlined and marked.
 
-use super::{err, text, title, Draw, INK, PALETTE};
+use super::{err, header, text, Draw, INK, PALETTE};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -33,10 +33,7 @@ impl Draw for Heatmap {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        root.fill(&WHITE).map_err(err)?;
-        root.draw(&Text::new(self.title.clone(), (20, 12), title(22))).map_err(err)?;
-        root.draw(&Text::new(self.subtitle.clone(), (20, 42), text(15))).map_err(err)?;
-        let area = root.margin(70, 10, 10, 20);
+        let area = header(root, &self.title, &self.subtitle, 20)?;
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size(45)
             .y_label_area_size(55)

@@ -103,6 +103,20 @@ pub fn title(size: u32) -> TextStyle<'static> {
     (FONT, size, FontStyle::Bold).into_font().color(&INK)
 }
 
+/// Paints the background, the title and the subtitle; returns the area below them (with
+/// `right` pixels kept free on the right).
+pub fn header<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    heading: &str,
+    subtitle: &str,
+    right: u32,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    root.fill(&WHITE).map_err(err)?;
+    root.draw(&Text::new(heading.to_string(), (20, 12), title(22))).map_err(err)?;
+    root.draw(&Text::new(subtitle.to_string(), (20, 42), text(15))).map_err(err)?;
+    Ok(root.margin(70, 10, 10, right))
+}
+
 /// A file-name-safe version of a credential or label.
 pub fn slug(s: &str) -> String {
     let mut out: String = s

@@ -1,7 +1,7 @@
 //! Where an incident's requests came from, against where the key's requests normally come
 //! from: share of requests per network owner (AS) or country, new ones marked.
 
-use super::{err, text, title, Draw, INK, PALETTE, USUAL};
+use super::{err, header, text, Draw, INK, PALETTE, USUAL};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -19,10 +19,7 @@ impl Draw for Sources {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        root.fill(&WHITE).map_err(err)?;
-        root.draw(&Text::new(self.title.clone(), (20, 12), title(22))).map_err(err)?;
-        root.draw(&Text::new(self.subtitle.clone(), (20, 42), text(15))).map_err(err)?;
-        let area = root.margin(70, 10, 10, 30);
+        let area = header(root, &self.title, &self.subtitle, 30)?;
         let n = self.rows.len().max(1);
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size(45)

@@ -2,7 +2,7 @@
 //! and each new one), with the expected level and its band from the baseline, flagged buckets
 //! marked and the incident's span shaded.
 
-use super::{err, text, title, Draw, INK, LIGHT, PALETTE, USUAL};
+use super::{err, header, text, Draw, INK, LIGHT, PALETTE, USUAL};
 use chrono::DateTime;
 use chrono_tz::Tz;
 use plotters::coord::Shift;
@@ -49,10 +49,7 @@ impl Draw for Timeline {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        root.fill(&WHITE).map_err(err)?;
-        root.draw(&Text::new(self.title.clone(), (20, 12), title(22))).map_err(err)?;
-        root.draw(&Text::new(self.subtitle.clone(), (20, 42), text(15))).map_err(err)?;
-        let area = root.margin(70, 10, 10, 20);
+        let area = header(root, &self.title, &self.subtitle, 20)?;
         let w = self.width_minutes as f64 / 60.0;
         let n = self.counts.len();
         let x_max = (n as f64 * w).max(w);

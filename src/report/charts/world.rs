@@ -1,7 +1,7 @@
 //! Where a key was used from, on a plain longitude/latitude grid (no map tiles): its usual
 //! places in grey, the places new in its incidents in vermillion, labelled.
 
-use super::{err, text, title, Draw, INK, LIGHT, PALETTE, USUAL};
+use super::{err, header, text, Draw, INK, LIGHT, PALETTE, USUAL};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -19,10 +19,7 @@ impl Draw for World {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        root.fill(&WHITE).map_err(err)?;
-        root.draw(&Text::new(self.title.clone(), (20, 12), title(22))).map_err(err)?;
-        root.draw(&Text::new(self.subtitle.clone(), (20, 42), text(15))).map_err(err)?;
-        let area = root.margin(70, 10, 10, 20);
+        let area = header(root, &self.title, &self.subtitle, 20)?;
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size(45)
             .y_label_area_size(60)
