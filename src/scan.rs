@@ -42,7 +42,7 @@ pub struct ScanOutcome {
 }
 
 /// Output files of a scan, in the order they are listed.
-pub const OUTPUTS: [&str; 9] = [
+pub const OUTPUTS: [&str; 10] = [
     "events.parquet",
     "rejects.csv",
     "summary.json",
@@ -52,6 +52,7 @@ pub const OUTPUTS: [&str; 9] = [
     "incidents.json",
     "report.html",
     "summary.md",
+    "baseline.parquet",
 ];
 
 /// Reads the inputs, runs the detectors and writes the outputs ([`OUTPUTS`]).
@@ -75,6 +76,7 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let incidents = crate::detect::incident::build(&ingested.events, &detection.findings)?;
     let flags = report::flagged::flags(&detection.findings, &incidents);
     let charts = report::charts::data::charts(&ingested.events, &incidents, &opts.rate)?;
+    let mut baseline = crate::detect::rate::baseline_frame(&ingested.events, &opts.rate)?;
     let timezone = opts.timezone.name();
     let summary_input = summary::SummaryInput {
         files: &ingested.files,
@@ -104,6 +106,7 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
             OUTPUTS[8],
             report::markdown::to_markdown(&summary_input, &incidents, &detection.findings, &charts),
         ),
+        Output::new(OUTPUTS[9], report::parquet::to_bytes(&mut baseline)?),
     ];
     let mut outputs = Vec::from(outputs);
     for c in charts {

@@ -59,6 +59,69 @@ impl Default for RateConfig {
     }
 }
 
+impl RateConfig {
+    /// The main bucket width of a key: `bucket_minutes`, else 15 minutes for busy keys and an
+    /// hour for quiet ones.
+    fn main_width(&self, cols: &Cols, k: &KeyRows, first: i64, last: i64) -> i64 {
+        let total: f64 = k.rows.iter().map(|&i| cols.count.get(i).unwrap_or(1) as f64).sum();
+        let per_hour = total / ((last - first) as f64 / (60.0 * MINUTE as f64)).max(1.0);
+        self.bucket_minutes.unwrap_or(if per_hour >= BUSY_PER_HOUR { 15 } else { 60 })
+    }
+
+    /// Whether a bucket is a spike: significant after Bonferroni and big enough.
+    fn is_spike(&self, x: f64, expected: f64, p: f64, threshold: f64, min_excess: f64) -> bool {
+        p < threshold && x - expected >= min_excess && x >= self.min_ratio * expected
+    }
+}
+
+/// Every key's request series at its main bucket width with the expected level, its band
+/// (+3σ), the tail probability and whether the bucket is a spike: `baseline.parquet`, for
+/// analysts tuning thresholds.
+pub fn baseline_frame(events: &DataFrame, config: &RateConfig) -> Result<DataFrame> {
+    let err = |source| Error::Frame { context: "building the baseline table", source };
+    let cols = Cols::read(events).map_err(err)?;
+    let (mut key, mut start, mut width, mut observed, mut expected, mut upper, mut pv, mut flagged) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for k in rows_by_key(events).map_err(err)? {
+        let times: Vec<i64> = k.rows.iter().filter_map(|&i| cols.ts.get(i)).collect();
+        let (Some(&first), Some(&last)) = (times.first(), times.last()) else { continue };
+        let w = config.main_width(&cols, &k, first, last);
+        let series = RateSeries::compute(&cols, &k.rows, first, last, w, Measure::Requests, config);
+        let threshold = bonferroni(config.alpha, series.expected.iter().filter(|e| e.is_some()).count());
+        for (b, (&x, e)) in series.observed.iter().zip(&series.expected).enumerate() {
+            key.push(k.key);
+            start.push(series.start + b as i64 * w * MINUTE);
+            width.push(w);
+            observed.push(x);
+            let p = e.map(|(m, var)| upper_tail(x.round() as u64, m, var));
+            expected.push(e.map(|(m, _)| m));
+            upper.push(e.map(|(m, var)| m + 3.0 * var.sqrt()));
+            pv.push(p);
+            flagged.push(
+                matches!((e, p), (Some((m, _)), Some(p)) if config.is_spike(x, *m, p, threshold, config.min_excess)),
+            );
+        }
+    }
+    let n = key.len();
+    DataFrame::new(
+        n,
+        vec![
+            StringChunked::from_iter_values(col::CREDENTIAL.into(), key.into_iter()).into_series().into_column(),
+            Int64Chunked::from_vec("bucket_start".into(), start)
+                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                .into_series()
+                .into_column(),
+            Int64Chunked::from_vec("width_minutes".into(), width).into_series().into_column(),
+            Float64Chunked::from_vec("requests".into(), observed).into_series().into_column(),
+            Float64Chunked::from_iter_options("expected".into(), expected.into_iter()).into_series().into_column(),
+            Float64Chunked::from_iter_options("expected_upper".into(), upper.into_iter()).into_series().into_column(),
+            Float64Chunked::from_iter_options("p_value".into(), pv.into_iter()).into_series().into_column(),
+            BooleanChunked::from_iter_values("spike".into(), flagged.into_iter()).into_series().into_column(),
+        ],
+    )
+    .map_err(err)
+}
+
 /// The rate-spike detector.
 #[derive(Debug, Clone, Default)]
 pub struct RateSpike {
@@ -290,9 +353,7 @@ impl RateSpike {
             });
             return;
         }
-        let total: f64 = k.rows.iter().map(|&i| cols.count.get(i).unwrap_or(1) as f64).sum();
-        let per_hour = total / ((last - first) as f64 / (60.0 * MINUTE as f64)).max(1.0);
-        let main = cfg.bucket_minutes.unwrap_or(if per_hour >= BUSY_PER_HOUR { 15 } else { 60 });
+        let main = cfg.main_width(cols, k, first, last);
         let mut widths = vec![main];
         if cfg.burst_minutes < main {
             widths.push(cfg.burst_minutes);
@@ -465,7 +526,7 @@ impl RateSpike {
         for (b, (&x, expected)) in series.observed.iter().zip(&series.expected).enumerate() {
             let Some((expected, variance)) = *expected else { continue };
             let p = upper_tail(x.round() as u64, expected, variance);
-            if p < threshold && x - expected >= min_excess && x >= cfg.min_ratio * expected {
+            if cfg.is_spike(x, expected, p, threshold, min_excess) {
                 let local = cfg.calendar.local(series.start + b as i64 * width * MINUTE);
                 let when = format!("{} {:02}:{:02}", local.weekday, local.hour, local.minute);
                 flagged.push((b, expected, p, when));

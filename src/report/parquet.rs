@@ -1,9 +1,10 @@
-//! `events.parquet`: the canonical events frame for analysts (polars, pandas, DuckDB).
+//! Parquet outputs for analysts (polars, pandas, DuckDB): `events.parquet` and
+//! `baseline.parquet`.
 
 use crate::error::{Error, Result};
 use polars::prelude::*;
 
-/// The frame as Parquet bytes (zstd-compressed, with statistics).
+/// A frame as Parquet bytes (zstd-compressed, with statistics).
 pub fn to_bytes(frame: &mut DataFrame) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf)

@@ -40,6 +40,19 @@ fn demo_report_summary_and_charts() {
     );
     assert!(html.contains("users (contact details)") && html.contains("outbound messages sent in your name"));
 
+    // baseline.parquet: every key's series, with the incidents' spikes among its buckets.
+    use polars::prelude::SerReader;
+    let baseline = polars::prelude::ParquetReader::new(std::fs::File::open(out.join("baseline.parquet")).unwrap())
+        .finish()
+        .unwrap();
+    let names: Vec<String> = baseline.get_column_names().iter().map(|n| n.to_string()).collect();
+    assert_eq!(
+        names,
+        ["credential", "bucket_start", "width_minutes", "requests", "expected", "expected_upper", "p_value", "spike"]
+    );
+    let spikes = baseline.column("spike").unwrap().bool().unwrap().sum().unwrap_or(0);
+    assert!(spikes >= 3, "the demo's bulk export, enumeration and spam are spikes: {spikes}");
+
     // Charts: both formats, real images, for every incident and its key.
     let charts = list_files(&out.join("charts"));
     for id in &ids {
