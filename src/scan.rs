@@ -39,6 +39,34 @@ pub struct ScanOutcome {
     pub text: String,
     /// The most severe incident, if any.
     pub worst: Option<Severity>,
+    pub timings: Timings,
+}
+
+/// Where a scan spent its time (wall clock; not part of any output file, which stay
+/// byte-identical between runs).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Reading, parsing and normalising the inputs.
+    pub read: std::time::Duration,
+    /// GeoIP lookups.
+    pub enrich: std::time::Duration,
+    /// Detectors and incidents.
+    pub detect: std::time::Duration,
+    /// Charts, the report and writing every output.
+    pub report: std::time::Duration,
+}
+
+impl std::fmt::Display for Timings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "read {:.2} s, geolocate {:.2} s, detect {:.2} s, report {:.2} s",
+            self.read.as_secs_f64(),
+            self.enrich.as_secs_f64(),
+            self.detect.as_secs_f64(),
+            self.report.as_secs_f64()
+        )
+    }
 }
 
 /// Output files of a scan, in the order they are listed.
@@ -66,15 +94,20 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     // An output directory inside an input directory is not read back as input.
     let mut ingest_opts = opts.ingest.clone();
     ingest_opts.skip_dirs.push(opts.out_dir.clone());
+    let mut timings = Timings::default();
+    let clock = std::time::Instant::now();
     let mut ingested = ingest::ingest(&opts.inputs, &ingest_opts, progress)?;
+    timings.read = clock.elapsed();
     let time_range =
         time_range(&ingested.events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
     let geo_stats: Option<GeoStats> =
         if dbs.is_empty() { None } else { Some(enrich::geolocate(&mut ingested.events, &dbs)?) };
     let geo = summary::GeoSummary::new(&dbs, geo_stats);
+    timings.enrich = clock.elapsed() - timings.read;
     let detection = detect(&ingested.events, opts)?;
     let incidents = crate::detect::incident::build(&ingested.events, &detection.findings)?;
     let flags = report::flagged::flags(&detection.findings, &incidents);
+    timings.detect = clock.elapsed() - timings.read - timings.enrich;
     let charts = report::charts::data::charts(&ingested.events, &incidents, &opts.rate)?;
     let mut baseline = crate::detect::rate::baseline_frame(&ingested.events, &opts.rate)?;
     let timezone = opts.timezone.name();
@@ -114,9 +147,10 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
         outputs.push(Output::new(format!("charts/{}.svg", c.name), c.svg));
     }
     out.commit(&outputs)?;
+    timings.report = clock.elapsed() - timings.read - timings.enrich - timings.detect;
     out.remove_stale("charts", &outputs);
     let worst = incidents.iter().map(|i| i.severity).max();
-    Ok(ScanOutcome { errors: ingested.errors, totals, text, worst })
+    Ok(ScanOutcome { errors: ingested.errors, totals, text, worst, timings })
 }
 
 /// Every detector over the events.

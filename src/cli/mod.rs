@@ -143,6 +143,10 @@ struct ScanArgs {
     #[arg(long = "allow-asn", value_name = "ASN", value_parser = parse_asn)]
     allow_asns: Vec<u32>,
 
+    /// Print where the time went (read, geolocate, detect, report) on standard error.
+    #[arg(long)]
+    timings: bool,
+
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
@@ -297,6 +301,9 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
     }
     if !args.quiet {
         print!("{}", outcome.text);
+    }
+    if args.timings {
+        eprintln!("leakhound: timings: {}", outcome.timings);
     }
     Ok(if !outcome.errors.is_empty() {
         Status::Error

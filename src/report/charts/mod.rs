@@ -75,7 +75,7 @@ pub fn render(name: String, title: String, chart: &impl Draw) -> Result<Rendered
         let mut encoder = png::Encoder::new(&mut png, w, h);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        encoder.set_compression(png::Compression::Best);
+        encoder.set_compression(png::Compression::Default);
         let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
         writer.write_image_data(&rgb).map_err(|e| e.to_string())?;
     }
