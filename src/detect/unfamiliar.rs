@@ -11,7 +11,7 @@
 use super::{
     haversine_km, rows_by_key, timestamps, unseen_probability, Detection, Detector, Finding, KeyRows, Note, Severity,
 };
-use crate::enrich::geo_col;
+use crate::enrich::GeoColumns;
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::{duration, thousands};
@@ -144,53 +144,18 @@ struct Columns {
     ip: StringChunked,
     user_agent: StringChunked,
     count: Int64Chunked,
-    country: Option<StringChunked>,
-    city: Option<StringChunked>,
-    asn: Option<Int64Chunked>,
-    as_org: Option<StringChunked>,
-    lat: Option<Float64Chunked>,
-    lon: Option<Float64Chunked>,
-    accuracy: Option<Int64Chunked>,
-    anonymous: Vec<BooleanChunked>,
-    hosting: Option<BooleanChunked>,
+    geo: GeoColumns,
 }
 
 impl Columns {
     fn read(df: &DataFrame) -> PolarsResult<Self> {
-        let s = |n: &str| df.column(n).and_then(|c| c.str().cloned());
-        let opt_s = |n: &str| df.column(n).ok().and_then(|c| c.str().ok().cloned());
-        let opt_i = |n: &str| df.column(n).ok().and_then(|c| c.i64().ok().cloned());
-        let opt_f = |n: &str| df.column(n).ok().and_then(|c| c.f64().ok().cloned());
-        let opt_b = |n: &str| df.column(n).ok().and_then(|c| c.bool().ok().cloned());
-        let ts = timestamps(df)?;
         Ok(Columns {
-            ts,
-            ip: s(col::SOURCE_IP)?,
-            user_agent: s(col::USER_AGENT)?,
+            ts: timestamps(df)?,
+            ip: df.column(col::SOURCE_IP)?.str()?.clone(),
+            user_agent: df.column(col::USER_AGENT)?.str()?.clone(),
             count: df.column(col::COUNT)?.i64()?.clone(),
-            country: opt_s(geo_col::COUNTRY),
-            city: opt_s(geo_col::CITY),
-            asn: opt_i(geo_col::ASN),
-            as_org: opt_s(geo_col::AS_ORG),
-            lat: opt_f(geo_col::LATITUDE),
-            lon: opt_f(geo_col::LONGITUDE),
-            accuracy: opt_i(geo_col::ACCURACY_KM),
-            anonymous: [
-                geo_col::IS_TOR_EXIT_NODE,
-                geo_col::IS_ANONYMOUS_VPN,
-                geo_col::IS_PUBLIC_PROXY,
-                geo_col::IS_RESIDENTIAL_PROXY,
-            ]
-            .iter()
-            .filter_map(|n| opt_b(n))
-            .collect(),
-            hosting: opt_b(geo_col::IS_HOSTING_PROVIDER),
+            geo: GeoColumns::read(df),
         })
-    }
-
-    fn anonymiser(&self, i: usize) -> Option<&'static str> {
-        const NAMES: [&str; 4] = ["a Tor exit", "an anonymous VPN", "a public proxy", "a residential proxy"];
-        self.anonymous.iter().zip(NAMES).find(|(c, _)| c.get(i) == Some(true)).map(|(_, n)| n)
     }
 }
 
@@ -360,11 +325,11 @@ impl UnfamiliarSource {
             let Some(ip) = cols.ip.get(i).and_then(|s| s.parse::<IpAddr>().ok()) else { continue };
             let ip_text = ip.to_string();
             let prefix = prefix_of(ip);
-            let asn = cols.asn.as_ref().and_then(|c| c.get(i));
-            let country = cols.country.as_ref().and_then(|c| c.get(i)).map(str::to_string);
-            let city = cols.city.as_ref().and_then(|c| c.get(i));
-            let anonymiser = cols.anonymiser(i);
-            let hosting = cols.hosting.as_ref().and_then(|c| c.get(i)) == Some(true);
+            let asn = cols.geo.asn(i);
+            let country = cols.geo.country(i).map(str::to_string);
+            let city = cols.geo.city(i);
+            let anonymiser = cols.geo.anonymiser(i);
+            let hosting = cols.geo.is_hosting(i);
             let requests = cols.count.get(i).unwrap_or(1);
             let user_agent = cols.user_agent.get(i);
             let learning = cutoff.is_none_or(|c| ts < c);
@@ -478,23 +443,20 @@ impl UnfamiliarSource {
             }
 
             // Impossible travel between this request and the key's previous located one.
-            let location = match (cols.lat.as_ref().and_then(|c| c.get(i)), cols.lon.as_ref().and_then(|c| c.get(i))) {
-                (Some(lat), Some(lon)) => Some(Location {
-                    row: i,
-                    ts,
-                    lat,
-                    lon,
-                    accuracy: cols.accuracy.as_ref().and_then(|c| c.get(i)).unwrap_or(0) as f64,
-                    asn,
-                    suspicious: joined,
-                    place: match (city, country.as_deref()) {
-                        (Some(c), Some(k)) => format!("{c} ({k})"),
-                        (None, Some(k)) => k.to_string(),
-                        _ => format!("{lat:.1},{lon:.1}"),
-                    },
-                }),
-                _ => None,
-            };
+            let location = cols.geo.position(i).map(|(lon, lat)| Location {
+                row: i,
+                ts,
+                lat,
+                lon,
+                accuracy: cols.geo.accuracy_km(i).unwrap_or(0) as f64,
+                asn,
+                suspicious: joined,
+                place: match (city, country.as_deref()) {
+                    (Some(c), Some(k)) => format!("{c} ({k})"),
+                    (None, Some(k)) => k.to_string(),
+                    _ => format!("{lat:.1},{lon:.1}"),
+                },
+            });
             if let (Some(prev), Some(cur)) = (&last_location, &location) {
                 let same_provider = prev.asn.is_some() && prev.asn == cur.asn;
                 let km = haversine_km(prev.lat, prev.lon, cur.lat, cur.lon) - prev.accuracy - cur.accuracy;
@@ -640,9 +602,9 @@ fn level_name(s: &Source) -> &'static str {
 }
 
 fn describe_source(source: &Source, cols: &Columns, i: usize, ip: &str) -> String {
-    let org = cols.as_org.as_ref().and_then(|c| c.get(i)).unwrap_or("");
-    let asn = cols.asn.as_ref().and_then(|c| c.get(i));
-    let country = cols.country.as_ref().and_then(|c| c.get(i)).unwrap_or("");
+    let org = cols.geo.as_org(i).unwrap_or("");
+    let asn = cols.geo.asn(i);
+    let country = cols.geo.country(i).unwrap_or("");
     let as_text = match asn {
         Some(a) if org.is_empty() => format!("AS{a}"),
         Some(a) => format!("AS{a} {org}"),
@@ -677,6 +639,7 @@ fn format_p(p: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::enrich::geo_col;
 
     const MIN: i64 = 60_000_000;
     const DAY_MIN: i64 = 24 * 60;

@@ -31,6 +31,83 @@ pub mod geo_col {
     pub const IS_TOR_EXIT_NODE: &str = "is_tor_exit_node";
 }
 
+/// The GeoIP columns of an events frame, each absent when no database provided it.
+pub struct GeoColumns {
+    pub country: Option<StringChunked>,
+    pub city: Option<StringChunked>,
+    pub asn: Option<Int64Chunked>,
+    pub as_org: Option<StringChunked>,
+    pub lat: Option<Float64Chunked>,
+    pub lon: Option<Float64Chunked>,
+    pub accuracy: Option<Int64Chunked>,
+    /// Tor exit, anonymous VPN, public proxy, residential proxy (in that order, those present).
+    pub anonymous: Vec<(&'static str, BooleanChunked)>,
+    pub hosting: Option<BooleanChunked>,
+}
+
+impl GeoColumns {
+    pub fn read(df: &DataFrame) -> Self {
+        let text = |n: &str| df.column(n).ok().and_then(|c| c.str().ok().cloned());
+        let int = |n: &str| df.column(n).ok().and_then(|c| c.i64().ok().cloned());
+        let float = |n: &str| df.column(n).ok().and_then(|c| c.f64().ok().cloned());
+        let flag = |n: &str| df.column(n).ok().and_then(|c| c.bool().ok().cloned());
+        use geo_col::*;
+        GeoColumns {
+            country: text(COUNTRY),
+            city: text(CITY),
+            asn: int(ASN),
+            as_org: text(AS_ORG),
+            lat: float(LATITUDE),
+            lon: float(LONGITUDE),
+            accuracy: int(ACCURACY_KM),
+            anonymous: [
+                ("a Tor exit", IS_TOR_EXIT_NODE),
+                ("an anonymous VPN", IS_ANONYMOUS_VPN),
+                ("a public proxy", IS_PUBLIC_PROXY),
+                ("a residential proxy", IS_RESIDENTIAL_PROXY),
+            ]
+            .into_iter()
+            .filter_map(|(what, n)| flag(n).map(|c| (what, c)))
+            .collect(),
+            hosting: flag(IS_HOSTING_PROVIDER),
+        }
+    }
+
+    pub fn country(&self, i: usize) -> Option<&str> {
+        self.country.as_ref().and_then(|c| c.get(i))
+    }
+
+    pub fn city(&self, i: usize) -> Option<&str> {
+        self.city.as_ref().and_then(|c| c.get(i))
+    }
+
+    pub fn asn(&self, i: usize) -> Option<i64> {
+        self.asn.as_ref().and_then(|c| c.get(i))
+    }
+
+    pub fn as_org(&self, i: usize) -> Option<&str> {
+        self.as_org.as_ref().and_then(|c| c.get(i))
+    }
+
+    /// Longitude and latitude.
+    pub fn position(&self, i: usize) -> Option<(f64, f64)> {
+        Some((self.lon.as_ref()?.get(i)?, self.lat.as_ref()?.get(i)?))
+    }
+
+    pub fn accuracy_km(&self, i: usize) -> Option<i64> {
+        self.accuracy.as_ref().and_then(|c| c.get(i))
+    }
+
+    /// The kind of anonymiser the address is, if the database says it is one.
+    pub fn anonymiser(&self, i: usize) -> Option<&'static str> {
+        self.anonymous.iter().find(|(_, c)| c.get(i) == Some(true)).map(|(what, _)| *what)
+    }
+
+    pub fn is_hosting(&self, i: usize) -> bool {
+        self.hosting.as_ref().and_then(|c| c.get(i)) == Some(true)
+    }
+}
+
 /// How the lookups went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GeoStats {

@@ -9,7 +9,7 @@ use crate::detect::calendar::WorkCalendar;
 use crate::detect::incident::Incident;
 use crate::detect::rate::{request_series, RateConfig};
 use crate::detect::{rows_by_key, timestamps};
-use crate::enrich::geo_col;
+use crate::enrich::GeoColumns;
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::thousands;
@@ -26,27 +26,16 @@ struct Cols {
     ts: Int64Chunked,
     count: Int64Chunked,
     ip: StringChunked,
-    country: Option<StringChunked>,
-    city: Option<StringChunked>,
-    asn: Option<Int64Chunked>,
-    as_org: Option<StringChunked>,
-    lat: Option<Float64Chunked>,
-    lon: Option<Float64Chunked>,
+    geo: GeoColumns,
 }
 
 impl Cols {
     fn read(df: &DataFrame) -> PolarsResult<Self> {
-        let s = |n: &str| df.column(n).ok().and_then(|c| c.str().ok().cloned());
         Ok(Cols {
             ts: timestamps(df)?,
             count: df.column(col::COUNT)?.i64()?.clone(),
             ip: df.column(col::SOURCE_IP)?.str()?.clone(),
-            country: s(geo_col::COUNTRY),
-            city: s(geo_col::CITY),
-            asn: df.column(geo_col::ASN).ok().and_then(|c| c.i64().ok().cloned()),
-            as_org: s(geo_col::AS_ORG),
-            lat: df.column(geo_col::LATITUDE).ok().and_then(|c| c.f64().ok().cloned()),
-            lon: df.column(geo_col::LONGITUDE).ok().and_then(|c| c.f64().ok().cloned()),
+            geo: GeoColumns::read(df),
         })
     }
 
@@ -56,8 +45,8 @@ impl Cols {
 
     /// "AS14061 DigitalOcean, LLC (SG)", else the country, else the /24 network.
     fn source_label(&self, i: usize) -> String {
-        let country = self.country.as_ref().and_then(|c| c.get(i));
-        match (self.asn.as_ref().and_then(|c| c.get(i)), self.as_org.as_ref().and_then(|c| c.get(i))) {
+        let country = self.geo.country(i);
+        match (self.geo.asn(i), self.geo.as_org(i)) {
             (Some(a), Some(o)) => format!("AS{a} {o}{}", country.map(|c| format!(" ({c})")).unwrap_or_default()),
             (Some(a), None) => format!("AS{a}{}", country.map(|c| format!(" ({c})")).unwrap_or_default()),
             _ => match (country, self.ip.get(i).and_then(|s| s.parse().ok())) {
@@ -69,9 +58,9 @@ impl Cols {
     }
 
     fn place(&self, i: usize) -> Option<(f64, f64, String)> {
-        let (lat, lon) = (self.lat.as_ref()?.get(i)?, self.lon.as_ref()?.get(i)?);
-        let country = self.country.as_ref().and_then(|c| c.get(i)).unwrap_or("");
-        let label = match self.city.as_ref().and_then(|c| c.get(i)) {
+        let (lon, lat) = self.geo.position(i)?;
+        let country = self.geo.country(i).unwrap_or("");
+        let label = match self.geo.city(i) {
             Some(city) => format!("{city}, {country}"),
             None => country.to_string(),
         };

@@ -1,7 +1,7 @@
 //! A key's activity by hour of the week (7 days × 24 hours, the organisation's time zone),
 //! its normal traffic shaded by volume, the hours of its incidents outlined and marked.
 
-use super::{err, header, text, Draw, INK, PALETTE};
+use super::{err, header, legend, text, Draw, PALETTE};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -88,14 +88,7 @@ impl Draw for Heatmap {
             .map_err(err)?
             .label(format!("normal traffic: up to {max:.0} requests per week in an hour (darker = more)"))
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], shade(max, max).filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(INK)
-            .label_font(text(13))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ pub mod sources;
 pub mod timeline;
 pub mod world;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -115,6 +116,21 @@ pub fn header<DB: DrawingBackend>(
     root.draw(&Text::new(heading.to_string(), (20, 12), title(22))).map_err(err)?;
     root.draw(&Text::new(subtitle.to_string(), (20, 42), text(15))).map_err(err)?;
     Ok(root.margin(70, 10, 10, right))
+}
+
+/// Draws the series legend in a corner, on a light background.
+pub fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(INK)
+        .label_font(text(13))
+        .draw()
+        .map_err(err)
 }
 
 /// A file-name-safe version of a credential or label.

@@ -1,7 +1,7 @@
 //! Where an incident's requests came from, against where the key's requests normally come
 //! from: share of requests per network owner (AS) or country, new ones marked.
 
-use super::{err, header, text, Draw, INK, PALETTE, USUAL};
+use super::{err, header, legend, text, Draw, PALETTE, USUAL};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -84,14 +84,7 @@ impl Draw for Sources {
                     .collect::<Vec<_>>()
             }))
             .map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(INK)
-            .label_font(text(13))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     }
 }

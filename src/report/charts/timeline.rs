@@ -2,7 +2,7 @@
 //! and each new one), with the expected level and its band from the baseline, flagged buckets
 //! marked and the incident's span shaded.
 
-use super::{err, header, text, Draw, INK, LIGHT, PALETTE, USUAL};
+use super::{err, header, legend, text, Draw, INK, LIGHT, PALETTE, USUAL};
 use chrono::DateTime;
 use chrono_tz::Tz;
 use plotters::coord::Shift;
@@ -143,14 +143,7 @@ impl Draw for Timeline {
                 .label("flagged bucket")
                 .legend(|(x, y)| TriangleMarker::new((x + 7, y), 6, PALETTE[0].filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(INK)
-            .label_font(text(13))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     }
 }

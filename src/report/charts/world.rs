@@ -1,7 +1,7 @@
 //! Where a key was used from, on a plain longitude/latitude grid (no map tiles): its usual
 //! places in grey, the places new in its incidents in vermillion, labelled.
 
-use super::{err, header, text, Draw, INK, LIGHT, PALETTE, USUAL};
+use super::{err, header, legend, text, Draw, LIGHT, PALETTE, USUAL};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -90,14 +90,7 @@ impl Draw for World {
                 self.places.iter().filter(|p| p.4).map(|p| Text::new(p.3.clone(), (p.0 + 3.0, p.1 - 3.0), text(14))),
             )
             .map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(INK)
-            .label_font(text(13))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
         Ok(())
     }
 }
