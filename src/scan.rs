@@ -160,13 +160,8 @@ fn detect(events: &DataFrame, opts: &ScanOptions) -> Result<Detection> {
         Box::new(RateSpike { config: opts.rate.clone() }),
         Box::new(OffHours { config: opts.off_hours.clone() }),
     ];
-    let mut all = Detection::default();
-    for d in detectors {
-        let Detection { findings, notes } = d.detect(events)?;
-        all.findings.extend(findings);
-        all.notes.extend(notes);
-    }
-    Ok(all)
+    let detections = detectors.iter().map(|d| d.detect(events)).collect::<Result<Vec<_>>>()?;
+    Ok(Detection::merge(detections))
 }
 
 /// First and last event time, RFC 3339.

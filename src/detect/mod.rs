@@ -105,6 +105,18 @@ pub struct Detection {
     pub notes: Vec<Note>,
 }
 
+impl Detection {
+    /// Several detections in order, as one.
+    pub fn merge(parts: impl IntoIterator<Item = Detection>) -> Detection {
+        let mut all = Detection::default();
+        for Detection { findings, notes } in parts {
+            all.findings.extend(findings);
+            all.notes.extend(notes);
+        }
+        all
+    }
+}
+
 /// A detector: deterministic, no I/O, no globals.
 pub trait Detector {
     fn name(&self) -> &'static str;

@@ -20,6 +20,7 @@ use crate::schema::col;
 use crate::text::{duration, thousands};
 use chrono::Datelike;
 use polars::prelude::*;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -180,6 +181,7 @@ impl Measure {
     }
 }
 
+#[derive(Clone)]
 struct Cols {
     ts: Int64Chunked,
     count: Int64Chunked,
@@ -318,17 +320,22 @@ impl Detector for RateSpike {
         let err = |source| Error::Frame { context: "reading events for the rate-spike detector", source };
         let cols = Cols::read(events).map_err(err)?;
         let keys = rows_by_key(events).map_err(err)?;
-        let mut out = Detection::default();
-        let mut cols = cols;
-        for k in &keys {
-            let sizes: Vec<f64> = k
-                .rows
-                .iter()
-                .filter_map(|&i| Some(cols.bytes.get(i)? as f64 / cols.count.get(i).unwrap_or(1).max(1) as f64))
-                .collect();
-            cols.byte_unit = median(&sizes).unwrap_or(1.0).max(1.0);
-            self.detect_key(&cols, k, &mut out);
-        }
+        // Keys are independent: judged in parallel, merged in key order.
+        let per_key: Vec<Detection> = keys
+            .par_iter()
+            .map(|k| {
+                let sizes: Vec<f64> = k
+                    .rows
+                    .iter()
+                    .filter_map(|&i| Some(cols.bytes.get(i)? as f64 / cols.count.get(i).unwrap_or(1).max(1) as f64))
+                    .collect();
+                let cols = Cols { byte_unit: median(&sizes).unwrap_or(1.0).max(1.0), ..cols.clone() };
+                let mut out = Detection::default();
+                self.detect_key(&cols, k, &mut out);
+                out
+            })
+            .collect();
+        let mut out = Detection::merge(per_key);
         out.findings
             .sort_by(|a, b| a.start.cmp(&b.start).then(a.credential.cmp(&b.credential)).then(a.kind.cmp(b.kind)));
         Ok(out)

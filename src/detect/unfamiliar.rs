@@ -18,6 +18,7 @@ use crate::text::{duration, thousands};
 use crate::timestamp::Micros;
 use ipnet::IpNet;
 use polars::prelude::*;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -291,10 +292,16 @@ impl Detector for UnfamiliarSource {
             Baseline::Until(t) => Some(t),
             Baseline::Days(d) => input_start.map(|s| s + i64::from(d) * MICROS_PER_DAY),
         };
-        let mut detection = Detection::default();
-        for k in &keys {
-            self.detect_key(&cols, k, cutoff, &mut detection);
-        }
+        // Keys are independent: judged in parallel, merged in key order.
+        let per_key: Vec<Detection> = keys
+            .par_iter()
+            .map(|k| {
+                let mut out = Detection::default();
+                self.detect_key(&cols, k, cutoff, &mut out);
+                out
+            })
+            .collect();
+        let mut detection = Detection::merge(per_key);
         detection
             .findings
             .sort_by(|a, b| a.start.cmp(&b.start).then(a.credential.cmp(&b.credential)).then(a.kind.cmp(b.kind)));
