@@ -16,9 +16,6 @@ use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 
-/// Rows per parallel normalisation task.
-const CHUNK_ROWS: usize = 1 << 16;
-
 /// Values stored once, referred to by index.
 #[derive(Debug)]
 struct Interner<K> {
@@ -161,96 +158,18 @@ impl EventBuilder {
         opts: &IngestOptions,
         zone: Option<chrono_tz::Tz>,
     ) -> Vec<(u64, Problem)> {
-        self.append_chunked(source, table, opts, zone, CHUNK_ROWS)
-    }
-
-    /// Large inputs are normalised in parallel chunks of `chunk_rows` rows, each into a builder
-    /// of its own, then absorbed in order. Inputs read in a declared zone stay sequential: an
-    /// ambiguous local time is settled by the row before it.
-    fn append_chunked(
-        &mut self,
-        source: &str,
-        table: &RawTable<'_>,
-        opts: &IngestOptions,
-        zone: Option<chrono_tz::Tz>,
-        chunk_rows: usize,
-    ) -> Vec<(u64, Problem)> {
-        let n = table.rows();
-        if zone.is_some() || n <= chunk_rows {
-            return self.append_rows(source, table, 0..n, opts, zone);
-        }
-        let ranges: Vec<std::ops::Range<usize>> =
-            (0..n).step_by(chunk_rows.max(1)).map(|s| s..(s + chunk_rows).min(n)).collect();
-        let parts: Vec<(EventBuilder, Vec<(u64, Problem)>)> = ranges
-            .into_par_iter()
-            .map(|range| {
-                let mut part = EventBuilder::default();
-                let rejected = part.append_rows(source, table, range, opts, zone);
-                (part, rejected)
-            })
-            .collect();
-        let file = self.files.len() as u32;
-        self.files.push(source.to_string());
-        let mut rejected = Vec::new();
-        for (part, r) in parts {
-            self.absorb(part, file);
-            rejected.extend(r);
-        }
-        rejected
-    }
-
-    fn append_rows(
-        &mut self,
-        source: &str,
-        table: &RawTable<'_>,
-        rows: std::ops::Range<usize>,
-        opts: &IngestOptions,
-        zone: Option<chrono_tz::Tz>,
-    ) -> Vec<(u64, Problem)> {
         let file = self.files.len() as u32;
         self.files.push(source.to_string());
         let mut parser = TimestampParser::new(opts.mapping.timestamp_format.clone(), zone);
         let mut cache = FileCache::default();
         let mut rejected = Vec::new();
-        for row in rows {
+        for row in 0..table.rows() {
             match self.append_row(table, row, file, &mut parser, &mut cache, opts) {
                 Ok(()) => self.line.push(table.lines[row]),
                 Err(p) => rejected.push((table.lines[row], p)),
             }
         }
         rejected
-    }
-
-    /// Appends the events of a builder that read one chunk of file `file`, re-interning its
-    /// values (first-seen hints and labels win, as in sequential reading).
-    fn absorb(&mut self, part: EventBuilder, file: u32) {
-        let strings: Vec<u32> = part.strings.values.iter().map(|v| self.strings.intern(v.as_str())).collect();
-        let ips: Vec<u32> = part.ips.values.iter().map(|ip| self.ips.intern(ip)).collect();
-        let credentials: Vec<u32> = part
-            .credentials
-            .iter()
-            .map(|c| {
-                let i = self.credential(&c.id, c.hint.clone(), c.kind);
-                self.remember_label(i, c.label.as_deref());
-                i
-            })
-            .collect();
-        for (raw, c) in part.secrets {
-            self.secrets.entry(raw).or_insert(credentials[c as usize]);
-        }
-        let map = |v: &Option<u32>, to: &[u32]| v.map(|i| to[i as usize]);
-        let n = part.timestamp.len();
-        self.timestamp.extend(part.timestamp);
-        self.credential.extend(part.credential.iter().map(|c| credentials[*c as usize]));
-        self.source_ip.extend(part.source_ip.iter().map(|v| map(v, &ips)));
-        self.method.extend(part.method.iter().map(|v| map(v, &strings)));
-        self.path.extend(part.path.iter().map(|v| map(v, &strings)));
-        self.user_agent.extend(part.user_agent.iter().map(|v| map(v, &strings)));
-        self.status.extend(part.status);
-        self.bytes.extend(part.bytes);
-        self.count.extend(part.count);
-        self.file.extend(std::iter::repeat_n(file, n));
-        self.line.extend(part.line);
     }
 
     fn append_row(
@@ -531,74 +450,6 @@ fn strip_origin(target: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parallel_chunks_give_the_same_events_as_one_pass() {
-        use std::borrow::Cow;
-        let cells = |v: &[&'static str]| -> Box<dyn super::super::table::TextColumn> {
-            Box::new(v.iter().map(|s| if s.is_empty() { None } else { Some(Cow::Borrowed(*s)) }).collect::<Vec<_>>())
-        };
-        let n = 11;
-        let ts: Vec<String> = (0..n).map(|i| format!("2026-03-02T12:00:{:02}Z", 59 - i)).collect();
-        let ts: Vec<&'static str> = ts.into_iter().map(|s| &*Box::leak(s.into_boxed_str())).collect();
-        let table = RawTable {
-            lines: (1..=n as u64).collect(),
-            columns: vec![
-                (Field::Timestamp, cells(&ts)),
-                (
-                    Field::SourceIp,
-                    cells(&[
-                        "1.1.1.1", "2.2.2.2", "1.1.1.1", "", "bad", "3.3.3.3", "2.2.2.2", "1.1.1.1", "", "4.4.4.4",
-                        "1.1.1.1",
-                    ]),
-                ),
-                (
-                    Field::Credential,
-                    cells(&[
-                        "Bearer aaaaaaaaaaaa1",
-                        "",
-                        "Bearer bbbbbbbbbbbb2",
-                        "",
-                        "",
-                        "Bearer aaaaaaaaaaaa1",
-                        "",
-                        "",
-                        "Bearer bbbbbbbbbbbb2",
-                        "",
-                        "",
-                    ]),
-                ),
-                (Field::CredentialId, cells(&["", "", "", "x", "", "", "y", "", "", "", "x"])),
-                (
-                    Field::Path,
-                    cells(&["/a?token=cccccccccccc3", "/b", "/a", "/c", "/b", "/a", "/b", "/c", "/d", "/e", "/a"]),
-                ),
-                (Field::UserAgent, cells(&["ua1", "ua2", "ua1", "", "ua3", "ua1", "ua2", "", "ua1", "ua4", "ua1"])),
-            ],
-            rejected: Vec::new(),
-        };
-        let opts = IngestOptions::default();
-        let frame = |chunk_rows: usize| {
-            let mut b = EventBuilder::default();
-            let rejected = b.append_chunked("f", &table, &opts, None, chunk_rows);
-            let (df, creds) = b.finish(&BTreeMap::new()).unwrap();
-            (df, creds, rejected)
-        };
-        let (one, one_creds, one_rejected) = frame(usize::MAX);
-        for chunk_rows in [1, 2, 3, 5] {
-            let (df, creds, rejected) = frame(chunk_rows);
-            assert!(df.equals_missing(&one), "chunks of {chunk_rows}");
-            let ids = |c: &[Credential]| {
-                c.iter().map(|c| (c.id.clone(), c.hint.clone(), c.label.clone())).collect::<Vec<_>>()
-            };
-            let (mut a, mut b) = (ids(&creds), ids(&one_creds));
-            a.sort();
-            b.sort();
-            assert_eq!(a, b);
-            assert_eq!(rejected, one_rejected);
-        }
-        assert_eq!(one_rejected.len(), 1, "the bad address");
-    }
 
     #[test]
     fn ip_forms() {
