@@ -9,6 +9,7 @@ pub mod detect;
 pub mod enrich;
 pub mod error;
 pub mod ingest;
+pub mod inventory;
 pub mod mapping;
 pub mod report;
 pub mod scan;

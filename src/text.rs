@@ -14,6 +14,24 @@ pub fn thousands(n: f64) -> String {
     out
 }
 
+/// At most `max` characters of a text for a terminal line, control characters escaped, `…` when
+/// cut.
+pub fn clip(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `1.5 MB`, `830 kB`, `12 B` (decimal units).
 pub fn bytes(n: f64) -> String {
     let n = n.max(0.0);
@@ -50,6 +68,13 @@ mod tests {
         assert_eq!(thousands(1234567.0), "1,234,567");
         assert_eq!(thousands(-5.0), "0");
         assert_eq!(thousands(2.6), "3");
+    }
+
+    #[test]
+    fn clipping() {
+        assert_eq!(clip("python-requests/2.32.3", 40), "python-requests/2.32.3");
+        assert_eq!(clip("abcdef", 3), "abc…");
+        assert_eq!(clip("a\u{1b}[31m", 10), "a\\u{1b}[31m");
     }
 
     #[test]

@@ -11,7 +11,9 @@ use leakhound::detect::unfamiliar::{Baseline, UnfamiliarConfig};
 use leakhound::detect::Severity;
 use leakhound::enrich::geoip::{GeoDatabases, Sources, SYSTEM_DIRS};
 use leakhound::ingest::{Format, IngestOptions};
+use leakhound::inventory::{inventory, InventoryOptions};
 use leakhound::mapping::{parse_zone, Mapping};
+use leakhound::report::{Output, OutputDir};
 use leakhound::{scan, ScanOptions};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -47,6 +49,9 @@ struct Cli {
 enum Command {
     /// Read access and API-usage logs, fingerprint the keys in them, and write the events.
     Scan(Box<ScanArgs>),
+    /// List the clients that use each key (network and user agent, first and last seen, volume,
+    /// typical hours, endpoints): the services that break when a key is rotated.
+    Inventory(Box<InventoryArgs>),
     /// Show what the GeoIP databases say about addresses.
     Geoip {
         /// IPv4 or IPv6 addresses.
@@ -66,42 +71,16 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ScanArgs {
-    /// Log files, directories (read recursively), glob patterns, or `-` for standard input.
-    /// `.gz` files are decompressed.
-    #[arg(required = true, value_name = "INPUT")]
-    inputs: Vec<String>,
+    #[command(flatten)]
+    input: InputArgs,
 
     /// Output directory (created if needed).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 
-    /// Read every input as this format instead of detecting it: jsonl, json, csv, tsv, clf, alb.
-    #[arg(long, value_name = "F", value_parser = parse_format)]
-    format: Option<Format>,
-
-    /// TOML file naming the input columns, the timestamp format and zone, and key labels.
-    #[arg(long, value_name = "FILE")]
-    mapping: Option<PathBuf>,
-
-    /// Credential for rows that carry none (one log file per key).
-    #[arg(long, value_name = "LABEL")]
-    credential: Option<String>,
-
-    /// Time zone for timestamps without a UTC offset (IANA name, e.g. Europe/Berlin).
-    #[arg(long, value_name = "ZONE", value_parser = parse_tz)]
-    assume_tz: Option<chrono_tz::Tz>,
-
     /// The organisation's time zone for working hours (IANA name).
     #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = parse_tz)]
     tz: chrono_tz::Tz,
-
-    /// A name for a key: `fc1:3f9a1c0b7e2d=prod-bot` (repeatable).
-    #[arg(long = "key-label", value_name = "FINGERPRINT=NAME", value_parser = parse_label)]
-    key_labels: Vec<(String, String)>,
-
-    /// Leave out a file when more than this share of its rows is rejected (0 to 1).
-    #[arg(long, value_name = "RATIO", default_value_t = 0.5, value_parser = parse_ratio)]
-    max_reject_ratio: f64,
 
     #[command(flatten)]
     geo: GeoArgs,
@@ -152,6 +131,82 @@ struct ScanArgs {
     quiet: bool,
 }
 
+#[derive(clap::Args)]
+struct InventoryArgs {
+    #[command(flatten)]
+    input: InputArgs,
+
+    #[command(flatten)]
+    geo: GeoArgs,
+
+    /// The organisation's time zone, for the clients' typical hours (IANA name).
+    #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = parse_tz)]
+    tz: chrono_tz::Tz,
+
+    /// Also write inventory.csv and inventory.json into this directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// What to read and how: shared by `scan` and `inventory`.
+#[derive(clap::Args)]
+struct InputArgs {
+    /// Log files, directories (read recursively), glob patterns, or `-` for standard input.
+    /// `.gz` files are decompressed.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+
+    /// Read every input as this format instead of detecting it: jsonl, json, csv, tsv, clf, alb.
+    #[arg(long, value_name = "F", value_parser = parse_format)]
+    format: Option<Format>,
+
+    /// TOML file naming the input columns, the timestamp format and zone, and key labels.
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
+
+    /// Credential for rows that carry none (one log file per key).
+    #[arg(long, value_name = "LABEL")]
+    credential: Option<String>,
+
+    /// Time zone for timestamps without a UTC offset (IANA name, e.g. Europe/Berlin).
+    #[arg(long, value_name = "ZONE", value_parser = parse_tz)]
+    assume_tz: Option<chrono_tz::Tz>,
+
+    /// A name for a key: `fc1:3f9a1c0b7e2d=prod-bot` (repeatable).
+    #[arg(long = "key-label", value_name = "FINGERPRINT=NAME", value_parser = parse_label)]
+    key_labels: Vec<(String, String)>,
+
+    /// Leave out a file when more than this share of its rows is rejected (0 to 1).
+    #[arg(long, value_name = "RATIO", default_value_t = 0.5, value_parser = parse_ratio)]
+    max_reject_ratio: f64,
+}
+
+impl InputArgs {
+    /// The mapping file and the ingest options; notes unused mapping keys unless quiet.
+    fn options(&self, quiet: bool) -> anyhow::Result<IngestOptions> {
+        let mapping = match &self.mapping {
+            Some(path) => Mapping::load(path)?,
+            None => Mapping::default(),
+        };
+        if !quiet && !mapping.ignored_keys.is_empty() {
+            eprintln!("leakhound: note: the mapping's {} not used", mapping.ignored_keys.join(", "));
+        }
+        Ok(IngestOptions {
+            format: self.format,
+            mapping,
+            credential: self.credential.clone(),
+            assume_tz: self.assume_tz,
+            max_reject_ratio: self.max_reject_ratio,
+            key_labels: self.key_labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+            skip_dirs: Vec::new(),
+        })
+    }
+}
+
 /// Where the MaxMind databases are: explicit files, then `--geoip-dir`, then
 /// `LEAKHOUND_GEOIP_DIR`, then the directories `geoipupdate` writes to.
 #[derive(clap::Args)]
@@ -182,6 +237,24 @@ impl GeoArgs {
         dirs.extend(SYSTEM_DIRS.iter().map(PathBuf::from));
         Ok(Sources { city: self.geoip_city, asn: self.geoip_asn, anonymous: self.geoip_anon, dirs })
     }
+}
+
+/// The organisation's working time from the command line.
+fn calendar(
+    tz: chrono_tz::Tz,
+    (start_minute, end_minute): (u32, u32),
+    days: [bool; 7],
+    holidays: Option<&std::path::Path>,
+) -> anyhow::Result<WorkCalendar> {
+    let holidays = match holidays {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read the holidays file", path.display()))?;
+            parse_holidays(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => Default::default(),
+    };
+    Ok(WorkCalendar { tz, start_minute, end_minute, days, holidays })
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -232,6 +305,7 @@ pub fn run() -> anyhow::Result<Status> {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan(args) => run_scan(*args),
+        Command::Inventory(args) => run_inventory(*args),
         Command::Geoip { ips, geo } => run_geoip(&ips, geo),
         Command::GenerateDemo { out } => {
             leakhound::demo::generate(&out)?;
@@ -241,43 +315,16 @@ pub fn run() -> anyhow::Result<Status> {
 }
 
 fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
-    let mapping = match &args.mapping {
-        Some(path) => Mapping::load(path)?,
-        None => Mapping::default(),
-    };
-    if !args.quiet && !mapping.ignored_keys.is_empty() {
-        eprintln!("leakhound: note: the mapping's {} not used by scan", mapping.ignored_keys.join(", "));
-    }
-    let (allow_cidrs, allow_asns) = (mapping.allow_cidrs.clone(), mapping.allow_asns.clone());
-    let calendar = WorkCalendar {
-        tz: args.tz,
-        start_minute: args.work_hours.0,
-        end_minute: args.work_hours.1,
-        days: args.work_days,
-        holidays: match &args.holidays {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("{}: cannot read the holidays file", path.display()))?;
-                parse_holidays(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-            }
-            None => Default::default(),
-        },
-    };
+    let ingest = args.input.options(args.quiet)?;
+    let (allow_cidrs, allow_asns) = (ingest.mapping.allow_cidrs.clone(), ingest.mapping.allow_asns.clone());
+    let calendar = calendar(args.tz, args.work_hours, args.work_days, args.holidays.as_deref())?;
     if args.out.exists() && !args.out.is_dir() {
         bail!("{}: --out must be a directory, and this is a file", args.out.display());
     }
     let opts = ScanOptions {
-        inputs: args.inputs,
+        inputs: args.input.inputs,
         out_dir: args.out,
-        ingest: IngestOptions {
-            format: args.format,
-            mapping,
-            credential: args.credential,
-            assume_tz: args.assume_tz,
-            max_reject_ratio: args.max_reject_ratio,
-            key_labels: args.key_labels.into_iter().collect::<BTreeMap<_, _>>(),
-            skip_dirs: Vec::new(),
-        },
+        ingest,
         timezone: args.tz,
         geoip: args.geo.sources()?,
         unfamiliar: UnfamiliarConfig {
@@ -369,4 +416,27 @@ fn run_geoip(ips: &[String], geo: GeoArgs) -> anyhow::Result<Status> {
         println!("{}", parts.join("  "));
     }
     Ok(status)
+}
+
+fn run_inventory(args: InventoryArgs) -> anyhow::Result<Status> {
+    let ingest = args.input.options(args.quiet)?;
+    let calendar = WorkCalendar { tz: args.tz, ..WorkCalendar::default() };
+    let sources = args.geo.sources()?;
+    let opts = InventoryOptions { inputs: &args.input.inputs, ingest: &ingest, geoip: &sources, calendar: &calendar };
+    let bar = progress::Bar::new(!args.quiet && std::io::stderr().is_terminal());
+    let (clients, errors) = inventory(&opts, &bar).context("inventory failed")?;
+    for e in &errors {
+        eprintln!("leakhound: error: {e}");
+    }
+    if let Some(dir) = &args.out {
+        let out = OutputDir::create(dir)?;
+        out.commit(&[
+            Output::new("inventory.csv", leakhound::inventory::to_csv(&clients)),
+            Output::new("inventory.json", leakhound::inventory::to_json(&clients)),
+        ])?;
+    }
+    if !args.quiet {
+        print!("{}", leakhound::inventory::to_text(&clients));
+    }
+    Ok(if errors.is_empty() { Status::Done } else { Status::Error })
 }

@@ -132,3 +132,38 @@ fn hostile_text_is_escaped_everywhere() {
     // Every chart is still drawn (titles carry the key name as text, not markup).
     assert!(!list_files(&s.out.join("charts")).is_empty());
 }
+
+/// `inventory`: the clients of each key, the attacker among them.
+#[test]
+fn inventory_lists_the_clients_of_each_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("inv");
+    let run = leakhound_in(
+        &project_root(),
+        &[
+            "inventory",
+            "data/logs",
+            "--mapping",
+            "data/demo-mapping.toml",
+            "--geoip-dir",
+            "data/geoip",
+            "--tz",
+            "Europe/Berlin",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("prod-bot (…d019) — 3 clients"), "{}", run.stdout);
+    let csv = std::fs::read_to_string(out.join("inventory.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "credential,key,network,as_org,country,user_agent,addresses,first_seen,last_seen,requests,hours,endpoints"
+    );
+    let attacker = csv.lines().find(|l| l.contains("128.199.0.0/16")).expect("the DigitalOcean client of prod-bot");
+    assert!(attacker.contains("python-requests/2.32.3") && attacker.contains(",2700,"), "{attacker}");
+    let json = read_json(&out.join("inventory.json"));
+    assert_eq!(json["clients"].as_array().unwrap().len(), csv.lines().count() - 1);
+    assert!(!csv.contains("fcsk_live_") && !run.stdout.contains("fcsk_live_"), "no raw key");
+}
