@@ -21,6 +21,8 @@ pub struct Mapping {
     /// reported as unfamiliar.
     pub allow_cidrs: Vec<ipnet::IpNet>,
     pub allow_asns: Vec<u32>,
+    /// When keys were rotated (`[rotated]` key or label = RFC 3339 time), UTC µs.
+    pub rotated: BTreeMap<String, i64>,
     /// Keys the mapping has that leakhound does not use (shown so that typos are noticed).
     pub ignored_keys: Vec<String>,
 }
@@ -99,6 +101,16 @@ impl Mapping {
                         }
                     }
                 }
+                "rotated" => {
+                    let t = value.as_table().ok_or("`rotated` must be a table: [rotated]")?;
+                    for (key, v) in t {
+                        let at =
+                            v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).ok_or_else(|| {
+                                format!("[rotated] {key} must be an RFC 3339 time such as \"2026-10-20T09:00:00Z\"")
+                            })?;
+                        mapping.rotated.insert(key.clone(), at.timestamp_micros());
+                    }
+                }
                 other => mapping.ignored_keys.push(other.to_string()),
             }
         }
@@ -140,6 +152,8 @@ timezone = "Europe/Berlin"
 [allow]
 cidr = ["10.0.0.0/8", "203.0.113.7"]
 asn = [16509]
+[rotated]
+prod-bot = "2026-10-20T09:00:00+02:00"
 [extra]
 x = 1
 "#,
@@ -154,6 +168,7 @@ x = 1
         assert_eq!(m.allow_cidrs.len(), 2);
         assert_eq!(m.allow_asns, vec![16509]);
         assert_eq!(m.ignored_keys, vec!["extra".to_string()]);
+        assert_eq!(m.rotated["prod-bot"], 1_792_479_600_000_000);
         assert!(Mapping::parse("[allow]\ncidr = [\"nonsense\"]").unwrap_err().contains("not a network"));
     }
 

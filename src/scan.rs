@@ -2,6 +2,7 @@
 
 use crate::detect::off_hours::{OffHours, OffHoursConfig};
 use crate::detect::rate::{RateConfig, RateSpike};
+use crate::detect::rotation::{Rotation, RotationConfig};
 use crate::detect::unfamiliar::{UnfamiliarConfig, UnfamiliarSource};
 use crate::detect::{Detection, Detector, Severity};
 use crate::enrich::geoip::{GeoDatabases, Sources};
@@ -28,6 +29,7 @@ pub struct ScanOptions {
     pub unfamiliar: UnfamiliarConfig,
     pub rate: RateConfig,
     pub off_hours: OffHoursConfig,
+    pub rotation: RotationConfig,
 }
 
 /// The result of a scan that ran to the end (some inputs may still have failed).
@@ -159,6 +161,7 @@ fn detect(events: &DataFrame, opts: &ScanOptions) -> Result<Detection> {
         Box::new(UnfamiliarSource { config: opts.unfamiliar.clone() }),
         Box::new(RateSpike { config: opts.rate.clone() }),
         Box::new(OffHours { config: opts.off_hours.clone() }),
+        Box::new(Rotation { config: opts.rotation.clone() }),
     ];
     let detections = detectors.iter().map(|d| d.detect(events)).collect::<Result<Vec<_>>>()?;
     Ok(Detection::merge(detections))

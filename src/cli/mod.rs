@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use leakhound::detect::calendar::{parse_days, parse_holidays, parse_hours, WorkCalendar};
 use leakhound::detect::off_hours::OffHoursConfig;
 use leakhound::detect::rate::RateConfig;
+use leakhound::detect::rotation::RotationConfig;
 use leakhound::detect::unfamiliar::{Baseline, UnfamiliarConfig};
 use leakhound::detect::Severity;
 use leakhound::enrich::geoip::{GeoDatabases, Sources, SYSTEM_DIRS};
@@ -109,6 +110,15 @@ struct ScanArgs {
     /// against everything before each event.
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_instant, conflicts_with = "baseline_days")]
     baseline_until: Option<i64>,
+
+    /// A key (fingerprint, id or label) rotated at a time: `prod-bot=2026-10-20T09:00:00Z`
+    /// (repeatable). Any later use of the old key is a finding.
+    #[arg(long = "rotated", value_name = "KEY=TIMESTAMP", value_parser = parse_rotation)]
+    rotated: Vec<(String, i64)>,
+
+    /// Every key in the input was rotated at this time (RFC 3339).
+    #[arg(long, value_name = "TIMESTAMP", value_parser = parse_instant)]
+    rotated_at: Option<i64>,
 
     /// Use the first N days of the input as the baseline.
     #[arg(long, value_name = "N")]
@@ -284,6 +294,12 @@ fn parse_instant(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("`{s}` is not an RFC 3339 time such as 2026-10-01T00:00:00Z"))
 }
 
+fn parse_rotation(s: &str) -> Result<(String, i64), String> {
+    let (key, at) =
+        s.split_once('=').ok_or_else(|| format!("`{s}` is not KEY=TIMESTAMP, e.g. prod-bot=2026-10-20T09:00:00Z"))?;
+    Ok((key.trim().to_string(), parse_instant(at.trim())?))
+}
+
 fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
     s.parse()
         .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
@@ -317,6 +333,8 @@ pub fn run() -> anyhow::Result<Status> {
 fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
     let ingest = args.input.options(args.quiet)?;
     let (allow_cidrs, allow_asns) = (ingest.mapping.allow_cidrs.clone(), ingest.mapping.allow_asns.clone());
+    let mut rotated = ingest.mapping.rotated.clone();
+    rotated.extend(args.rotated);
     let calendar = calendar(args.tz, args.work_hours, args.work_days, args.holidays.as_deref())?;
     if args.out.exists() && !args.out.is_dir() {
         bail!("{}: --out must be a directory, and this is a file", args.out.display());
@@ -339,6 +357,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
         },
         rate: RateConfig { calendar: calendar.clone(), bucket_minutes: args.bucket, ..RateConfig::default() },
         off_hours: OffHoursConfig { calendar, ..OffHoursConfig::default() },
+        rotation: RotationConfig { rotated, all_rotated_at: args.rotated_at },
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = progress::Bar::new(show_progress);

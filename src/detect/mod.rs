@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod incident;
 pub mod off_hours;
 pub mod rate;
+pub mod rotation;
 pub mod stats;
 pub mod unfamiliar;
 

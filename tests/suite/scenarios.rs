@@ -91,6 +91,10 @@ impl World {
     /// Runs the scan; returns (max severity of incidents touching legitimate events, min severity
     /// over attack events, where none is "none").
     fn scan(&self) -> Outcome {
+        self.scan_with(&[])
+    }
+
+    fn scan_with(&self, extra: &[&str]) -> Outcome {
         let tmp = tempfile::tempdir().unwrap();
         let geo = tmp.path().join("geo");
         std::fs::create_dir(&geo).unwrap();
@@ -100,13 +104,22 @@ impl World {
         std::fs::write(geo.join("anon.mmdb"), dbs.anonymous).unwrap();
         let log = tmp.path().join("gateway.jsonl");
         std::fs::write(&log, &self.lines).unwrap();
-        let s = scan(&[&log], &["--geoip-dir", geo.to_str().unwrap(), "--tz", "Europe/Berlin"]);
+        let mut args = vec!["--geoip-dir", geo.to_str().unwrap(), "--tz", "Europe/Berlin"];
+        args.extend_from_slice(extra);
+        let s = scan(&[&log], &args);
         assert_eq!(s.run.status, 0, "{}", s.run.stderr);
         let text = std::fs::read_to_string(s.out.join("flagged_events.csv")).unwrap();
-        let mut outcome = Outcome { legit_max: 0, attack_events: 0, attack_found: 0, explanations: Vec::new() };
+        let mut outcome = Outcome {
+            legit_max: 0,
+            attack_events: 0,
+            attack_found: 0,
+            explanations: Vec::new(),
+            severities: Vec::new(),
+        };
         for line in text.lines().skip(1) {
             let f = leakhound::ingest::split_csv_record(line.as_bytes(), b',');
             let severity = ["info", "low", "medium", "high", "critical"].iter().position(|s| *s == f[18]).unwrap();
+            outcome.severities.push((f[4].clone(), severity, f[16].clone()));
             if self.attack.contains(&f[4]) {
                 outcome.attack_found += usize::from(severity >= 2);
             } else {
@@ -133,6 +146,8 @@ struct Outcome {
     /// Attack events flagged at medium or above.
     attack_found: usize,
     explanations: Vec<String>,
+    /// (source IP, severity, detectors) of every flagged event.
+    severities: Vec<(String, usize, String)>,
 }
 
 impl Outcome {
@@ -301,4 +316,27 @@ fn a_spam_burst_from_a_home_connection() {
     let o = w.scan();
     o.assert_legitimate_at_most_low();
     o.assert_attack_found(0.95);
+}
+
+#[test]
+fn a_rotated_key_still_used_by_a_service_and_by_an_attacker() {
+    let mut w = World::new(9);
+    w.backend("backend", 21, |_| FRANKFURT.to_vec());
+    // Rotated on day 14 at 12:00 UTC; the backend keeps the old key (legitimately, but it will
+    // break), and so does an attacker from another network.
+    for m in (16 * DAY..17 * DAY).step_by(60) {
+        w.attack_event("backend", m, "51.68.20.31", "python-requests/2.32.3", "/v2/users/1", 200);
+    }
+    let rotated = chrono::DateTime::from_timestamp((START + 14 * DAY + 12 * 60) * 60, 0).unwrap().to_rfc3339();
+    let o = w.scan_with(&["--rotated", &format!("backend={rotated}")]);
+    let attacker: Vec<_> = o.severities.iter().filter(|(ip, _, _)| ip == "51.68.20.31").collect();
+    assert!(
+        !attacker.is_empty() && attacker.iter().all(|(_, s, d)| *s == 4 && d.contains("rotation")),
+        "the attacker is critical: {attacker:?}"
+    );
+    let service: Vec<_> = o.severities.iter().filter(|(ip, _, _)| FRANKFURT.contains(&ip.as_str())).collect();
+    assert!(!service.is_empty(), "the service's use after the rotation is reported");
+    // Known clients after the rotation are `high` findings; here they share the incident of the
+    // attacker's `critical` one, whose severity the events take.
+    assert!(service.iter().all(|(_, s, d)| *s >= 3 && d == "rotation"), "{:?}", service.first());
 }

@@ -1,0 +1,157 @@
+//! Use of a key after its rotation: every request with the old key after the time it was
+//! rotated is a finding, `critical` when it comes from a network the key was never used from
+//! before the rotation (someone else holds a copy), `high` otherwise (a service that still has
+//! the old key and will break, or was itself compromised).
+
+use super::{rows_by_key, timestamps, Detection, Detector, Finding, Severity};
+use crate::error::{Error, Result};
+use crate::schema::col;
+use crate::text::{duration, thousands};
+use crate::timestamp::format_rfc3339;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+const NAME: &str = "rotation";
+
+/// When keys were rotated.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RotationConfig {
+    /// Key (credential, fingerprint or label) → rotation time (UTC µs).
+    pub rotated: BTreeMap<String, i64>,
+    /// A rotation time for every key.
+    pub all_rotated_at: Option<i64>,
+}
+
+/// The rotation detector.
+#[derive(Debug, Clone, Default)]
+pub struct Rotation {
+    pub config: RotationConfig,
+}
+
+impl Detector for Rotation {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn detect(&self, events: &DataFrame) -> Result<Detection> {
+        let mut out = Detection::default();
+        if self.config.rotated.is_empty() && self.config.all_rotated_at.is_none() {
+            return Ok(out);
+        }
+        let err = |source| Error::Frame { context: "reading events for the rotation check", source };
+        let ts = timestamps(events).map_err(err)?;
+        let ip = events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(err)?;
+        let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(err)?;
+        let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?;
+        let ua = events.column(col::USER_AGENT).and_then(|c| c.str().cloned()).map_err(err)?;
+        for k in rows_by_key(events).map_err(err)? {
+            let key_label = k.rows.first().and_then(|&i| label.get(i));
+            let rotated = self
+                .config
+                .rotated
+                .get(k.key)
+                .or_else(|| key_label.and_then(|l| self.config.rotated.get(l)))
+                .copied()
+                .or(self.config.all_rotated_at);
+            let Some(at) = rotated else { continue };
+            let network = |i: usize| ip.get(i).and_then(|s| s.parse::<IpAddr>().ok()).map(super::unfamiliar::prefix_of);
+            let before: std::collections::HashSet<String> =
+                k.rows.iter().filter(|&&i| ts.get(i).is_some_and(|t| t < at)).filter_map(|&i| network(i)).collect();
+            // After the rotation: one finding per network, in order of first use.
+            let mut after: BTreeMap<(i64, String), Vec<usize>> = BTreeMap::new();
+            let mut first_use: BTreeMap<String, i64> = BTreeMap::new();
+            for &i in &k.rows {
+                let Some(t) = ts.get(i) else { continue };
+                if t < at {
+                    continue;
+                }
+                let net = network(i).unwrap_or_else(|| "no address".to_string());
+                let first = *first_use.entry(net.clone()).or_insert(t);
+                after.entry((first, net)).or_default().push(i);
+            }
+            for ((_, net), rows) in after {
+                let known = before.contains(&net);
+                let requests: i64 = rows.iter().map(|&i| count.get(i).unwrap_or(1)).sum();
+                let (start, end) = (ts.get(rows[0]).unwrap_or(at), ts.get(rows[rows.len() - 1]).unwrap_or(at));
+                let client = ua.get(rows[0]).map(|u| format!(" ({})", crate::text::clip(u, 60))).unwrap_or_default();
+                let (severity, score, what) = if known {
+                    (Severity::High, 85.0, "a client the key had before, which still holds the old key")
+                } else {
+                    (
+                        Severity::Critical,
+                        100.0,
+                        "a network the key was never used from before: someone else holds a copy",
+                    )
+                };
+                out.findings.push(Finding {
+                    detector: NAME,
+                    kind: if known { "used_after_rotation" } else { "new_source_after_rotation" },
+                    credential: k.key.to_string(),
+                    start,
+                    end,
+                    rows: rows.iter().map(|&i| i as u32).collect(),
+                    score,
+                    severity,
+                    explanation: format!(
+                        "key {} was rotated at {} but used {} time{} afterwards from {net}{client} over {}: {what}",
+                        k.name,
+                        format_rfc3339(at),
+                        thousands(requests as f64),
+                        if requests == 1 { "" } else { "s" },
+                        duration(end - start),
+                    ),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> DataFrame {
+        let ev: [(i64, &str); 6] = [
+            (1, "198.51.100.1"),
+            (2, "198.51.100.2"),
+            (3, "203.0.113.9"),
+            (10, "198.51.100.1"),
+            (11, "203.0.113.9"),
+            (12, "192.0.2.7"),
+        ];
+        let n = ev.len();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new(col::TIMESTAMP.into(), ev.iter().map(|e| e.0 * 3_600_000_000).collect::<Vec<_>>()),
+                Column::new(col::CREDENTIAL.into(), vec!["k"; n]),
+                Column::new(col::CREDENTIAL_LABEL.into(), vec![Some("prod-bot"); n]),
+                Column::new(col::CREDENTIAL_HINT.into(), vec![None::<&str>; n]),
+                Column::new(col::SOURCE_IP.into(), ev.iter().map(|e| e.1).collect::<Vec<_>>()),
+                Column::new(col::USER_AGENT.into(), vec!["svc/1"; n]),
+                Column::new(col::COUNT.into(), vec![1i64; n]),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn use_after_rotation_known_and_new() {
+        assert!(Rotation::default().detect(&frame()).unwrap().findings.is_empty(), "no rotation, nothing to judge");
+        let cfg =
+            RotationConfig { rotated: [("prod-bot".to_string(), 5 * 3_600_000_000)].into(), all_rotated_at: None };
+        let d = Rotation { config: cfg }.detect(&frame()).unwrap();
+        let got: Vec<_> = d.findings.iter().map(|f| (f.kind, f.severity, f.rows.clone())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("used_after_rotation", Severity::High, vec![3]),
+                ("used_after_rotation", Severity::High, vec![4]),
+                ("new_source_after_rotation", Severity::Critical, vec![5]),
+            ]
+        );
+        assert!(d.findings[2].explanation.contains("from 192.0.2.0/24 (svc/1)"), "{}", d.findings[2].explanation);
+    }
+}
