@@ -257,13 +257,19 @@ pub fn to_text(clients: &[Client]) -> String {
             crate::text::clip(c.user_agent.as_deref().unwrap_or("-"), 40),
             c.addresses,
             if c.addresses == 1 { "" } else { "es" },
-            &format_rfc3339(c.first_seen)[..10],
-            &format_rfc3339(c.last_seen)[..10],
+            day(c.first_seen),
+            day(c.last_seen),
             c.hours,
             c.endpoints.join(" ")
         ));
     }
     out
+}
+
+/// The date part of a time, `2026-10-20`.
+fn day(micros: i64) -> String {
+    let t = format_rfc3339(micros);
+    t.get(..10).unwrap_or(&t).to_string()
 }
 
 #[cfg(test)]
