@@ -170,10 +170,13 @@ pub fn inventory(opts: &InventoryOptions<'_>, progress: &dyn Progress) -> Result
         return Err(Error::Databases { problems: problems.iter().map(ToString::to_string).collect() });
     }
     let mut ingested = ingest::ingest(opts.inputs, opts.ingest, progress)?;
+    progress.stage("grouping clients");
     if !dbs.is_empty() {
         enrich::geolocate(&mut ingested.events, &dbs)?;
     }
-    Ok((clients(&ingested.events, opts.calendar)?, ingested.errors))
+    let clients = clients(&ingested.events, opts.calendar)?;
+    progress.finish();
+    Ok((clients, ingested.errors))
 }
 
 const COLUMNS: [&str; 13] = [

@@ -100,16 +100,19 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let clock = std::time::Instant::now();
     let mut ingested = ingest::ingest(&opts.inputs, &ingest_opts, progress)?;
     timings.read = clock.elapsed();
+    progress.stage("geolocating");
     let time_range =
         time_range(&ingested.events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
     let geo_stats: Option<GeoStats> =
         if dbs.is_empty() { None } else { Some(enrich::geolocate(&mut ingested.events, &dbs)?) };
     let geo = summary::GeoSummary::new(&dbs, geo_stats);
     timings.enrich = clock.elapsed() - timings.read;
+    progress.stage("detecting");
     let detection = detect(&ingested.events, opts)?;
     let incidents = crate::detect::incident::build(&ingested.events, &detection.findings)?;
     let flags = report::flagged::flags(&detection.findings, &incidents);
     timings.detect = clock.elapsed() - timings.read - timings.enrich;
+    progress.stage("drawing charts and writing the report");
     let charts = report::charts::data::charts(&ingested.events, &incidents, &opts.rate)?;
     let mut baseline = crate::detect::rate::baseline_frame(&ingested.events, &opts.rate)?;
     let timezone = opts.timezone.name();
@@ -150,6 +153,7 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     }
     out.commit(&outputs)?;
     timings.report = clock.elapsed() - timings.read - timings.enrich - timings.detect;
+    progress.finish();
     out.remove_stale("charts", &outputs);
     let worst = incidents.iter().map(|i| i.severity).max();
     Ok(ScanOutcome { errors: ingested.errors, totals, text, worst, timings })

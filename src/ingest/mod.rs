@@ -107,11 +107,14 @@ pub struct Ingested {
     pub errors: Vec<Error>,
 }
 
-/// Receives progress while inputs are read (the binary draws a bar; tests ignore it).
+/// Receives progress while inputs are read and analysed (the binary draws a bar; tests ignore
+/// it). Whoever drives the run calls `finish` at the end.
 pub trait Progress {
     fn start(&self, _total_bytes: u64) {}
     fn file(&self, _name: &str) {}
     fn advance(&self, _bytes: u64) {}
+    /// A stage after reading, e.g. "detecting".
+    fn stage(&self, _what: &str) {}
     fn finish(&self) {}
 }
 
@@ -139,13 +142,12 @@ pub fn ingest(args: &[String], opts: &IngestOptions, progress: &dyn Progress) ->
     progress.start(inputs.iter().map(Input::size).sum());
     for input in &inputs {
         progress.file(&input.name());
-        let (report, file_rejects, error) = ingest_one(input, opts, &mut builder);
+        let (report, file_rejects, error) = ingest_one(input, opts, &mut builder, progress);
         progress.advance(input.size());
         rejects.extend(file_rejects);
         files.push(report);
         errors.extend(error);
     }
-    progress.finish();
 
     let usage = builder.usage();
     let mut labels = opts.mapping.labels.clone();
@@ -168,6 +170,7 @@ fn ingest_one(
     input: &Input,
     opts: &IngestOptions,
     builder: &mut EventBuilder,
+    progress: &dyn Progress,
 ) -> (FileReport, Vec<Reject>, Option<Error>) {
     let name = input.name();
     let mut report = FileReport {
@@ -198,6 +201,7 @@ fn ingest_one(
     };
     report.format = Some(format);
     let path = input.path();
+    progress.file(&format!("{name} ({format})"));
     let table: Result<RawTable<'_>> = match format {
         Format::Jsonl => jsonl::read(&path, bytes, &opts.mapping),
         Format::Json => json::read(&path, bytes, &opts.mapping),
@@ -211,6 +215,7 @@ fn ingest_one(
         Err(e) => return fail(report, e),
     };
 
+    progress.file(&format!("{name} (checking {} rows)", crate::text::thousands(table.rows() as f64)));
     let before = builder.len();
     let zone = opts.assume_tz.or(opts.mapping.timezone);
     let mut problems: Vec<(u64, Problem)> = table.rejected.clone();
