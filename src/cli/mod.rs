@@ -48,7 +48,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Read access and API-usage logs, fingerprint the keys in them, and write the events.
+    /// Review access and API-usage logs for abuse of API keys: unfamiliar sources, rate spikes,
+    /// off-hours use, use after rotation; write incidents, flagged events, a report and charts.
     Scan(Box<ScanArgs>),
     /// List the clients that use each key (network and user agent, first and last seen, volume,
     /// typical hours, endpoints): the services that break when a key is rotated.
@@ -102,7 +103,7 @@ struct ScanArgs {
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(i64).range(1..=1440))]
     bucket: Option<i64>,
 
-    /// Exit with status 1 when a finding is at least this severe (info, low, medium, high, critical).
+    /// Exit with status 1 when an incident is at least this severe (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
     fail_on: Option<Severity>,
 
