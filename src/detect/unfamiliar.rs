@@ -121,7 +121,11 @@ impl<K: Hash + Eq + Clone> Level<K> {
     }
 
     fn observe(&mut self, k: &K, day: i64) {
-        let entry = self.seen.entry(k.clone()).or_insert((0, i64::MIN));
+        // Look up first: most observations are of values already seen (no key to clone).
+        let entry = match self.seen.get_mut(k) {
+            Some(e) => e,
+            None => self.seen.entry(k.clone()).or_insert((0, i64::MIN)),
+        };
         if entry.1 != day {
             entry.1 = day;
             entry.0 += 1;
@@ -323,15 +327,27 @@ impl UnfamiliarSource {
         let mut closed: Vec<Open> = Vec::new();
         let mut travel: BTreeMap<(String, String), Finding> = BTreeMap::new();
         let mut last_location: Option<Location> = None;
+        let mut networks: PlHashMap<&str, (IpAddr, String)> = PlHashMap::default();
+        let mut places: PlHashMap<(Option<&str>, Option<&str>), String> = PlHashMap::default();
         let mut judged_any = false;
         let mut multi_site_noted = false;
 
         for &i in rows {
             let Some(ts) = cols.ts.get(i) else { continue };
             let day = ts.div_euclid(MICROS_PER_DAY);
-            let Some(ip) = cols.ip.get(i).and_then(|s| s.parse::<IpAddr>().ok()) else { continue };
-            let ip_text = ip.to_string();
-            let prefix = prefix_of(ip);
+            // The column holds canonical addresses: its text is the key, parsed once per
+            // distinct address for the network.
+            let Some(ip_str) = cols.ip.get(i) else { continue };
+            let (ip, prefix) = match networks.get(ip_str) {
+                Some(known) => known.clone(),
+                None => {
+                    let Ok(ip) = ip_str.parse::<IpAddr>() else { continue };
+                    let entry = (ip, prefix_of(ip));
+                    networks.insert(ip_str, entry.clone());
+                    entry
+                }
+            };
+            let ip_text = ip_str.to_string();
             let asn = cols.geo.asn(i);
             let country = cols.geo.country(i).map(str::to_string);
             let city = cols.geo.city(i);
@@ -458,10 +474,15 @@ impl UnfamiliarSource {
                 accuracy: cols.geo.accuracy_km(i).unwrap_or(0) as f64,
                 asn,
                 suspicious: joined,
-                place: match (city, country.as_deref()) {
-                    (Some(c), Some(k)) => format!("{c} ({k})"),
-                    (None, Some(k)) => k.to_string(),
-                    _ => format!("{lat:.1},{lon:.1}"),
+                place: match (city, cols.geo.country(i)) {
+                    (_, None) => format!("{lat:.1},{lon:.1}"),
+                    (city, Some(k)) => places
+                        .entry((city, Some(k)))
+                        .or_insert_with(|| match city {
+                            Some(c) => format!("{c} ({k})"),
+                            None => k.to_string(),
+                        })
+                        .clone(),
                 },
             });
             if let (Some(prev), Some(cur)) = (&last_location, &location) {
