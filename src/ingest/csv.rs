@@ -26,30 +26,44 @@ struct Record {
 
 /// Finds record boundaries, honouring `"`-quoted fields that contain delimiters or newlines.
 fn scan_records(bytes: &[u8], delimiter: u8) -> Vec<Record> {
-    let mut records = Vec::new();
+    let mut records = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
     let mut line = 1u64;
     let mut start_line = 1u64;
     let mut fields = 1u32;
     let mut in_quotes = false;
     let mut blank = true;
-    for &b in bytes {
-        if b == b'"' {
-            in_quotes = !in_quotes;
-            blank = false;
-        } else if b == b'\n' {
-            line += 1;
-            if !in_quotes {
-                records.push(Record { line: start_line, fields, blank });
-                start_line = line;
-                fields = 1;
-                blank = true;
-            }
-        } else if !in_quotes && b == delimiter {
-            fields += 1;
-            blank = false;
-        } else if !matches!(b, b' ' | b'\t' | b'\r') {
+    let mut pos = 0;
+    // Jump from one special byte to the next (quote, newline, and outside quotes the
+    // delimiter); the bytes between only matter for telling blank records.
+    while pos <= bytes.len() {
+        let rest = &bytes[pos..];
+        let next =
+            if in_quotes { memchr::memchr2(b'"', b'\n', rest) } else { memchr::memchr3(b'"', b'\n', delimiter, rest) };
+        let segment = &rest[..next.unwrap_or(rest.len())];
+        if blank && segment.iter().any(|b| !matches!(b, b' ' | b'\t' | b'\r')) {
             blank = false;
         }
+        let Some(offset) = next else { break };
+        match rest[offset] {
+            b'"' => {
+                in_quotes = !in_quotes;
+                blank = false;
+            }
+            b'\n' => {
+                line += 1;
+                if !in_quotes {
+                    records.push(Record { line: start_line, fields, blank });
+                    start_line = line;
+                    fields = 1;
+                    blank = true;
+                }
+            }
+            _ => {
+                fields += 1;
+                blank = false;
+            }
+        }
+        pos += offset + 1;
     }
     if !blank || fields > 1 {
         records.push(Record { line: start_line, fields, blank });
