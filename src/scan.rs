@@ -108,13 +108,15 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let geo = summary::GeoSummary::new(&dbs, geo_stats);
     timings.enrich = clock.elapsed() - timings.read;
     progress.stage("detecting");
-    let detection = detect(&ingested.events, opts)?;
+    let keys = crate::detect::rows_by_key(&ingested.events)
+        .map_err(|source| Error::Frame { context: "grouping events by key", source })?;
+    let detection = detect(&ingested.events, &keys, opts)?;
     let incidents = crate::detect::incident::build(&ingested.events, &detection.findings)?;
     let flags = report::flagged::flags(&detection.findings, &incidents);
     timings.detect = clock.elapsed() - timings.read - timings.enrich;
     progress.stage("drawing charts and writing the report");
-    let charts = report::charts::data::charts(&ingested.events, &incidents, &opts.rate)?;
-    let mut baseline = crate::detect::rate::baseline_frame(&ingested.events, &opts.rate)?;
+    let charts = report::charts::data::charts(&ingested.events, &keys, &incidents, &opts.rate)?;
+    let mut baseline = crate::detect::rate::baseline_frame(&ingested.events, &keys, &opts.rate)?;
     let timezone = opts.timezone.name();
     let summary_input = summary::SummaryInput {
         files: &ingested.files,
@@ -160,14 +162,14 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
 }
 
 /// Every detector over the events.
-fn detect(events: &DataFrame, opts: &ScanOptions) -> Result<Detection> {
+fn detect(events: &DataFrame, keys: &[crate::detect::KeyRows<'_>], opts: &ScanOptions) -> Result<Detection> {
     let detectors: Vec<Box<dyn Detector>> = vec![
         Box::new(UnfamiliarSource { config: opts.unfamiliar.clone() }),
         Box::new(RateSpike { config: opts.rate.clone() }),
         Box::new(OffHours { config: opts.off_hours.clone() }),
         Box::new(Rotation { config: opts.rotation.clone() }),
     ];
-    let detections = detectors.iter().map(|d| d.detect(events)).collect::<Result<Vec<_>>>()?;
+    let detections = detectors.iter().map(|d| d.detect_keys(events, keys)).collect::<Result<Vec<_>>>()?;
     Ok(Detection::merge(detections))
 }
 

@@ -121,7 +121,17 @@ impl Detection {
 /// A detector: deterministic, no I/O, no globals.
 pub trait Detector {
     fn name(&self) -> &'static str;
-    fn detect(&self, events: &DataFrame) -> Result<Detection>;
+
+    /// Judges the events, given already grouped by key ([`rows_by_key`]): several detectors
+    /// over one frame group it once.
+    fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection>;
+
+    /// Judges the events.
+    fn detect(&self, events: &DataFrame) -> Result<Detection> {
+        let keys = rows_by_key(events)
+            .map_err(|source| crate::error::Error::Frame { context: "grouping events by key", source })?;
+        self.detect_keys(events, &keys)
+    }
 }
 
 /// The timestamps of the events frame as UTC microseconds.

@@ -3,7 +3,7 @@
 //! A key's own nightly job is normal for that key; only rare hours are reported.
 
 use super::calendar::{WorkCalendar, WEEK_HOURS};
-use super::{rows_by_key, timestamps, Detection, Detector, Finding, KeyRows, Note, Severity};
+use super::{timestamps, Detection, Detector, Finding, KeyRows, Note, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::thousands;
@@ -89,15 +89,15 @@ impl Detector for OffHours {
         NAME
     }
 
-    fn detect(&self, events: &DataFrame) -> Result<Detection> {
+    fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let frame_err = |source| Error::Frame { context: "reading events for the off-hours detector", source };
         let ts = timestamps(events).map_err(frame_err)?;
         let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(frame_err)?;
-        let keys = rows_by_key(events).map_err(frame_err)?;
         let cfg = &self.config;
         let cal = &cfg.calendar;
         let mut out = Detection::default();
         for KeyRows { key, name, rows } in keys {
+            let (key, name) = (*key, name.clone());
             let mut profile = Profile::new();
             let mut current: Option<(Finding, i64, f64)> = None; // finding, requests, familiarity
             let mut judged_any = false;
@@ -121,7 +121,7 @@ impl Detector for OffHours {
                     out.findings.push(f);
                 }
             };
-            for &i in &rows {
+            for &i in rows {
                 let Some(t) = ts.get(i) else { continue };
                 let requests = count.get(i).unwrap_or(1);
                 let local = cal.local(t);

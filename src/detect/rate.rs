@@ -14,7 +14,7 @@
 use super::calendar::WorkCalendar;
 use super::stats::{bonferroni, format_p, mad, median, upper_tail};
 use super::unfamiliar::prefix_of;
-use super::{rows_by_key, timestamps, Detection, Detector, Finding, KeyRows, Note, Severity};
+use super::{timestamps, Detection, Detector, Finding, KeyRows, Note, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::{duration, thousands};
@@ -78,15 +78,15 @@ impl RateConfig {
 /// Every key's request series at its main bucket width with the expected level, its band
 /// (+3σ), the tail probability and whether the bucket is a spike: `baseline.parquet`, for
 /// analysts tuning thresholds.
-pub fn baseline_frame(events: &DataFrame, config: &RateConfig) -> Result<DataFrame> {
+pub fn baseline_frame(events: &DataFrame, keys: &[KeyRows<'_>], config: &RateConfig) -> Result<DataFrame> {
     let err = |source| Error::Frame { context: "building the baseline table", source };
     let cols = Cols::read(events).map_err(err)?;
     let (mut key, mut start, mut width, mut observed, mut expected, mut upper, mut pv, mut flagged) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for k in rows_by_key(events).map_err(err)? {
+    for k in keys {
         let times: Vec<i64> = k.rows.iter().filter_map(|&i| cols.ts.get(i)).collect();
         let (Some(&first), Some(&last)) = (times.first(), times.last()) else { continue };
-        let w = config.main_width(&cols, &k, first, last);
+        let w = config.main_width(&cols, k, first, last);
         let series = RateSeries::compute(&cols, &k.rows, first, last, w, Measure::Requests, config);
         let threshold = bonferroni(config.alpha, series.expected.iter().filter(|e| e.is_some()).count());
         for (b, (&x, e)) in series.observed.iter().zip(&series.expected).enumerate() {
@@ -316,10 +316,9 @@ impl Detector for RateSpike {
         NAME
     }
 
-    fn detect(&self, events: &DataFrame) -> Result<Detection> {
+    fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let err = |source| Error::Frame { context: "reading events for the rate-spike detector", source };
         let cols = Cols::read(events).map_err(err)?;
-        let keys = rows_by_key(events).map_err(err)?;
         // Keys are independent: judged in parallel, merged in key order.
         let per_key: Vec<Detection> = keys
             .par_iter()

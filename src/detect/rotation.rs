@@ -3,7 +3,7 @@
 //! before the rotation (someone else holds a copy), `high` otherwise (a service that still has
 //! the old key and will break, or was itself compromised).
 
-use super::{rows_by_key, timestamps, Detection, Detector, Finding, Severity};
+use super::{timestamps, Detection, Detector, Finding, KeyRows, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::{duration, thousands};
@@ -34,7 +34,7 @@ impl Detector for Rotation {
         NAME
     }
 
-    fn detect(&self, events: &DataFrame) -> Result<Detection> {
+    fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let mut out = Detection::default();
         if self.config.rotated.is_empty() && self.config.all_rotated_at.is_none() {
             return Ok(out);
@@ -45,7 +45,7 @@ impl Detector for Rotation {
         let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(err)?;
         let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?;
         let ua = events.column(col::USER_AGENT).and_then(|c| c.str().cloned()).map_err(err)?;
-        for k in rows_by_key(events).map_err(err)? {
+        for k in keys {
             let key_label = k.rows.first().and_then(|&i| label.get(i));
             let rotated = self
                 .config

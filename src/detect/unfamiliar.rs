@@ -8,9 +8,7 @@
 //! counted once per day it was seen). A key used from one server for weeks makes a new AS
 //! very surprising; a key used by browsers on dozens of home networks does not.
 
-use super::{
-    haversine_km, rows_by_key, timestamps, unseen_probability, Detection, Detector, Finding, KeyRows, Note, Severity,
-};
+use super::{haversine_km, timestamps, unseen_probability, Detection, Detector, Finding, KeyRows, Note, Severity};
 use crate::enrich::GeoColumns;
 use crate::error::{Error, Result};
 use crate::schema::col;
@@ -285,10 +283,8 @@ impl Detector for UnfamiliarSource {
         NAME
     }
 
-    fn detect(&self, events: &DataFrame) -> Result<Detection> {
+    fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let cols = Columns::read(events)
-            .map_err(|source| Error::Frame { context: "reading events for the unfamiliar-source detector", source })?;
-        let keys = rows_by_key(events)
             .map_err(|source| Error::Frame { context: "reading events for the unfamiliar-source detector", source })?;
         let input_start = cols.ts.min();
         let cutoff = match self.config.baseline {

@@ -8,7 +8,7 @@ use super::{render, slug, Rendered};
 use crate::detect::calendar::WorkCalendar;
 use crate::detect::incident::Incident;
 use crate::detect::rate::{request_series, RateConfig};
-use crate::detect::{rows_by_key, timestamps};
+use crate::detect::{timestamps, KeyRows};
 use crate::enrich::GeoColumns;
 use crate::error::{Error, Result};
 use crate::schema::col;
@@ -69,10 +69,14 @@ impl Cols {
 }
 
 /// Renders the charts of the incidents (at most [`MAX_INCIDENTS`]) and of their keys.
-pub fn charts(events: &DataFrame, incidents: &[Incident], rate: &RateConfig) -> Result<Vec<Rendered>> {
+pub fn charts(
+    events: &DataFrame,
+    keys: &[KeyRows<'_>],
+    incidents: &[Incident],
+    rate: &RateConfig,
+) -> Result<Vec<Rendered>> {
     let frame_err = |source| Error::Frame { context: "preparing charts", source };
     let cols = Cols::read(events).map_err(frame_err)?;
-    let keys = rows_by_key(events).map_err(frame_err)?;
     let key_rows: BTreeMap<&str, (&str, &[usize])> =
         keys.iter().map(|k| (k.key, (k.name.as_str(), k.rows.as_slice()))).collect();
     let in_incident: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
