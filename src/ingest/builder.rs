@@ -3,7 +3,7 @@
 //! Each distinct raw value (path, user agent, IP, secret) is processed once: raw values are
 //! cached per file, and normalised values are interned for the whole run.
 
-use super::table::{Problem, RawTable};
+use super::table::{Problem, RawTable, TextColumn};
 use super::tokens::split_request;
 use super::IngestOptions;
 use crate::schema::{col, Field, UNKNOWN_CREDENTIAL};
@@ -99,8 +99,20 @@ struct FileCache {
     secret: PlHashMap<String, u32>,
 }
 
-fn cell<'t>(table: &'t RawTable<'_>, field: Field, row: usize) -> Option<&'t str> {
-    table.column(field).and_then(|c| c.cell(row)).map(str::trim).filter(|s| !s.is_empty() && *s != "-")
+/// A table's columns by field, looked up once per table rather than once per cell.
+struct Cells<'t, 'a> {
+    columns: [Option<&'t (dyn TextColumn + 'a)>; Field::ALL.len()],
+}
+
+impl<'t, 'a> Cells<'t, 'a> {
+    fn of(table: &'t RawTable<'a>) -> Self {
+        Self { columns: Field::ALL.map(|f| table.column(f)) }
+    }
+
+    /// A cell's trimmed text; empty and `-` are no value.
+    fn get(&self, field: Field, row: usize) -> Option<&'t str> {
+        self.columns[field as usize].and_then(|c| c.cell(row)).map(str::trim).filter(|s| !s.is_empty() && *s != "-")
+    }
 }
 
 impl EventBuilder {
@@ -163,8 +175,9 @@ impl EventBuilder {
         let mut parser = TimestampParser::new(opts.mapping.timestamp_format.clone(), zone);
         let mut cache = FileCache::default();
         let mut rejected = Vec::new();
+        let cells = Cells::of(table);
         for row in 0..table.rows() {
-            match self.append_row(table, row, file, &mut parser, &mut cache, opts) {
+            match self.append_row(&cells, row, file, &mut parser, &mut cache, opts) {
                 Ok(()) => self.line.push(table.lines[row]),
                 Err(p) => rejected.push((table.lines[row], p)),
             }
@@ -174,7 +187,7 @@ impl EventBuilder {
 
     fn append_row(
         &mut self,
-        table: &RawTable<'_>,
+        table: &Cells<'_, '_>,
         row: usize,
         file: u32,
         parser: &mut TimestampParser,
@@ -183,11 +196,11 @@ impl EventBuilder {
     ) -> Result<(), Problem> {
         // Validate every field before appending anything, so that a rejected row leaves no trace.
         let raw_ts =
-            cell(table, Field::Timestamp, row).ok_or_else(|| Problem::new("missing_timestamp", "no timestamp"))?;
+            table.get(Field::Timestamp, row).ok_or_else(|| Problem::new("missing_timestamp", "no timestamp"))?;
         let timestamp =
             parser.parse(raw_ts).map_err(|e| Problem::new(e.code(), format!("timestamp {}: {e}", excerpt(raw_ts))))?;
 
-        let source_ip = match cell(table, Field::SourceIp, row) {
+        let source_ip = match table.get(Field::SourceIp, row) {
             None => None,
             Some(raw) => match cache.ip.get(raw) {
                 Some(v) => *v,
@@ -202,26 +215,26 @@ impl EventBuilder {
                 Problem::new("invalid_ip", format!("source IP {} is not an IPv4 or IPv6 address", excerpt(raw)))
             })?,
         };
-        let status = match cell(table, Field::Status, row) {
+        let status = match table.get(Field::Status, row) {
             None => None,
             Some(raw) => Some(parse_whole(raw).filter(|s| (100..=599).contains(s)).ok_or_else(|| {
                 Problem::new("bad_status", format!("status {} is not an HTTP status code (100-599)", excerpt(raw)))
             })? as i32),
         };
-        let bytes = match cell(table, Field::Bytes, row) {
+        let bytes = match table.get(Field::Bytes, row) {
             None => None,
             Some(raw) => Some(parse_whole(raw).ok_or_else(|| {
                 Problem::new("bad_bytes", format!("bytes {} is not a whole number of bytes", excerpt(raw)))
             })?),
         };
-        let count = match cell(table, Field::Count, row) {
+        let count = match table.get(Field::Count, row) {
             None => 1,
             Some(raw) => parse_whole(raw).filter(|c| *c >= 1).ok_or_else(|| {
                 Problem::new("bad_count", format!("count {} is not a positive whole number of requests", excerpt(raw)))
             })?,
         };
 
-        let (path, query_secret, request_method) = match cell(table, Field::Path, row) {
+        let (path, query_secret, request_method) = match table.get(Field::Path, row) {
             None => (None, None, None),
             Some(raw) => {
                 let (p, s, m) = match cache.path.get(raw) {
@@ -235,17 +248,17 @@ impl EventBuilder {
                 (Some(p), s, m)
             }
         };
-        let method = match cell(table, Field::Method, row) {
+        let method = match table.get(Field::Method, row) {
             Some(m) if m.bytes().any(|b| b.is_ascii_lowercase()) => {
                 Some(self.strings.intern(m.to_ascii_uppercase().as_str()))
             }
             Some(m) => Some(self.strings.intern(m)),
             None => request_method,
         };
-        let user_agent = cell(table, Field::UserAgent, row).map(|ua| self.strings.intern(ua));
+        let user_agent = table.get(Field::UserAgent, row).map(|ua| self.strings.intern(ua));
 
-        let key_id = cell(table, Field::CredentialId, row);
-        let raw_secret = cell(table, Field::Credential, row).and_then(secret::secret_of);
+        let key_id = table.get(Field::CredentialId, row);
+        let raw_secret = table.get(Field::Credential, row).and_then(secret::secret_of);
         let credential = if let Some(raw) = raw_secret {
             let c = self.secret_credential(cache, raw);
             self.remember_label(c, key_id);
