@@ -204,20 +204,7 @@ pub fn excerpt(value: &str) -> String {
         }
     }
     flush(&mut run, &mut masked);
-    let mut out = String::from("\"");
-    for (i, c) in masked.chars().enumerate() {
-        if i == EXCERPT_CHARS {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out.push('"');
-    out
+    format!("\"{}\"", crate::text::clip(&masked, EXCERPT_CHARS))
 }
 
 #[cfg(test)]

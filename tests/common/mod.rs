@@ -242,23 +242,18 @@ pub fn list_files(dir: &Path) -> Vec<String> {
     out
 }
 
+/// The demo's inputs and options, relative to the project root.
+pub const DEMO_INPUT: [&str; 7] =
+    ["data/logs", "--mapping", "data/demo-mapping.toml", "--geoip-dir", "data/geoip", "--tz", "Europe/Berlin"];
+
 /// The README's demo command (run from the project root, so that `source_file` is
 /// `data/logs/…` as in `data/truth.json`), with `extra` arguments.
 pub fn demo_scan(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Run) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let mut args = vec![
-        "scan",
-        "data/logs",
-        "--mapping",
-        "data/demo-mapping.toml",
-        "--geoip-dir",
-        "data/geoip",
-        "--tz",
-        "Europe/Berlin",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let mut args = vec!["scan"];
+    args.extend(DEMO_INPUT);
+    args.extend(["--out", out.to_str().unwrap()]);
     args.extend_from_slice(extra);
     let run = leakhound_in(&project_root(), &args);
     (tmp, out, run)

@@ -138,21 +138,10 @@ fn hostile_text_is_escaped_everywhere() {
 fn inventory_lists_the_clients_of_each_key() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("inv");
-    let run = leakhound_in(
-        &project_root(),
-        &[
-            "inventory",
-            "data/logs",
-            "--mapping",
-            "data/demo-mapping.toml",
-            "--geoip-dir",
-            "data/geoip",
-            "--tz",
-            "Europe/Berlin",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let mut args = vec!["inventory"];
+    args.extend(DEMO_INPUT);
+    args.extend(["--out", out.to_str().unwrap()]);
+    let run = leakhound_in(&project_root(), &args);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(run.stdout.contains("prod-bot (…d019) — 3 clients"), "{}", run.stdout);
     let csv = std::fs::read_to_string(out.join("inventory.csv")).unwrap();
