@@ -480,20 +480,53 @@ fn country_name(code: &str) -> &'static str {
     }
 }
 
+/// How the demo's logs are cut into files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// One file per log, as a month's export (`data/logs/`).
+    Whole,
+    /// One directory per UTC day (`logs/2026-10-05/…`), as a nightly audit receives them.
+    Daily,
+}
+
+/// The file an event of `sink` at `at` goes to.
+fn file_of(sink: Sink, at: DateTime<Utc>, split: Split) -> String {
+    let (dir, name) = match sink {
+        Sink::Gateway => ("gateway", "api-gateway-2026-10.jsonl.gz"),
+        Sink::Nginx => ("nginx", "marketing-access.log"),
+        Sink::Alb => ("alb", "123456789012_elasticloadbalancing_eu-central-1_app.acme-public-api.log.gz"),
+        Sink::Usage => ("exports", "usage-by-minute.csv"),
+    };
+    match split {
+        Split::Whole => format!("logs/{dir}/{name}"),
+        Split::Daily => format!("logs/{}/{dir}/{name}", at.format("%Y-%m-%d")),
+    }
+}
+
+const USAGE_HEADER: &str = "timestamp,key_id,client_ip,method,endpoint,status,response_bytes,count\n";
+
 /// Writes the demo data set into `dir`: `logs/`, `networks.csv`, `geoip/` (databases built
 /// from `networks.csv`), `truth.json` and `demo-mapping.toml`.
 pub fn generate(dir: &Path) -> Result<()> {
+    generate_split(dir, Split::Whole)
+}
+
+/// [`generate`], with the logs cut into files as `split` says.
+pub fn generate_split(dir: &Path, split: Split) -> Result<()> {
     let mut rng = Rng(0x1EA4_4007_D0C5_2026);
     let (keys, events) = generate_events(&mut rng);
-    let mut gateway = String::new();
-    let mut nginx = String::new();
-    let mut alb = String::new();
-    let mut usage = String::from("timestamp,key_id,client_ip,method,endpoint,status,response_bytes,count\n");
-    let mut line_counts = [0u64; 4];
+    // File name → (its text, lines so far).
+    let mut files: std::collections::BTreeMap<String, (String, u64)> = Default::default();
     let mut leak_lines: Vec<Vec<(String, u64)>> = vec![Vec::new(); LEAKS.len()];
     for e in &events {
         let local = e.at.with_timezone(&Berlin);
-        let (file, n) = match e.sink {
+        let file = file_of(e.sink, e.at, split);
+        let (text, lines) = files.entry(file.clone()).or_insert_with(|| match e.sink {
+            // The CSV's header is line 1.
+            Sink::Usage => (USAGE_HEADER.to_string(), 1),
+            _ => (String::new(), 0),
+        });
+        match e.sink {
             Sink::Gateway => {
                 let v = json!({
                     "@timestamp": e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -504,12 +537,11 @@ pub fn generate(dir: &Path) -> Result<()> {
                     "authorization": format!("Bearer {}", keys[e.key].secret),
                     "service": {"name": "api-gateway"},
                 });
-                gateway.push_str(&v.to_string());
-                gateway.push('\n');
-                ("logs/gateway/api-gateway-2026-10.jsonl.gz", 0)
+                text.push_str(&v.to_string());
+                text.push('\n');
             }
             Sink::Nginx => {
-                nginx.push_str(&format!(
+                text.push_str(&format!(
                     "{} - - [{}] \"{} {} HTTP/1.1\" {} {} \"-\" \"{}\"\n",
                     e.ip,
                     local.format("%d/%b/%Y:%H:%M:%S %z"),
@@ -519,11 +551,10 @@ pub fn generate(dir: &Path) -> Result<()> {
                     e.bytes,
                     e.agent
                 ));
-                ("logs/nginx/marketing-access.log", 1)
             }
             Sink::Alb => {
                 let trace = rng.hex(24);
-                alb.push_str(&format!(
+                text.push_str(&format!(
                     "https {} app/acme-public-api/50dc6c495c0c9188 {}:{} 10.0.1.23:8080 0.001 0.0{} 0.000 {} {} {} {} \"{} https://api.acme.example:443{} HTTP/1.1\" \"{}\" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/acme-api/73e2d6bc24d8a067 \"Root=1-{}\" \"api.acme.example\" \"arn:aws:acm:eu-central-1:123456789012:certificate/12345678-1234-1234-1234-123456789012\" 0 {} \"forward\" \"-\" \"-\" \"10.0.1.23:8080\" \"{}\" \"-\" \"-\"\n",
                     e.at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
                     e.ip,
@@ -540,10 +571,9 @@ pub fn generate(dir: &Path) -> Result<()> {
                     e.at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
                     e.status
                 ));
-                ("logs/alb/123456789012_elasticloadbalancing_eu-central-1_app.acme-public-api.log.gz", 2)
             }
             Sink::Usage => {
-                usage.push_str(&format!(
+                text.push_str(&format!(
                     "{},reporting-etl,{},{},{},{},{},{}\n",
                     local.format("%Y-%m-%dT%H:%M:%S%:z"),
                     e.ip,
@@ -553,14 +583,11 @@ pub fn generate(dir: &Path) -> Result<()> {
                     e.bytes,
                     e.count
                 ));
-                ("logs/exports/usage-by-minute.csv", 3)
             }
         };
-        line_counts[n] += 1;
+        *lines += 1;
         if let Some(l) = e.leak {
-            // The CSV's header is line 1.
-            let line = line_counts[n] + u64::from(n == 3);
-            leak_lines[l].push((file.to_string(), line));
+            leak_lines[l].push((file, *lines));
         }
     }
 
@@ -598,28 +625,33 @@ pub fn generate(dir: &Path) -> Result<()> {
         }).collect::<Vec<_>>(),
     });
 
-    for sub in ["logs/gateway", "logs/nginx", "logs/alb", "logs/exports", "geoip"] {
-        std::fs::create_dir_all(dir.join(sub)).map_err(|source| Error::Write { path: dir.join(sub), source })?;
-    }
     let out = OutputDir::create(dir)?;
     let mut truth_bytes = serde_json::to_vec_pretty(&truth).unwrap_or_default();
     truth_bytes.push(b'\n');
-    out.commit(&[
-        Output {
-            name: "logs/gateway/api-gateway-2026-10.jsonl.gz".into(),
-            bytes: gzip("api-gateway-2026-10.jsonl", gateway.as_bytes()),
-        },
-        Output { name: "logs/nginx/marketing-access.log".into(), bytes: nginx.into_bytes() },
-        Output {
-            name: "logs/alb/123456789012_elasticloadbalancing_eu-central-1_app.acme-public-api.log.gz".into(),
-            bytes: gzip("app.acme-public-api.log", alb.as_bytes()),
-        },
-        Output { name: "logs/exports/usage-by-minute.csv".into(), bytes: usage.into_bytes() },
+    let mut outputs: Vec<Output> = files
+        .into_iter()
+        .map(|(name, (text, _))| {
+            let bytes = match name.strip_suffix(".gz") {
+                // The name inside the gzip header, as the systems that wrote them set it.
+                Some(inner) => {
+                    let inner = inner.rsplit('/').next().unwrap_or(inner);
+                    gzip(
+                        inner.strip_prefix("123456789012_elasticloadbalancing_eu-central-1_").unwrap_or(inner),
+                        text.as_bytes(),
+                    )
+                }
+                None => text.into_bytes(),
+            };
+            Output { name, bytes }
+        })
+        .collect();
+    outputs.extend([
         Output { name: "networks.csv".into(), bytes: networks.into_bytes() },
         Output { name: "geoip/Leakhound-Demo-City.mmdb".into(), bytes: dbs.city },
         Output { name: "geoip/Leakhound-Demo-ASN.mmdb".into(), bytes: dbs.asn },
         Output { name: "geoip/Leakhound-Demo-Anonymous-IP.mmdb".into(), bytes: dbs.anonymous },
         Output { name: "truth.json".into(), bytes: truth_bytes },
         Output { name: "demo-mapping.toml".into(), bytes: demo_mapping(&keys).into_bytes() },
-    ])
+    ]);
+    out.commit(&outputs)
 }

@@ -63,6 +63,12 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("{path}: another audit is using this state ({holder}). Wait until it has finished; the lock goes away by itself when that process ends, even if it is killed.")]
+    StateLocked { path: PathBuf, holder: String },
+
+    #[error("{path}: {message}")]
+    State { path: PathBuf, message: String },
+
     #[error("internal data-frame error while {context}: {source}")]
     Frame {
         context: &'static str,

@@ -179,6 +179,16 @@ pub fn inventory(opts: &InventoryOptions<'_>, progress: &dyn Progress) -> Result
     Ok((clients, ingested.errors))
 }
 
+/// The inventory of the history kept in an audit's state directory (see
+/// [`crate::audit::state`]): the clients of the last `--retain-days`.
+pub fn inventory_of_state(dir: &std::path::Path, calendar: &WorkCalendar) -> Result<Vec<Client>> {
+    let state = crate::audit::state::read_state(dir)?;
+    if state.history.height() == 0 {
+        return Ok(Vec::new());
+    }
+    clients(&state.history, calendar)
+}
+
 const COLUMNS: [&str; 13] = [
     "credential",
     "key",

@@ -4,6 +4,7 @@
 //! canonical events frame (raw secrets fingerprinted on the way in), [`enrich`] adds what the
 //! GeoIP databases say about the source addresses, and [`report`] writes the outputs. [`scan`] runs the pipeline end to end; the `leakhound` binary is a thin CLI over it.
 
+pub mod audit;
 pub mod demo;
 pub mod detect;
 pub mod enrich;

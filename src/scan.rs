@@ -87,55 +87,110 @@ pub const OUTPUTS: [&str; 10] = [
 
 /// Reads the inputs, runs the detectors and writes the outputs ([`OUTPUTS`]).
 pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> {
-    // Every database is checked before any log is read, and all problems are reported at once.
-    let (dbs, problems) = GeoDatabases::discover(&opts.geoip);
+    let dbs = open_databases(&opts.geoip)?;
+    let out = OutputDir::create(&opts.out_dir)?;
+    let mut timings = Timings::default();
+    let clock = std::time::Instant::now();
+    let mut ingested = ingest::ingest(&opts.inputs, &ingest_options(opts), progress)?;
+    timings.read = clock.elapsed();
+    progress.stage("geolocating");
+    let geo = geolocate(&mut ingested.events, &dbs)?;
+    timings.enrich = clock.elapsed() - timings.read;
+    let mut events = ingested.events.clone();
+    let run = Run { all: &ingested.events, new: None, ingested: &ingested, geo: &geo };
+    let verdict = judge_and_write(&run, &mut events, opts, &out, Vec::new(), progress, &mut timings)?;
+    let totals = summary::Totals::of(&ingested.files);
+    Ok(ScanOutcome { errors: ingested.errors, totals, text: verdict.text, worst: verdict.worst, timings })
+}
+
+/// The GeoIP databases, every one checked before any log is read, all problems reported at once.
+pub(crate) fn open_databases(sources: &Sources) -> Result<GeoDatabases> {
+    let (dbs, problems) = GeoDatabases::discover(sources);
     if !problems.is_empty() {
         return Err(Error::Databases { problems: problems.iter().map(ToString::to_string).collect() });
     }
-    let out = OutputDir::create(&opts.out_dir)?;
-    // An output directory inside an input directory is not read back as input.
+    Ok(dbs)
+}
+
+/// The ingest options of a run: an output directory inside an input directory is not read back
+/// as input.
+pub(crate) fn ingest_options(opts: &ScanOptions) -> IngestOptions {
     let mut ingest_opts = opts.ingest.clone();
     ingest_opts.skip_dirs.push(opts.out_dir.clone());
-    let mut timings = Timings::default();
+    ingest_opts
+}
+
+/// Adds the GeoIP columns to the events (when there are databases) and describes them.
+pub(crate) fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases) -> Result<summary::GeoSummary> {
+    let stats: Option<GeoStats> = if dbs.is_empty() { None } else { Some(enrich::geolocate(events, dbs)?) };
+    Ok(summary::GeoSummary::new(dbs, stats))
+}
+
+/// What one run judges: all events the detectors see, and which of them are this run's.
+pub(crate) struct Run<'a> {
+    /// Events sorted by time: in an audit, the retained history and the new events together.
+    pub all: &'a DataFrame,
+    /// Which rows of `all` this run reports on (an audit's new events); `None`: every row.
+    pub new: Option<&'a [bool]>,
+    /// The files, rejects and credentials of this run's inputs.
+    pub ingested: &'a ingest::Ingested,
+    pub geo: &'a summary::GeoSummary,
+}
+
+/// What a run found, for the caller's exit status and summary line.
+pub(crate) struct Verdict {
+    /// The terminal summary.
+    pub text: String,
+    pub worst: Option<Severity>,
+    pub incidents: Vec<crate::detect::incident::Incident>,
+}
+
+/// Runs the detectors over `run.all`, keeps what concerns the run's own events, builds
+/// incidents and writes every output ([`OUTPUTS`], then `extra`) atomically. `events` (this
+/// run's events) becomes `events.parquet`. Shared by `scan` and `audit`.
+pub(crate) fn judge_and_write(
+    run: &Run<'_>,
+    events: &mut DataFrame,
+    opts: &ScanOptions,
+    out: &OutputDir,
+    extra: Vec<Output>,
+    progress: &dyn Progress,
+    timings: &mut Timings,
+) -> Result<Verdict> {
     let clock = std::time::Instant::now();
-    let mut ingested = ingest::ingest(&opts.inputs, &ingest_opts, progress)?;
-    timings.read = clock.elapsed();
-    progress.stage("geolocating");
-    let time_range =
-        time_range(&ingested.events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
-    let geo_stats: Option<GeoStats> =
-        if dbs.is_empty() { None } else { Some(enrich::geolocate(&mut ingested.events, &dbs)?) };
-    let geo = summary::GeoSummary::new(&dbs, geo_stats);
-    timings.enrich = clock.elapsed() - timings.read;
     progress.stage("detecting");
-    let keys = crate::detect::rows_by_key(&ingested.events)
+    let keys = crate::detect::rows_by_key(run.all)
         .map_err(|source| Error::Frame { context: "grouping events by key", source })?;
-    let detection = detect(&ingested.events, &keys, opts)?;
-    let incidents = crate::detect::incident::build(&ingested.events, &detection.findings)?;
+    let mut detection = detect(run.all, &keys, opts)?;
+    if let Some(new) = run.new {
+        let ts = crate::detect::timestamps(run.all)
+            .map_err(|source| Error::Frame { context: "reading event times", source })?;
+        detection.findings = crate::detect::restrict(detection.findings, new, &ts);
+    }
+    let incidents = crate::detect::incident::build(run.all, &detection.findings)?;
     let flags = report::flagged::flags(&detection.findings, &incidents);
-    timings.detect = clock.elapsed() - timings.read - timings.enrich;
+    timings.detect = clock.elapsed();
     progress.stage("drawing charts and writing the report");
-    let charts = report::charts::data::charts(&ingested.events, &keys, &incidents, &opts.rate)?;
-    let mut baseline = crate::detect::rate::baseline_frame(&ingested.events, &keys, &opts.rate)?;
-    let timezone = opts.timezone.name();
+    let charts = report::charts::data::charts(run.all, &keys, &incidents, &opts.rate)?;
+    let mut baseline = crate::detect::rate::baseline_frame(run.all, &keys, &opts.rate)?;
+    let time_range = time_range(events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
     let summary_input = summary::SummaryInput {
-        files: &ingested.files,
-        credentials: &ingested.credentials,
+        files: &run.ingested.files,
+        credentials: &run.ingested.credentials,
         time_range,
-        timezone,
+        timezone: opts.timezone.name(),
         outputs: &OUTPUTS,
-        geo: &geo,
+        geo: run.geo,
         detection: &detection,
         incidents: &incidents,
     };
     let summary_json = summary::to_json(&summary_input);
     let text = summary::to_text(&summary_input, &out.path().display().to_string());
-    let totals = summary::Totals::of(&ingested.files);
-    let flagged_csv = report::flagged::to_csv(&ingested.events, &flags)?;
-    let flagged_jsonl = report::flagged::to_jsonl(&ingested.events, &flags)?;
+    let flagged_csv = report::flagged::to_csv(run.all, &flags)?;
+    let flagged_jsonl = report::flagged::to_jsonl(run.all, &flags)?;
     let outputs = [
-        Output { name: OUTPUTS[0].into(), bytes: report::parquet::to_bytes(&mut ingested.events)? },
-        Output { name: OUTPUTS[1].into(), bytes: report::rejects::to_bytes(&ingested.rejects) },
+        Output { name: OUTPUTS[0].into(), bytes: report::parquet::to_bytes(events)? },
+        Output { name: OUTPUTS[1].into(), bytes: report::rejects::to_bytes(&run.ingested.rejects) },
         Output { name: OUTPUTS[2].into(), bytes: summary_json },
         Output { name: OUTPUTS[3].into(), bytes: flagged_csv },
         Output { name: OUTPUTS[4].into(), bytes: flagged_jsonl },
@@ -149,16 +204,17 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
         Output::new(OUTPUTS[9], report::parquet::to_bytes(&mut baseline)?),
     ];
     let mut outputs = Vec::from(outputs);
+    outputs.extend(extra);
     for c in charts {
         outputs.push(Output::new(format!("charts/{}.png", c.name), c.png));
         outputs.push(Output::new(format!("charts/{}.svg", c.name), c.svg));
     }
     out.commit(&outputs)?;
-    timings.report = clock.elapsed() - timings.read - timings.enrich - timings.detect;
+    timings.report = clock.elapsed() - timings.detect;
     progress.finish();
     out.remove_stale("charts", &outputs);
     let worst = incidents.iter().map(|i| i.severity).max();
-    Ok(ScanOutcome { errors: ingested.errors, totals, text, worst, timings })
+    Ok(Verdict { text, worst, incidents })
 }
 
 /// Every detector over the events.

@@ -1,5 +1,7 @@
 //! End-to-end tests: the real `leakhound` binary in a temporary directory.
 
+#[path = "suite/audit.rs"]
+mod audit;
 mod common;
 #[path = "suite/demo.rs"]
 mod demo;

@@ -4,6 +4,7 @@ mod progress;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use leakhound::audit::{audit, AuditOptions};
 use leakhound::detect::calendar::{parse_days, parse_holidays, parse_hours, WorkCalendar};
 use leakhound::detect::off_hours::OffHoursConfig;
 use leakhound::detect::rate::RateConfig;
@@ -51,6 +52,10 @@ enum Command {
     /// Review access and API-usage logs for abuse of API keys: unfamiliar sources, rate spikes,
     /// off-hours use, use after rotation; write incidents, flagged events, a report and charts.
     Scan(Box<ScanArgs>),
+    /// The nightly audit: judge only logs not seen before against the history kept in a state
+    /// directory, write the report for them, then remember them. Prints one line; exit status
+    /// 0 when nothing reaches --fail-on, 1 when something does, 2 on errors.
+    Audit(Box<AuditArgs>),
     /// List the clients that use each key (network and user agent, first and last seen, volume,
     /// typical hours, endpoints): the services that break when a key is rotated.
     Inventory(Box<InventoryArgs>),
@@ -68,6 +73,9 @@ enum Command {
         /// Directory to write `logs/`, `networks.csv` and `truth.json` into.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// One directory of logs per UTC day, as a nightly audit receives them.
+        #[arg(long)]
+        daily: bool,
     },
 }
 
@@ -80,6 +88,63 @@ struct ScanArgs {
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 
+    #[command(flatten)]
+    detect: DetectArgs,
+
+    /// Exit with status 1 when an incident is at least this severe (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    fail_on: Option<Severity>,
+
+    /// Judge events after this time against the history before it (RFC 3339), instead of
+    /// against everything before each event.
+    #[arg(long, value_name = "TIMESTAMP", value_parser = parse_instant, conflicts_with = "baseline_days")]
+    baseline_until: Option<i64>,
+
+    /// Use the first N days of the input as the baseline.
+    #[arg(long, value_name = "N")]
+    baseline_days: Option<u32>,
+
+    /// Print where the time went (read, geolocate, detect, report) on standard error.
+    #[arg(long)]
+    timings: bool,
+
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    input: InputArgs,
+
+    /// The state directory: the history new logs are judged against (created if needed).
+    #[arg(long, value_name = "DIR")]
+    state: PathBuf,
+
+    /// Output directory for this audit's report (created if needed).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    #[command(flatten)]
+    detect: DetectArgs,
+
+    /// Exit with status 1 when an incident is at least this severe (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_severity)]
+    fail_on: Severity,
+
+    /// Forget history older than this many days before the latest event.
+    #[arg(long, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    retain_days: u32,
+
+    /// Print where the time went (read, geolocate, detect, report) on standard error.
+    #[arg(long)]
+    timings: bool,
+}
+
+/// How events are judged: shared by `scan` and `audit`.
+#[derive(clap::Args)]
+struct DetectArgs {
     /// The organisation's time zone for working hours (IANA name).
     #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = parse_tz)]
     tz: chrono_tz::Tz,
@@ -103,15 +168,6 @@ struct ScanArgs {
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(i64).range(1..=1440))]
     bucket: Option<i64>,
 
-    /// Exit with status 1 when an incident is at least this severe (info, low, medium, high, critical).
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
-    fail_on: Option<Severity>,
-
-    /// Judge events after this time against the history before it (RFC 3339), instead of
-    /// against everything before each event.
-    #[arg(long, value_name = "TIMESTAMP", value_parser = parse_instant, conflicts_with = "baseline_days")]
-    baseline_until: Option<i64>,
-
     /// A key (fingerprint, id or label) rotated at a time: `prod-bot=2026-10-20T09:00:00Z`
     /// (repeatable). Any later use of the old key is a finding.
     #[arg(long = "rotated", value_name = "KEY=TIMESTAMP", value_parser = parse_rotation)]
@@ -121,10 +177,6 @@ struct ScanArgs {
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_instant)]
     rotated_at: Option<i64>,
 
-    /// Use the first N days of the input as the baseline.
-    #[arg(long, value_name = "N")]
-    baseline_days: Option<u32>,
-
     /// A known partner's network, never reported as unfamiliar (repeatable).
     #[arg(long = "allow-cidr", value_name = "CIDR", value_parser = parse_cidr)]
     allow_cidrs: Vec<ipnet::IpNet>,
@@ -132,20 +184,46 @@ struct ScanArgs {
     /// A known partner's AS number, never reported as unfamiliar (repeatable).
     #[arg(long = "allow-asn", value_name = "ASN", value_parser = parse_asn)]
     allow_asns: Vec<u32>,
+}
 
-    /// Print where the time went (read, geolocate, detect, report) on standard error.
-    #[arg(long)]
-    timings: bool,
-
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    quiet: bool,
+impl DetectArgs {
+    /// Everything a run needs, from these settings, the inputs and the output directory.
+    fn options(self, input: InputArgs, out: PathBuf, baseline: Baseline, quiet: bool) -> anyhow::Result<ScanOptions> {
+        let ingest = input.options(quiet)?;
+        let (allow_cidrs, allow_asns) = (ingest.mapping.allow_cidrs.clone(), ingest.mapping.allow_asns.clone());
+        let mut rotated = ingest.mapping.rotated.clone();
+        rotated.extend(self.rotated);
+        let calendar = calendar(self.tz, self.work_hours, self.work_days, self.holidays.as_deref())?;
+        if out.exists() && !out.is_dir() {
+            bail!("{}: --out must be a directory, and this is a file", out.display());
+        }
+        Ok(ScanOptions {
+            inputs: input.inputs,
+            out_dir: out,
+            ingest,
+            timezone: self.tz,
+            geoip: self.geo.sources()?,
+            unfamiliar: UnfamiliarConfig {
+                baseline,
+                allow_cidrs: [self.allow_cidrs, allow_cidrs].concat(),
+                allow_asns: [self.allow_asns, allow_asns].concat(),
+                ..UnfamiliarConfig::default()
+            },
+            rate: RateConfig { calendar: calendar.clone(), bucket_minutes: self.bucket, ..RateConfig::default() },
+            off_hours: OffHoursConfig { calendar, ..OffHoursConfig::default() },
+            rotation: RotationConfig { rotated, all_rotated_at: self.rotated_at },
+        })
+    }
 }
 
 #[derive(clap::Args)]
 struct InventoryArgs {
     #[command(flatten)]
     input: InputArgs,
+
+    /// List the clients in an audit's state directory instead of reading logs.
+    #[arg(long, value_name = "DIR", conflicts_with = "inputs")]
+    state: Option<PathBuf>,
 
     #[command(flatten)]
     geo: GeoArgs,
@@ -168,7 +246,7 @@ struct InventoryArgs {
 struct InputArgs {
     /// Log files, directories (read recursively), glob patterns, or `-` for standard input.
     /// `.gz` files are decompressed.
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(value_name = "INPUT")]
     inputs: Vec<String>,
 
     /// Read every input as this format instead of detecting it: jsonl, json, csv, tsv, clf, alb.
@@ -199,6 +277,9 @@ struct InputArgs {
 impl InputArgs {
     /// The mapping file and the ingest options; notes unused mapping keys unless quiet.
     fn options(&self, quiet: bool) -> anyhow::Result<IngestOptions> {
+        if self.inputs.is_empty() {
+            bail!("no INPUT given: name log files, directories or glob patterns (see --help)");
+        }
         let mapping = match &self.mapping {
             Some(path) => Mapping::load(path)?,
             None => Mapping::default(),
@@ -322,44 +403,24 @@ pub fn run() -> anyhow::Result<Status> {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan(args) => run_scan(*args),
+        Command::Audit(args) => run_audit(*args),
         Command::Inventory(args) => run_inventory(*args),
         Command::Geoip { ips, geo } => run_geoip(&ips, geo),
-        Command::GenerateDemo { out } => {
-            leakhound::demo::generate(&out)?;
+        Command::GenerateDemo { out, daily } => {
+            let split = if daily { leakhound::demo::Split::Daily } else { leakhound::demo::Split::Whole };
+            leakhound::demo::generate_split(&out, split)?;
             Ok(Status::Done)
         }
     }
 }
 
 fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
-    let ingest = args.input.options(args.quiet)?;
-    let (allow_cidrs, allow_asns) = (ingest.mapping.allow_cidrs.clone(), ingest.mapping.allow_asns.clone());
-    let mut rotated = ingest.mapping.rotated.clone();
-    rotated.extend(args.rotated);
-    let calendar = calendar(args.tz, args.work_hours, args.work_days, args.holidays.as_deref())?;
-    if args.out.exists() && !args.out.is_dir() {
-        bail!("{}: --out must be a directory, and this is a file", args.out.display());
-    }
-    let opts = ScanOptions {
-        inputs: args.input.inputs,
-        out_dir: args.out,
-        ingest,
-        timezone: args.tz,
-        geoip: args.geo.sources()?,
-        unfamiliar: UnfamiliarConfig {
-            baseline: match (args.baseline_until, args.baseline_days) {
-                (Some(t), _) => Baseline::Until(t),
-                (None, Some(d)) => Baseline::Days(d),
-                (None, None) => Baseline::Rolling,
-            },
-            allow_cidrs: [args.allow_cidrs, allow_cidrs].concat(),
-            allow_asns: [args.allow_asns, allow_asns].concat(),
-            ..UnfamiliarConfig::default()
-        },
-        rate: RateConfig { calendar: calendar.clone(), bucket_minutes: args.bucket, ..RateConfig::default() },
-        off_hours: OffHoursConfig { calendar, ..OffHoursConfig::default() },
-        rotation: RotationConfig { rotated, all_rotated_at: args.rotated_at },
+    let baseline = match (args.baseline_until, args.baseline_days) {
+        (Some(t), _) => Baseline::Until(t),
+        (None, Some(d)) => Baseline::Days(d),
+        (None, None) => Baseline::Rolling,
     };
+    let opts = args.detect.options(args.input, args.out, baseline, args.quiet)?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = progress::Bar::new(show_progress);
     let outcome = scan(&opts, &bar).context("scan failed")?;
@@ -375,6 +436,30 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
     Ok(if !outcome.errors.is_empty() {
         Status::Error
     } else if args.fail_on.is_some_and(|f| outcome.worst.is_some_and(|w| w >= f)) {
+        Status::Findings
+    } else {
+        Status::Done
+    })
+}
+
+fn run_audit(args: AuditArgs) -> anyhow::Result<Status> {
+    if args.state.exists() && !args.state.is_dir() {
+        bail!("{}: --state must be a directory, and this is a file", args.state.display());
+    }
+    let scan = args.detect.options(args.input, args.out, Baseline::Rolling, false)?;
+    let opts = AuditOptions { scan, state_dir: args.state, retain_days: args.retain_days };
+    let bar = progress::Bar::new(std::io::stderr().is_terminal());
+    let outcome = audit(&opts, &bar).context("audit failed")?;
+    for e in &outcome.errors {
+        eprintln!("leakhound: error: {e}");
+    }
+    if args.timings {
+        eprintln!("leakhound: timings: {}", outcome.timings);
+    }
+    println!("{}", outcome.one_line(args.fail_on));
+    Ok(if !outcome.errors.is_empty() {
+        Status::Error
+    } else if outcome.worst().is_some_and(|w| w >= args.fail_on) {
         Status::Findings
     } else {
         Status::Done
@@ -439,12 +524,18 @@ fn run_geoip(ips: &[String], geo: GeoArgs) -> anyhow::Result<Status> {
 }
 
 fn run_inventory(args: InventoryArgs) -> anyhow::Result<Status> {
-    let ingest = args.input.options(args.quiet)?;
     let calendar = WorkCalendar { tz: args.tz, ..WorkCalendar::default() };
-    let sources = args.geo.sources()?;
-    let opts = InventoryOptions { inputs: &args.input.inputs, ingest: &ingest, geoip: &sources, calendar: &calendar };
-    let bar = progress::Bar::new(!args.quiet && std::io::stderr().is_terminal());
-    let (clients, errors) = inventory(&opts, &bar).context("inventory failed")?;
+    let (clients, errors) = match &args.state {
+        Some(dir) => (leakhound::inventory::inventory_of_state(dir, &calendar)?, Vec::new()),
+        None => {
+            let ingest = args.input.options(args.quiet)?;
+            let sources = args.geo.sources()?;
+            let opts =
+                InventoryOptions { inputs: &args.input.inputs, ingest: &ingest, geoip: &sources, calendar: &calendar };
+            let bar = progress::Bar::new(!args.quiet && std::io::stderr().is_terminal());
+            inventory(&opts, &bar).context("inventory failed")?
+        }
+    };
     for e in &errors {
         eprintln!("leakhound: error: {e}");
     }

@@ -134,6 +134,23 @@ pub trait Detector {
     }
 }
 
+/// The findings as far as they concern the rows marked in `keep` (an audit's new events):
+/// each finding keeps only those rows, its span shrinks to them, and a finding left without
+/// rows is dropped (an earlier run reported it). Explanations keep the finding's full numbers.
+pub fn restrict(findings: Vec<Finding>, keep: &[bool], ts: &Int64Chunked) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter_map(|mut f| {
+            f.rows.retain(|&r| keep.get(r as usize).copied().unwrap_or(false));
+            let times = || f.rows.iter().filter_map(|&r| ts.get(r as usize));
+            let (start, end) = (times().min()?, times().max()?);
+            f.start = start;
+            f.end = end;
+            Some(f)
+        })
+        .collect()
+}
+
 /// The timestamps of the events frame as UTC microseconds.
 pub fn timestamps(events: &DataFrame) -> PolarsResult<Int64Chunked> {
     Ok(events.column(col::TIMESTAMP)?.as_materialized_series().to_physical_repr().i64()?.clone())

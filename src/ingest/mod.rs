@@ -20,7 +20,7 @@ mod tokens;
 pub use builder::{parse_ip, Credential, CredentialKind};
 pub use csv::split_record as split_csv_record;
 pub use detect::Format;
-pub use source::Input;
+pub use source::{expand, Input};
 
 use crate::error::{Error, Result};
 use crate::mapping::Mapping;
@@ -124,7 +124,18 @@ impl Progress for NoProgress {}
 
 /// Reads all inputs named by `args` (files, directories, globs, `-`).
 pub fn ingest(args: &[String], opts: &IngestOptions, progress: &dyn Progress) -> Result<Ingested> {
-    let (inputs, mut errors) = source::expand(args, &opts.skip_dirs);
+    let (inputs, errors) = source::expand(args, &opts.skip_dirs);
+    ingest_inputs(&inputs, errors, opts, progress)
+}
+
+/// Reads inputs already expanded by [`source::expand`]; `errors` are its errors about
+/// arguments that named nothing, reported with the files.
+pub fn ingest_inputs(
+    inputs: &[Input],
+    mut errors: Vec<Error>,
+    opts: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Ingested> {
     let mut files: Vec<FileReport> = errors
         .iter()
         .map(|e| FileReport {
@@ -140,7 +151,7 @@ pub fn ingest(args: &[String], opts: &IngestOptions, progress: &dyn Progress) ->
     let mut builder = EventBuilder::default();
     let mut rejects = Vec::new();
     progress.start(inputs.iter().map(Input::size).sum());
-    for input in &inputs {
+    for input in inputs {
         progress.file(&input.name());
         let (report, file_rejects, error) = ingest_one(input, opts, &mut builder, progress);
         progress.advance(input.size());
