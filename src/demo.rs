@@ -169,16 +169,30 @@ fn is_workday(d: Weekday) -> bool {
     !matches!(d, Weekday::Sat | Weekday::Sun)
 }
 
+/// The key index of the usage export's rows, which name their key by id (no secret).
+const REPORTING: usize = usize::MAX;
+/// prod-bot's key index, and its successor's after the rotation.
+const PROD_BOT: usize = 0;
+const PROD_BOT_V2: usize = 4;
+
+/// prod-bot's key is rotated on Monday 19 October at 10:00 Berlin, after the bulk export of the
+/// weekend: the backend servers move to the new key, the nightly export job is forgotten and
+/// keeps the old one, and someone with a copy of the old key uses it on Wednesday night.
+fn rotation_time() -> DateTime<Utc> {
+    Berlin.with_ymd_and_hms(2026, 10, 19, 10, 0, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+}
+
 /// The planted leaks: (id, key, description).
 const LEAKS: &[(&str, usize, &str)] = &[
     ("L1-bulk-export", 0, "prod-bot's key, leaked in a public repository, used from DigitalOcean Singapore on Saturday night to page through users and conversations"),
     ("L2-low-and-slow", 2, "marketing-sync's key used through Tor exits, a few requests an hour in office hours, reading user records"),
     ("L3-enumeration", 1, "support-desk's key used from OVH France to enumerate user ids: mostly 404s, then rate limited"),
     ("L4-spam-burst", 3, "mobile-app's key used from a US cloud host for a burst of outbound messages on Saturday evening"),
+    ("L5-after-rotation", 0, "prod-bot's old key, rotated on Monday but still accepted, used from a US cloud host on Wednesday night to page through conversations"),
 ];
 
 fn generate_events(rng: &mut Rng) -> (Vec<Key>, Vec<Event>) {
-    let keys: Vec<Key> = ["prod-bot", "support-desk", "marketing-sync", "mobile-app"]
+    let mut keys: Vec<Key> = ["prod-bot", "support-desk", "marketing-sync", "mobile-app"]
         .iter()
         .map(|label| Key { label, secret: format!("fcsk_live_{}", rng.hex(32)) })
         .collect();
@@ -332,7 +346,7 @@ fn generate_events(rng: &mut Rng) -> (Vec<Key>, Vec<Event>) {
             events.push(Event {
                 at: start + Duration::minutes(m),
                 sink: Sink::Usage,
-                key: 4,
+                key: REPORTING,
                 ip: reporting.clone(),
                 method: "GET",
                 path: "/v2/reports/raw".into(),
@@ -440,8 +454,41 @@ fn generate_events(rng: &mut Rng) -> (Vec<Key>, Vec<Event>) {
             leak: Some(3),
         });
     }
+    rotate(&mut keys, &mut events);
     events.sort_by(|a, b| a.at.cmp(&b.at).then(a.ip.cmp(&b.ip)));
     (keys, events)
+}
+
+/// The rotation of prod-bot's key (see [`rotation_time`]). Its own generator, so that the
+/// traffic before it is the same as without it.
+fn rotate(keys: &mut Vec<Key>, events: &mut Vec<Event>) {
+    let mut rng = Rng(0x2026_1019_1000_0001);
+    keys.push(Key { label: "prod-bot-v2", secret: format!("fcsk_live_{}", rng.hex(32)) });
+    let at = rotation_time();
+    for e in events.iter_mut().filter(|e| e.key == PROD_BOT && e.leak.is_none() && e.at >= at) {
+        // The nightly export (paged user lists) was forgotten and keeps the old key.
+        if !e.path.starts_with("/v2/users?page=") {
+            e.key = PROD_BOT_V2;
+        }
+    }
+    // L5: Wednesday 21 October 03:05-03:35 Berlin, a US cloud host, paging conversations.
+    let ip = ip_in(&mut rng, 12);
+    let start = Berlin.with_ymd_and_hms(2026, 10, 21, 3, 5, 0).single().map(|d| d.with_timezone(&Utc)).unwrap_or(at);
+    for s in 0..(30 * 60 / 4) {
+        events.push(Event {
+            at: start + Duration::seconds(s * 4) + Duration::milliseconds(rng.below(1000) as i64),
+            sink: Sink::Gateway,
+            key: PROD_BOT,
+            ip: ip.clone(),
+            method: "GET",
+            path: format!("/v2/conversations?page={}&items_per_page=100", s + 1),
+            status: 200,
+            bytes: 40_000 + rng.below(20_000) as u32,
+            agent: "python-requests/2.32.3",
+            count: 1,
+            leak: Some(4),
+        });
+    }
 }
 
 /// A mapping with labels for the demo keys (the logs carry the keys, the mapping their names).
@@ -452,6 +499,11 @@ fn demo_mapping(keys: &[Key]) -> String {
     for k in keys {
         s.push_str(&format!("\"{}\" = \"{}\"\n", crate::secret::fingerprint(&k.secret).id, k.label));
     }
+    s.push_str(&format!(
+        "\n# prod-bot's key was replaced by prod-bot-v2 after the leak: any later use of the old key is a finding.\n[rotated]\n\"{}\" = \"{}\"\n",
+        keys[PROD_BOT].label,
+        rotation_time().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ));
     s
 }
 
@@ -518,6 +570,8 @@ pub fn generate_split(dir: &Path, split: Split) -> Result<()> {
     // File name → (its text, lines so far).
     let mut files: std::collections::BTreeMap<String, (String, u64)> = Default::default();
     let mut leak_lines: Vec<Vec<(String, u64)>> = vec![Vec::new(); LEAKS.len()];
+    // The forgotten nightly export's use of prod-bot's old key after the rotation.
+    let mut late_lines: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
     for e in &events {
         let local = e.at.with_timezone(&Berlin);
         let file = file_of(e.sink, e.at, split);
@@ -588,6 +642,8 @@ pub fn generate_split(dir: &Path, split: Split) -> Result<()> {
         *lines += 1;
         if let Some(l) = e.leak {
             leak_lines[l].push((file, *lines));
+        } else if e.key == PROD_BOT && e.at >= rotation_time() {
+            late_lines.entry(file).or_default().push(*lines);
         }
     }
 
@@ -623,6 +679,18 @@ pub fn generate_split(dir: &Path, split: Split) -> Result<()> {
             }
             json!({"id": id, "key": keys[*key].label, "fingerprint": crate::secret::fingerprint(&keys[*key].secret).id, "description": what, "events": lines.len(), "lines": by_file})
         }).collect::<Vec<_>>(),
+        "rotations": [{
+            "key": keys[PROD_BOT].label,
+            "fingerprint": crate::secret::fingerprint(&keys[PROD_BOT].secret).id,
+            "rotated_at": rotation_time().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "new_key": {"label": keys[PROD_BOT_V2].label, "fingerprint": crate::secret::fingerprint(&keys[PROD_BOT_V2].secret).id},
+            "still_using_old_key": {
+                "description": "the nightly export job on the backend servers, forgotten at the rotation: a known client that breaks when the old key is revoked (expected finding: use after rotation, not a leak)",
+                "events": late_lines.values().map(Vec::len).sum::<usize>(),
+                "lines": late_lines,
+            },
+            "attacker": "L5-after-rotation",
+        }],
     });
 
     let out = OutputDir::create(dir)?;

@@ -174,6 +174,7 @@ pub(crate) fn judge_and_write(
     let charts = report::charts::data::charts(run.all, &keys, &incidents, &opts.rate)?;
     let mut baseline = crate::detect::rate::baseline_frame(run.all, &keys, &opts.rate)?;
     let time_range = time_range(events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
+    let after_rotation = crate::detect::rotation::late_clients(run.all, &detection.findings)?;
     let summary_input = summary::SummaryInput {
         files: &run.ingested.files,
         credentials: &run.ingested.credentials,
@@ -183,6 +184,7 @@ pub(crate) fn judge_and_write(
         geo: run.geo,
         detection: &detection,
         incidents: &incidents,
+        after_rotation: &after_rotation,
     };
     let summary_json = summary::to_json(&summary_input);
     let text = summary::to_text(&summary_input, &out.path().display().to_string());

@@ -95,6 +95,9 @@ pub fn endpoint(path: &str) -> String {
         .join("/")
 }
 
+/// The kind of the rotation finding for a client the key had before its rotation.
+pub const KNOWN_CLIENT_AFTER_ROTATION: &str = "used_after_rotation";
+
 /// Groups findings into incidents, most severe first (ties by start time).
 pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> {
     let err = |source| Error::Frame { context: "building incidents", source };
@@ -110,27 +113,26 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
     let get = |c: &Option<StringChunked>, i: usize| c.as_ref().and_then(|c| c.get(i)).map(str::to_string);
 
     // Group per key: findings sorted by start, merged while they overlap or follow within GAP.
-    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // A known client's use of a rotated key is an incident of its own (a service to update),
+    // never merged into an attacker's: it would move the estimated start of the abuse.
+    let mut by_key: BTreeMap<(&str, bool), Vec<usize>> = BTreeMap::new();
     for (i, f) in findings.iter().enumerate() {
-        by_key.entry(f.credential.as_str()).or_default().push(i);
+        by_key.entry((f.credential.as_str(), f.kind == KNOWN_CLIENT_AFTER_ROTATION)).or_default().push(i);
     }
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (_, mut idx) in by_key {
         idx.sort_by_key(|&i| (findings[i].start, findings[i].end));
+        let mut current: Vec<usize> = Vec::new();
         let mut end = i64::MIN;
         for i in idx {
             let f = &findings[i];
-            match groups.last_mut() {
-                Some(g) if findings[g[0]].credential == f.credential && f.start <= end.saturating_add(GAP) => {
-                    g.push(i);
-                    end = end.max(f.end);
-                }
-                _ => {
-                    groups.push(vec![i]);
-                    end = f.end;
-                }
+            if !current.is_empty() && f.start > end.saturating_add(GAP) {
+                groups.push(std::mem::take(&mut current));
             }
+            end = if current.is_empty() { f.end } else { end.max(f.end) };
+            current.push(i);
         }
+        groups.push(current);
     }
 
     let mut incidents: Vec<Incident> = groups

@@ -164,7 +164,7 @@ impl Measure {
         match self {
             Measure::Requests => "requests",
             Measure::Errors => "error responses (401, 403, 404, 429)",
-            Measure::Bytes => "bytes sent",
+            Measure::Bytes => "sent",
         }
     }
 
@@ -812,7 +812,7 @@ mod tests {
         assert_eq!(kinds, vec!["bytes_spike"], "{:?}", d.findings.iter().map(|f| &f.explanation).collect::<Vec<_>>());
         let f = &d.findings[0];
         assert!(
-            f.explanation.starts_with("12.0 MB bytes sent in 15 min")
+            f.explanation.starts_with("12.0 MB sent in 15 min")
                 && f.explanation.contains("12.0 MB of them from networks the key never used before"),
             "{}",
             f.explanation

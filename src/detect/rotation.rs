@@ -3,6 +3,7 @@
 //! before the rotation (someone else holds a copy), `high` otherwise (a service that still has
 //! the old key and will break, or was itself compromised).
 
+use super::incident::KNOWN_CLIENT_AFTER_ROTATION;
 use super::{timestamps, Detection, Detector, Finding, KeyRows, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
@@ -86,7 +87,7 @@ impl Detector for Rotation {
                 };
                 out.findings.push(Finding {
                     detector: NAME,
-                    kind: if known { "used_after_rotation" } else { "new_source_after_rotation" },
+                    kind: if known { KNOWN_CLIENT_AFTER_ROTATION } else { "new_source_after_rotation" },
                     credential: k.key.to_string(),
                     start,
                     end,
@@ -106,6 +107,79 @@ impl Detector for Rotation {
         }
         Ok(out)
     }
+}
+
+/// A client that used a key after its rotation: it breaks when the old key is revoked, or it
+/// holds a copy of the leaked key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateClient {
+    pub credential: String,
+    /// How explanations name the key.
+    pub key: String,
+    /// The GeoIP network of its addresses, else their /24 (/48).
+    pub network: String,
+    pub user_agent: Option<String>,
+    pub addresses: usize,
+    pub requests: i64,
+    pub first: i64,
+    pub last: i64,
+    /// Whether the key was used from this network before its rotation (a known service).
+    pub known: bool,
+}
+
+/// The clients behind the rotation findings, grouped by key, network and user agent, in
+/// order of first use after the rotation.
+pub fn late_clients(events: &DataFrame, findings: &[Finding]) -> Result<Vec<LateClient>> {
+    let err = |source| Error::Frame { context: "listing clients after rotation", source };
+    let rotation: Vec<&Finding> = findings.iter().filter(|f| f.detector == NAME).collect();
+    if rotation.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ts = timestamps(events).map_err(err)?;
+    let ip = events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(err)?;
+    let ua = events.column(col::USER_AGENT).and_then(|c| c.str().cloned()).map_err(err)?;
+    let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?;
+    let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(err)?;
+    let hint = events.column(col::CREDENTIAL_HINT).and_then(|c| c.str().cloned()).map_err(err)?;
+    let geo_network = events.column(crate::enrich::geo_col::NETWORK).ok().and_then(|c| c.str().ok().cloned());
+    type Group = (LateClient, std::collections::BTreeSet<String>);
+    let mut groups: BTreeMap<(String, String, Option<String>), Group> = BTreeMap::new();
+    for f in rotation {
+        for &r in &f.rows {
+            let i = r as usize;
+            let address = ip.get(i).unwrap_or("");
+            let network = match geo_network.as_ref().and_then(|n| n.get(i)) {
+                Some(n) => n.to_string(),
+                None => address.parse::<IpAddr>().map_or_else(|_| "no address".into(), super::unfamiliar::prefix_of),
+            };
+            let agent = ua.get(i).map(str::to_string);
+            let t = ts.get(i).unwrap_or(f.start);
+            let (client, addresses) =
+                groups.entry((f.credential.clone(), network.clone(), agent.clone())).or_insert_with(|| {
+                    let key = super::key_name(&f.credential, label.get(i), hint.get(i));
+                    let client = LateClient {
+                        credential: f.credential.clone(),
+                        key,
+                        network,
+                        user_agent: agent,
+                        addresses: 0,
+                        requests: 0,
+                        first: t,
+                        last: t,
+                        known: f.kind == KNOWN_CLIENT_AFTER_ROTATION,
+                    };
+                    (client, Default::default())
+                });
+            addresses.insert(address.to_string());
+            client.addresses = addresses.len();
+            client.requests += count.get(i).unwrap_or(1);
+            client.first = client.first.min(t);
+            client.last = client.last.max(t);
+        }
+    }
+    let mut clients: Vec<LateClient> = groups.into_values().map(|(c, _)| c).collect();
+    clients.sort_by(|a, b| (&a.credential, a.first, &a.network).cmp(&(&b.credential, b.first, &b.network)));
+    Ok(clients)
 }
 
 #[cfg(test)]

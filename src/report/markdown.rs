@@ -5,7 +5,8 @@ use super::charts::Rendered;
 use super::key_label;
 use super::summary::SummaryInput;
 use super::tables::{
-    endpoint_row, severity_counts, source_row, verdict_row, ENDPOINT_HEADER, MAX_ROWS, SOURCE_HEADER, VERDICT_HEADER,
+    after_rotation_row, endpoint_row, severity_counts, source_row, verdict_row, AFTER_ROTATION_HEADER, ENDPOINT_HEADER,
+    MAX_ROWS, SOURCE_HEADER, VERDICT_HEADER,
 };
 use crate::detect::incident::Incident;
 use crate::detect::Finding;
@@ -117,6 +118,11 @@ pub fn to_markdown(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Fin
         if let Some(c) = has_chart(&format!("{}-sources", i.id)) {
             let _ = writeln!(out, "\n![{}](charts/{}.png)", escape(&c.title), c.name);
         }
+    }
+    if !s.after_rotation.is_empty() {
+        out.push_str("\n## Still using a key after its rotation\n\nRevoke the old key only once the known clients have the new one; the others hold a copy of the leaked key.\n\n");
+        let rows = s.after_rotation.iter().map(|c| after_rotation_row(c).iter().map(|v| escape(v)).collect()).collect();
+        table(&mut out, &AFTER_ROTATION_HEADER, &[3, 4], rows, 0);
     }
     let keyed: Vec<&Rendered> = charts.iter().filter(|c| c.name.starts_with("key-")).collect();
     if !keyed.is_empty() {

@@ -2,6 +2,7 @@
 //! in total, and which credentials were seen.
 
 use crate::detect::incident::Incident;
+use crate::detect::rotation::LateClient;
 use crate::detect::{Detection, Severity};
 use crate::enrich::geoip::GeoDatabases;
 use crate::enrich::GeoStats;
@@ -41,6 +42,8 @@ pub struct SummaryInput<'a> {
     pub geo: &'a GeoSummary,
     pub detection: &'a Detection,
     pub incidents: &'a [Incident],
+    /// Clients that used a key after its rotation.
+    pub after_rotation: &'a [LateClient],
 }
 
 fn severity_counts(severities: impl Iterator<Item = Severity> + Clone) -> Vec<(Severity, usize)> {
@@ -173,6 +176,17 @@ pub fn to_json(s: &SummaryInput<'_>) -> Vec<u8> {
                 "requests": i.requests,
             })).collect::<Vec<_>>(),
         },
+        "after_rotation": s.after_rotation.iter().map(|c| json!({
+            "credential": c.credential,
+            "key": c.key,
+            "network": c.network,
+            "user_agent": c.user_agent,
+            "addresses": c.addresses,
+            "requests": c.requests,
+            "first": crate::timestamp::format_rfc3339(c.first),
+            "last": crate::timestamp::format_rfc3339(c.last),
+            "known_before_rotation": c.known,
+        })).collect::<Vec<_>>(),
         "notes": s.detection.notes.iter().map(|n| format!("{}: {}", n.detector, n.message)).collect::<Vec<_>>(),
     });
     let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
@@ -308,6 +322,15 @@ pub fn to_text(s: &SummaryInput<'_>, out_dir: &str) -> String {
         if s.incidents.len() > MAX_LISTED_FINDINGS {
             let more = s.incidents.len() - MAX_LISTED_FINDINGS;
             text.push_str(&format!("  … and {more} more (see incidents.json)\n"));
+        }
+    }
+    if !s.after_rotation.is_empty() {
+        text.push_str("still using a key after its rotation:\n");
+        for row in s.after_rotation.iter().map(super::tables::after_rotation_row) {
+            text.push_str(&format!(
+                "  {}  {}  {}  {} requests  {} to {}  {}\n",
+                row[0], row[1], row[2], row[4], row[5], row[6], row[7]
+            ));
         }
     }
     text.push_str(&format!("outputs in {out_dir}: {}\n", s.outputs.join(", ")));

@@ -3,6 +3,7 @@
 
 use super::{exposure, key_label};
 use crate::detect::incident::{Incident, Source};
+use crate::detect::rotation::LateClient;
 use crate::detect::Severity;
 use crate::text::thousands;
 use crate::timestamp::format_rfc3339;
@@ -59,4 +60,33 @@ pub const ENDPOINT_HEADER: [&str; 3] = ["endpoint", "data exposed", "requests"];
 
 pub fn endpoint_row((endpoint, requests): &(String, i64)) -> [String; 3] {
     [endpoint.clone(), exposure(endpoint).to_string(), thousands(*requests as f64)]
+}
+
+pub const AFTER_ROTATION_HEADER: [&str; 8] = [
+    "key",
+    "network",
+    "client (user agent)",
+    "addresses",
+    "requests",
+    "first use after rotation",
+    "last",
+    "what it means",
+];
+
+/// A client that used a key after its rotation, and what that means.
+pub fn after_rotation_row(c: &LateClient) -> [String; 8] {
+    [
+        c.key.clone(),
+        c.network.clone(),
+        c.user_agent.clone().unwrap_or_default(),
+        c.addresses.to_string(),
+        thousands(c.requests as f64),
+        format_rfc3339(c.first),
+        format_rfc3339(c.last),
+        if c.known {
+            "a known client: it breaks when the old key is revoked; give it the new key".into()
+        } else {
+            "never used this key before the rotation: someone else holds a copy".into()
+        },
+    ]
 }

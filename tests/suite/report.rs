@@ -27,7 +27,7 @@ fn demo_report_summary_and_charts() {
     let verdict = html.find("<section id=\"verdict\">").unwrap();
     let incidents = read_json(&out.join("incidents.json"));
     let ids: Vec<&str> = incidents["incidents"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 4);
+    assert_eq!(ids.len(), 6, "five leaks (two on prod-bot) and the service that kept the rotated key");
     for id in &ids {
         let section = html.find(&format!("<section id=\"{id}\">")).unwrap_or_else(|| panic!("no section for {id}"));
         assert!(section > verdict, "the verdict comes first");
@@ -35,10 +35,16 @@ fn demo_report_summary_and_charts() {
     }
     assert_eq!(
         html.matches("src=\"data:image/png;base64,").count(),
-        4 * 2 + 4 * 2,
+        6 * 2 + 4 * 2,
         "timeline and sources per incident, heatmap and world per key"
     );
     assert!(html.contains("users (contact details)") && html.contains("outbound messages sent in your name"));
+    // The clients that still used prod-bot's key after its rotation: the forgotten export job
+    // (known, to update) and the attacker (a copy of the key).
+    let late = &html[html.find("<section id=\"after-rotation\">").expect("an after-rotation section")..];
+    let late = &late[..late.find("</section>").unwrap()];
+    assert!(late.contains("18.192.0.0/15") && late.contains("a known client"), "{late}");
+    assert!(late.contains("172.104.0.0/15") && late.contains("someone else holds a copy"), "{late}");
 
     // baseline.parquet: every key's series, with the incidents' spikes among its buckets.
     use polars::prelude::SerReader;
@@ -143,7 +149,8 @@ fn inventory_lists_the_clients_of_each_key() {
     args.extend(["--out", out.to_str().unwrap()]);
     let run = leakhound_in(&project_root(), &args);
     assert_eq!(run.status, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("prod-bot (…d019) — 3 clients"), "{}", run.stdout);
+    // Two generations of backend servers, the bulk export's attacker, the one after the rotation.
+    assert!(run.stdout.contains("prod-bot (…d019) — 4 clients"), "{}", run.stdout);
     let csv = std::fs::read_to_string(out.join("inventory.csv")).unwrap();
     let header = csv.lines().next().unwrap();
     assert_eq!(
