@@ -26,7 +26,8 @@ use state::{CredentialDigest, StateDir};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-const DAY: i64 = 86_400_000_000;
+const HOUR: i64 = 3_600_000_000;
+const DAY: i64 = 24 * HOUR;
 
 /// What `audit` reads, where it keeps its state, and how long it remembers.
 #[derive(Debug, Clone)]
@@ -370,6 +371,17 @@ fn digests(history: &DataFrame) -> Result<Vec<CredentialDigest>> {
                 .len(),
                 asns: set(&|i| asn.as_ref().and_then(|a| a.get(i)).map(|a| a.to_string())).len(),
                 countries: set(&|i| get(&country, i).map(str::to_string)).into_iter().collect(),
+                hour_of_week: {
+                    let mut hours = vec![0i64; 168];
+                    for &i in &k.rows {
+                        if let Some(t) = ts.get(i) {
+                            // 1970-01-01 was a Thursday: shift by three days to start on Monday.
+                            let hour = (t.div_euclid(HOUR) + 72).rem_euclid(168) as usize;
+                            hours[hour] += count.get(i).unwrap_or(1);
+                        }
+                    }
+                    hours
+                },
             }
         })
         .collect())

@@ -77,6 +77,8 @@ pub struct CredentialDigest {
     pub networks: usize,
     pub asns: usize,
     pub countries: Vec<String>,
+    /// Requests per hour of the week in UTC (0 = Monday 00:00), over the retained history.
+    pub hour_of_week: Vec<i64>,
 }
 
 /// The retained history as the manifest records it.

@@ -137,6 +137,12 @@ pub fn to_html(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Finding
         out.push_str("<p class=\"muted\">The estimated start of the abuse is the first anomalous event: search the vendor's audit logs from there, and rotate the key.</p>\n");
     }
     out.push_str("</section>\n");
+    if !s.after_rotation.is_empty() {
+        out.push_str("<section id=\"after-rotation\">\n<h2>Still using a key after its rotation</h2>\n<p>Revoke the old key only once the known clients have the new one; the others hold a copy of the leaked key.</p>\n");
+        let rows = s.after_rotation.iter().map(|c| after_rotation_row(c).iter().map(|v| escape(v)).collect()).collect();
+        table(&mut out, &AFTER_ROTATION_HEADER, &[3, 4], rows, 0);
+        out.push_str("</section>\n");
+    }
 
     for i in incidents {
         let _ = write!(
@@ -186,13 +192,6 @@ pub fn to_html(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Finding
             .collect();
         table(&mut out, &ENDPOINT_HEADER, &[2], endpoints, i.endpoints.len().saturating_sub(MAX_ROWS));
         figure(&mut out, chart(&format!("{}-sources", i.id)));
-        out.push_str("</section>\n");
-    }
-
-    if !s.after_rotation.is_empty() {
-        out.push_str("<section id=\"after-rotation\">\n<h2>Still using a key after its rotation</h2>\n<p>Revoke the old key only once the known clients have the new one; the others hold a copy of the leaked key.</p>\n");
-        let rows = s.after_rotation.iter().map(|c| after_rotation_row(c).iter().map(|v| escape(v)).collect()).collect();
-        table(&mut out, &AFTER_ROTATION_HEADER, &[3, 4], rows, 0);
         out.push_str("</section>\n");
     }
 

@@ -82,6 +82,11 @@ pub fn to_markdown(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Fin
             .collect();
         table(&mut out, &VERDICT_HEADER, &[5], rows, 0);
     }
+    if !s.after_rotation.is_empty() {
+        out.push_str("\n## Still using a key after its rotation\n\nRevoke the old key only once the known clients have the new one; the others hold a copy of the leaked key.\n\n");
+        let rows = s.after_rotation.iter().map(|c| after_rotation_row(c).iter().map(|v| escape(v)).collect()).collect();
+        table(&mut out, &AFTER_ROTATION_HEADER, &[3, 4], rows, 0);
+    }
     for i in incidents {
         let _ = writeln!(
             out,
@@ -118,11 +123,6 @@ pub fn to_markdown(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Fin
         if let Some(c) = has_chart(&format!("{}-sources", i.id)) {
             let _ = writeln!(out, "\n![{}](charts/{}.png)", escape(&c.title), c.name);
         }
-    }
-    if !s.after_rotation.is_empty() {
-        out.push_str("\n## Still using a key after its rotation\n\nRevoke the old key only once the known clients have the new one; the others hold a copy of the leaked key.\n\n");
-        let rows = s.after_rotation.iter().map(|c| after_rotation_row(c).iter().map(|v| escape(v)).collect()).collect();
-        table(&mut out, &AFTER_ROTATION_HEADER, &[3, 4], rows, 0);
     }
     let keyed: Vec<&Rendered> = charts.iter().filter(|c| c.name.starts_with("key-")).collect();
     if !keyed.is_empty() {
