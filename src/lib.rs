@@ -16,6 +16,7 @@ pub mod report;
 pub mod scan;
 pub mod schema;
 pub mod secret;
+pub mod synth;
 pub mod text;
 pub mod timestamp;
 

@@ -77,6 +77,24 @@ enum Command {
         #[arg(long)]
         daily: bool,
     },
+    /// Write a synthetic benchmark input of N events (deterministic; see benches/README.md).
+    #[command(hide = true)]
+    GenerateBench {
+        /// Number of events.
+        #[arg(long)]
+        events: u64,
+        /// csv or jsonl.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long, default_value_t = 8)]
+        keys: usize,
+        /// Distinct client addresses (about).
+        #[arg(long, default_value_t = 5000)]
+        addresses: usize,
+        /// File to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -406,6 +424,19 @@ pub fn run() -> anyhow::Result<Status> {
         Command::Audit(args) => run_audit(*args),
         Command::Inventory(args) => run_inventory(*args),
         Command::Geoip { ips, geo } => run_geoip(&ips, geo),
+        Command::GenerateBench { events, format, keys, addresses, out } => {
+            use leakhound::synth::{write, Spec, SynthFormat};
+            let format = match format.as_str() {
+                "csv" => SynthFormat::Csv,
+                "jsonl" => SynthFormat::Jsonl,
+                other => bail!("--format {other}: use csv or jsonl"),
+            };
+            let file = std::fs::File::create(&out).with_context(|| format!("{}: cannot write", out.display()))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            write(&Spec { events, keys, addresses, format }, &mut w)
+                .with_context(|| format!("{}: cannot write", out.display()))?;
+            Ok(Status::Done)
+        }
         Command::GenerateDemo { out, daily } => {
             let split = if daily { leakhound::demo::Split::Daily } else { leakhound::demo::Split::Whole };
             leakhound::demo::generate_split(&out, split)?;

@@ -147,10 +147,10 @@ pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases) -> Result<GeoStats>
         located: records.iter().filter(|r| r.country.is_some() || r.asn.is_some()).count(),
     };
     let rec = |i: &Option<u32>| i.map(|i| &records[i as usize]);
-    let text = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<&str>| -> Column {
-        StringChunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
-            .into_series()
-            .into_column()
+    // Text is gathered from the distinct addresses' records: rows are views, not copies.
+    let text = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<&str>| -> PolarsResult<Column> {
+        let dict = crate::ingest::dictionary(records.iter().map(f));
+        crate::ingest::gather(&dict, name, rows.iter().copied())
     };
     let float = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<f64>| -> Column {
         Float64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
@@ -167,16 +167,16 @@ pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases) -> Result<GeoStats>
     };
     use geo_col::*;
     let columns = [
-        text(IP_CLASS, &|r| Some(r.class.name())),
-        text(COUNTRY, &|r| r.country.as_deref()),
-        text(COUNTRY_NAME, &|r| r.country_name.as_deref()),
-        text(CITY, &|r| r.city.as_deref()),
+        text(IP_CLASS, &|r| Some(r.class.name())).map_err(frame_err)?,
+        text(COUNTRY, &|r| r.country.as_deref()).map_err(frame_err)?,
+        text(COUNTRY_NAME, &|r| r.country_name.as_deref()).map_err(frame_err)?,
+        text(CITY, &|r| r.city.as_deref()).map_err(frame_err)?,
         float(LATITUDE, &|r| r.latitude),
         float(LONGITUDE, &|r| r.longitude),
         int(ACCURACY_KM, &|r| r.accuracy_km.map(i64::from)),
         int(ASN, &|r| r.asn.map(i64::from)),
-        text(AS_ORG, &|r| r.as_org.as_deref()),
-        text(NETWORK, &|r| r.network.as_deref()),
+        text(AS_ORG, &|r| r.as_org.as_deref()).map_err(frame_err)?,
+        text(NETWORK, &|r| r.network.as_deref()).map_err(frame_err)?,
         flag(IS_ANONYMOUS, &|r| r.anonymous.anonymous),
         flag(IS_ANONYMOUS_VPN, &|r| r.anonymous.vpn),
         flag(IS_HOSTING_PROVIDER, &|r| r.anonymous.hosting),

@@ -326,66 +326,42 @@ impl EventBuilder {
             (self.timestamp[i], self.file[i], self.line[i])
         });
         let at = |i: &u32| *i as usize;
-        let strings = &self.strings.values;
-        let text = |v: &Vec<Option<u32>>, name: &str| -> Column {
-            StringChunked::from_iter_options(
-                name.into(),
-                order.iter().map(|i| v[at(i)].map(|s| strings[s as usize].as_str())),
-            )
-            .into_series()
-            .into_column()
-        };
+        // String columns are gathered from dictionaries of their distinct values: every row's
+        // string is a view into one shared buffer, so a user agent seen ten million times is
+        // stored once.
+        let strings = dictionary(self.strings.values.iter().map(|s| Some(s.as_str())));
+        let text = |v: &Vec<Option<u32>>, name: &str| gather(&strings, name, order.iter().map(|i| v[at(i)]));
         let creds = &self.credentials;
+        let by_credential = |name: &str, value: &dyn Fn(&Credential) -> Option<&str>| {
+            let dict = dictionary(creds.iter().map(value));
+            gather(&dict, name, order.iter().map(|i| Some(self.credential[at(i)])))
+        };
+        let ips = dictionary(
+            self.ips.values.iter().map(|ip| Some(ip.to_string())).collect::<Vec<_>>().iter().map(|s| s.as_deref()),
+        );
+        let files = dictionary(self.files.iter().map(|f| Some(f.as_str())));
         let columns = vec![
             Int64Chunked::from_iter_values(col::TIMESTAMP.into(), order.iter().map(|i| self.timestamp[at(i)]))
                 .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                 .into_series()
                 .into_column(),
-            StringChunked::from_iter_values(
-                col::CREDENTIAL.into(),
-                order.iter().map(|i| creds[self.credential[at(i)] as usize].id.as_str()),
-            )
-            .into_series()
-            .into_column(),
-            StringChunked::from_iter_options(
-                col::CREDENTIAL_HINT.into(),
-                order.iter().map(|i| creds[self.credential[at(i)] as usize].hint.as_deref()),
-            )
-            .into_series()
-            .into_column(),
-            StringChunked::from_iter_options(
-                col::CREDENTIAL_LABEL.into(),
-                order.iter().map(|i| creds[self.credential[at(i)] as usize].label.as_deref()),
-            )
-            .into_series()
-            .into_column(),
-            {
-                let ips: Vec<String> = self.ips.values.iter().map(|ip| ip.to_string()).collect();
-                StringChunked::from_iter_options(
-                    col::SOURCE_IP.into(),
-                    order.iter().map(|i| self.source_ip[at(i)].map(|s| ips[s as usize].as_str())),
-                )
-                .into_series()
-                .into_column()
-            },
-            text(&self.method, col::METHOD),
-            text(&self.path, col::PATH),
+            by_credential(col::CREDENTIAL, &|c| Some(c.id.as_str()))?,
+            by_credential(col::CREDENTIAL_HINT, &|c| c.hint.as_deref())?,
+            by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())?,
+            gather(&ips, col::SOURCE_IP, order.iter().map(|i| self.source_ip[at(i)]))?,
+            text(&self.method, col::METHOD)?,
+            text(&self.path, col::PATH)?,
             Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| self.status[at(i)]))
                 .into_series()
                 .into_column(),
             Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| self.bytes[at(i)]))
                 .into_series()
                 .into_column(),
-            text(&self.user_agent, col::USER_AGENT),
+            text(&self.user_agent, col::USER_AGENT)?,
             Int64Chunked::from_iter_values(col::COUNT.into(), order.iter().map(|i| self.count[at(i)]))
                 .into_series()
                 .into_column(),
-            StringChunked::from_iter_values(
-                col::SOURCE_FILE.into(),
-                order.iter().map(|i| self.files[self.file[at(i)] as usize].as_str()),
-            )
-            .into_series()
-            .into_column(),
+            gather(&files, col::SOURCE_FILE, order.iter().map(|i| Some(self.file[at(i)])))?,
             UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| self.line[at(i)]))
                 .into_series()
                 .into_column(),
@@ -458,6 +434,22 @@ fn strip_origin(target: &str) -> &str {
         }
     }
     target
+}
+
+/// A string column of distinct values, to gather rows from with [`gather`].
+pub(crate) fn dictionary<'a>(values: impl Iterator<Item = Option<&'a str>>) -> StringChunked {
+    StringChunked::from_iter_options(PlSmallStr::EMPTY, values)
+}
+
+/// The column whose row `r` is `dictionary[ids[r]]` (null for `None`). Strings are not copied:
+/// the rows are views into the dictionary's buffers.
+pub(crate) fn gather(
+    dictionary: &StringChunked,
+    name: &str,
+    ids: impl Iterator<Item = Option<u32>>,
+) -> PolarsResult<Column> {
+    let idx = IdxCa::from_iter_options(PlSmallStr::EMPTY, ids.map(|i| i.map(|i| i as IdxSize)));
+    Ok(dictionary.take(&idx)?.with_name(name.into()).into_series().into_column())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod source;
 mod table;
 mod tokens;
 
+pub(crate) use builder::{dictionary, gather};
 pub use builder::{parse_ip, Credential, CredentialKind};
 pub use csv::split_record as split_csv_record;
 pub use detect::Format;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: `leakhound scan` with the full GeoIP databases, every detector and every
+# output, against the polars-only floor (read the CSV, count rows per key and hour) and the
+# notebook-style Python script (benches/python_baseline.py), on the same generated input.
+# Prints a Markdown table for benches/README.md.
+#
+#   benches/e2e.sh                      # 1M, 3M and 10M events
+#   SIZES="1000000" benches/e2e.sh      # one size
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sizes=${SIZES:-"1000000 3000000 10000000"}
+geoip=${GEOIP:-../shared/geoip/full}
+work=${WORK:-/var/tmp/leakhound-bench}
+mkdir -p "$work"
+
+cargo build --release --locked --bin leakhound >&2
+bin=target/release/leakhound
+
+requirements_hash=$(sha256sum benches/requirements.txt | cut -c1-16)
+venv="/var/tmp/leakhound-bench-venv-$requirements_hash"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv.tmp"
+    "$venv.tmp/bin/pip" install --quiet --disable-pip-version-check -r benches/requirements.txt
+    rm -rf "$venv" && mv "$venv.tmp" "$venv"
+fi
+
+# Wall seconds and peak RSS (MiB) of a command, from GNU time.
+measure() {
+    local log
+    log=$(mktemp)
+    /usr/bin/time -f "%e %M" -o "$log" "$@" >/dev/null 2>&1
+    awk '{ printf "%s %.0f\n", $1, $2 / 1024 }' "$log"
+    rm -f "$log"
+}
+
+echo "| events | CSV | leakhound | events/s | peak RSS | polars floor | × floor | Python script | Python peak RSS | leakhound speed-up |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for n in $sizes; do
+    input="$work/events-$n.csv"
+    [ -s "$input" ] || "$bin" generate-bench --events "$n" --out "$input"
+    size=$(du -m "$input" | cut -f1)
+    # Warm the page cache so that every contender reads from memory.
+    cat "$input" >/dev/null
+    read -r lh_s lh_mb < <(measure "$bin" scan "$input" --geoip-dir "$geoip" --out "$work/out-$n" --quiet)
+    read -r floor_s _ < <(measure "$venv/bin/python" benches/polars_floor.py "$input")
+    read -r py_s py_mb < <(measure "$venv/bin/python" benches/python_baseline.py "$input" "$geoip" "$work/py-$n")
+    awk -v n="$n" -v size="$size" -v lh="$lh_s" -v lhmb="$lh_mb" -v floor="$floor_s" -v py="$py_s" -v pymb="$py_mb" '
+    function thousands(x,   s, out) { s = sprintf("%d", x); out = ""; while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) } return s out }
+    BEGIN {
+        printf "| %s | %d MB | %.1f s | %s | %d MB | %.1f s | %.1f | %.1f s | %d MB | %.2f× |\n",
+            thousands(n), size, lh, thousands(n / lh), lhmb, floor, lh / floor, py, pymb, py / lh
+    }'
+done
