@@ -123,9 +123,40 @@ impl TimestampParser {
 
     /// Parses one value to UTC microseconds.
     pub fn parse(&mut self, value: &str) -> Result<Micros, TimestampError> {
+        let micros = match self.parse_value(value)? {
+            Parsed::Instant(m) => m,
+            Parsed::Local(naive) => self.resolve_local(naive)?,
+        };
+        if !(0..MAX_MICROS).contains(&micros) {
+            return Err(TimestampError::OutOfRange);
+        }
+        self.previous = Some(micros);
+        Ok(micros)
+    }
+
+    /// The value's time when it does not depend on the rows before it (everything but a local
+    /// time that occurs twice), without changing the parser.
+    pub fn parse_alone(&self, value: &str) -> Option<Micros> {
+        let micros = match self.parse_value(value).ok()? {
+            Parsed::Instant(m) => m,
+            Parsed::Local(naive) => match self.zone?.from_local_datetime(&naive) {
+                LocalResult::Single(dt) => dt.timestamp_micros(),
+                _ => return None,
+            },
+        };
+        (0..MAX_MICROS).contains(&micros).then_some(micros)
+    }
+
+    /// Sets the parser to the state it has after a row at `previous` (to parse a file from
+    /// its middle, as an earlier part was parsed elsewhere).
+    pub fn resume_after(&mut self, previous: Option<Micros>) {
+        self.previous = previous;
+    }
+
+    fn parse_value(&self, value: &str) -> Result<Parsed, TimestampError> {
         let value = value.trim();
         let value = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(value);
-        let parsed = match &self.format {
+        match &self.format {
             TimestampFormat::Auto => parse_auto(value),
             TimestampFormat::Rfc3339 => parse_iso(value.as_bytes()),
             TimestampFormat::EpochS => parse_epoch(value, Some(0)),
@@ -135,16 +166,7 @@ impl TimestampParser {
             TimestampFormat::Clf => parse_clf(value.as_bytes()),
             TimestampFormat::Strftime(pattern) => parse_strftime(value, pattern),
         }
-        .ok_or(TimestampError::Unrecognised)?;
-        let micros = match parsed {
-            Parsed::Instant(m) => m,
-            Parsed::Local(naive) => self.resolve_local(naive)?,
-        };
-        if !(0..MAX_MICROS).contains(&micros) {
-            return Err(TimestampError::OutOfRange);
-        }
-        self.previous = Some(micros);
-        Ok(micros)
+        .ok_or(TimestampError::Unrecognised)
     }
 
     fn resolve_local(&self, naive: NaiveDateTime) -> Result<Micros, TimestampError> {

@@ -11,10 +11,10 @@ use crate::secret::{self, excerpt};
 use crate::timestamp::{Micros, TimestampParser};
 use polars::prelude::*;
 use rayon::prelude::*;
-use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Values stored once, referred to by index.
 #[derive(Debug)]
@@ -30,17 +30,44 @@ impl<K> Default for Interner<K> {
 }
 
 impl<K: Hash + Eq + Clone> Interner<K> {
-    fn intern<Q>(&mut self, key: &Q) -> u32
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
-    {
+    fn intern(&mut self, key: &K) -> u32 {
         if let Some(&i) = self.index.get(key) {
             return i;
         }
         let i = self.values.len() as u32;
-        self.values.push(key.to_owned());
-        self.index.insert(key.to_owned(), i);
+        self.values.push(key.clone());
+        self.index.insert(key.clone(), i);
+        i
+    }
+}
+
+/// Interned text: each distinct string allocated once, shared by the index and the values.
+#[derive(Default)]
+struct TextInterner {
+    index: PlHashMap<Arc<str>, u32>,
+    values: Vec<Arc<str>>,
+}
+
+impl TextInterner {
+    /// Interns a string another interner holds, sharing its allocation.
+    fn intern_shared(&mut self, key: &Arc<str>) -> u32 {
+        if let Some(&i) = self.index.get(&**key) {
+            return i;
+        }
+        let i = self.values.len() as u32;
+        self.values.push(key.clone());
+        self.index.insert(key.clone(), i);
+        i
+    }
+
+    fn intern(&mut self, key: &str) -> u32 {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        let i = self.values.len() as u32;
+        let value: Arc<str> = Arc::from(key);
+        self.values.push(value.clone());
+        self.index.insert(value, i);
         i
     }
 }
@@ -87,8 +114,30 @@ pub struct EventBuilder {
     /// Raw secret → credential. Held in memory only, to scrub copies of secrets from text.
     secrets: PlHashMap<String, u32>,
     ips: Interner<IpAddr>,
-    strings: Interner<String>,
+    strings: TextInterner,
     files: Vec<String>,
+}
+
+/// Rows per block when a large table is normalised in parallel.
+const BLOCK_ROWS: usize = 1 << 16;
+
+/// The time of the last row before `row` whose timestamp parses: what a timestamp parser that
+/// read the rows before `row` in order holds. Found from the nearest earlier row whose time
+/// does not depend on its predecessors, then forward through any that do (local times that
+/// occur twice), so that it is exact.
+fn previous_time(cells: &Cells<'_, '_>, row: usize, parser: &TimestampParser) -> Option<Micros> {
+    let (anchor, at) = (0..row)
+        .rev()
+        .find_map(|r| cells.get(Field::Timestamp, r).and_then(|raw| parser.parse_alone(raw)).map(|m| (r, m)))?;
+    let mut replay = parser.clone();
+    replay.resume_after(Some(at));
+    let mut previous = at;
+    for r in anchor + 1..row {
+        if let Some(m) = cells.get(Field::Timestamp, r).and_then(|raw| replay.parse(raw).ok()) {
+            previous = m;
+        }
+    }
+    Some(previous)
 }
 
 /// Per-file caches from raw cell text to normalised values.
@@ -163,6 +212,10 @@ impl EventBuilder {
     }
 
     /// Normalises and appends the rows of one input; returns the rejected rows.
+    ///
+    /// A large table is normalised in parallel, in blocks of rows that each fill a builder of
+    /// their own, absorbed in order: the result is the same as row by row (each block's
+    /// timestamp parser starts in the state the rows before it leave).
     pub fn append(
         &mut self,
         source: &str,
@@ -172,17 +225,84 @@ impl EventBuilder {
     ) -> Vec<(u64, Problem)> {
         let file = self.files.len() as u32;
         self.files.push(source.to_string());
-        let mut parser = TimestampParser::new(opts.mapping.timestamp_format.clone(), zone);
+        let cells = Cells::of(table);
+        let parser = TimestampParser::new(opts.mapping.timestamp_format.clone(), zone);
+        let rows = table.rows();
+        if rows < 2 * BLOCK_ROWS {
+            return self.append_rows(&cells, &table.lines, 0..rows, file, parser, opts);
+        }
+        let blocks: Vec<std::ops::Range<usize>> =
+            (0..rows).step_by(BLOCK_ROWS).map(|start| start..(start + BLOCK_ROWS).min(rows)).collect();
+        let parts: Vec<(EventBuilder, Vec<(u64, Problem)>)> = blocks
+            .into_par_iter()
+            .map(|block| {
+                let mut part = EventBuilder::default();
+                let mut parser = parser.clone();
+                parser.resume_after(previous_time(&cells, block.start, &parser));
+                let rejected = part.append_rows(&cells, &table.lines, block, 0, parser, opts);
+                (part, rejected)
+            })
+            .collect();
+        let mut rejected = Vec::new();
+        for (part, r) in parts {
+            self.absorb(part, file);
+            rejected.extend(r);
+        }
+        rejected
+    }
+
+    /// Appends rows `range` of a table as events of `file`; returns the rejected rows.
+    fn append_rows(
+        &mut self,
+        cells: &Cells<'_, '_>,
+        lines: &[u64],
+        range: std::ops::Range<usize>,
+        file: u32,
+        mut parser: TimestampParser,
+        opts: &IngestOptions,
+    ) -> Vec<(u64, Problem)> {
         let mut cache = FileCache::default();
         let mut rejected = Vec::new();
-        let cells = Cells::of(table);
-        for row in 0..table.rows() {
-            match self.append_row(&cells, row, file, &mut parser, &mut cache, opts) {
-                Ok(()) => self.line.push(table.lines[row]),
-                Err(p) => rejected.push((table.lines[row], p)),
+        for row in range {
+            match self.append_row(cells, row, file, &mut parser, &mut cache, opts) {
+                Ok(()) => self.line.push(lines[row]),
+                Err(p) => rejected.push((lines[row], p)),
             }
         }
         rejected
+    }
+
+    /// Moves the events of a builder that normalised a block of `file` to the end of this one.
+    fn absorb(&mut self, part: EventBuilder, file: u32) {
+        let strings: Vec<u32> = part.strings.values.iter().map(|v| self.strings.intern_shared(v)).collect();
+        let ips: Vec<u32> = part.ips.values.iter().map(|ip| self.ips.intern(ip)).collect();
+        let credentials: Vec<u32> = part
+            .credentials
+            .into_iter()
+            .map(|c| {
+                let i = self.credential(&c.id, c.hint, c.kind);
+                let known = &mut self.credentials[i as usize];
+                if known.label.is_none() {
+                    known.label = c.label;
+                }
+                i
+            })
+            .collect();
+        for (raw, c) in part.secrets {
+            self.secrets.entry(raw).or_insert(credentials[c as usize]);
+        }
+        let text = |ids: Vec<Option<u32>>| ids.into_iter().map(|i| i.map(|i| strings[i as usize]));
+        self.timestamp.extend(part.timestamp);
+        self.credential.extend(part.credential.into_iter().map(|c| credentials[c as usize]));
+        self.source_ip.extend(part.source_ip.into_iter().map(|i| i.map(|i| ips[i as usize])));
+        self.method.extend(text(part.method));
+        self.path.extend(text(part.path));
+        self.user_agent.extend(text(part.user_agent));
+        self.status.extend(part.status);
+        self.bytes.extend(part.bytes);
+        self.count.extend(part.count);
+        self.file.extend(std::iter::repeat_n(file, part.line.len()));
+        self.line.extend(part.line);
     }
 
     fn append_row(
@@ -236,6 +356,10 @@ impl EventBuilder {
 
         let (path, query_secret, request_method) = match table.get(Field::Path, row) {
             None => (None, None, None),
+            // A plain path (no request line, origin or query) needs no normalising.
+            Some(raw) if raw.starts_with('/') && !raw.contains(['?', ' ']) => {
+                (Some(self.strings.intern(raw)), None, None)
+            }
             Some(raw) => {
                 let (p, s, m) = match cache.path.get(raw) {
                     Some(v) => *v,
@@ -329,7 +453,7 @@ impl EventBuilder {
         // String columns are gathered from dictionaries of their distinct values: every row's
         // string is a view into one shared buffer, so a user agent seen ten million times is
         // stored once.
-        let strings = dictionary(self.strings.values.iter().map(|s| Some(s.as_str())));
+        let strings = dictionary(self.strings.values.iter().map(|s| Some(&**s)));
         let text = |v: &Vec<Option<u32>>, name: &str| gather(&strings, name, order.iter().map(|i| v[at(i)]));
         let creds = &self.credentials;
         let by_credential = |name: &str, value: &dyn Fn(&Credential) -> Option<&str>| {
@@ -397,8 +521,8 @@ impl EventBuilder {
         };
         let replacements: Vec<&str> = secrets.iter().map(|(_, c)| self.credentials[**c as usize].id.as_str()).collect();
         for value in &mut self.strings.values {
-            if ac.is_match(value.as_str()) {
-                *value = ac.replace_all(value, &replacements);
+            if ac.is_match(&**value) {
+                *value = Arc::from(ac.replace_all(value, &replacements));
             }
         }
     }
@@ -466,6 +590,67 @@ mod tests {
         assert_eq!(parse_ip("203.0.113.9, 10.0.0.1"), Some("203.0.113.9".parse().unwrap()));
         assert_eq!(parse_ip("999.1.1.1"), None);
         assert_eq!(parse_ip("example.com"), None);
+    }
+
+    /// A table large enough to be normalised in blocks gives the same events, rejects and
+    /// credentials as row by row, also where a block starts inside the hour that a
+    /// daylight-saving change repeats (whose times only the rows before them settle).
+    #[test]
+    fn blocks_in_parallel_equal_row_by_row() {
+        use std::borrow::Cow;
+        let rows = 3 * BLOCK_ROWS + 123;
+        // Naive Berlin times one second apart through the hour that 25 October 2026 repeats
+        // (02:00-03:00 twice), the second pass beginning 100 rows before the second block;
+        // some rows broken.
+        let repeat = BLOCK_ROWS - 100;
+        let first_pass = chrono::NaiveDate::from_ymd_opt(2026, 10, 25).and_then(|d| d.and_hms_opt(2, 0, 0)).unwrap();
+        let start = first_pass - chrono::Duration::seconds(repeat as i64 - 3600);
+        let cell = |v: String| Some(Cow::Owned(v));
+        let mut ts = Vec::new();
+        let (mut ip, mut path, mut key, mut ua, mut status) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in 0..rows {
+            let back = if i >= repeat { 3600 } else { 0 };
+            let local = start + chrono::Duration::seconds(i as i64 - back);
+            ts.push(if i % 997 == 0 {
+                cell("garbage".into())
+            } else {
+                cell(local.format("%Y-%m-%d %H:%M:%S").to_string())
+            });
+            ip.push(cell(if i % 1009 == 0 { "not-an-ip".into() } else { format!("198.51.100.{}", i % 200) }));
+            path.push(cell(format!("/v2/users/{}?api_key=sk_live_{:04}abcdefgh", i % 5000, i % 7)));
+            key.push(cell(format!("key-{}", i % 3)));
+            ua.push(cell(format!("client/{}", i % 11)));
+            status.push(cell(if i % 13 == 0 { "abc".into() } else { "200".into() }));
+        }
+        let table = RawTable {
+            lines: (1..=rows as u64).collect(),
+            columns: vec![
+                (Field::Timestamp, Box::new(ts) as Box<dyn TextColumn>),
+                (Field::SourceIp, Box::new(ip)),
+                (Field::Path, Box::new(path)),
+                (Field::CredentialId, Box::new(key)),
+                (Field::UserAgent, Box::new(ua)),
+                (Field::Status, Box::new(status)),
+            ],
+            rejected: Vec::new(),
+        };
+        let opts = IngestOptions::default();
+        let zone = Some(chrono_tz::Europe::Berlin);
+        let mut parallel = EventBuilder::default();
+        let rejected_parallel = parallel.append("f", &table, &opts, zone);
+        let mut serial = EventBuilder::default();
+        serial.files.push("f".into());
+        let parser = TimestampParser::new(opts.mapping.timestamp_format.clone(), zone);
+        let rejected_serial = serial.append_rows(&Cells::of(&table), &table.lines, 0..rows, 0, parser, &opts);
+        assert_eq!(rejected_parallel, rejected_serial);
+        assert!(!rejected_serial.iter().any(|(_, p)| p.code == "ambiguous_local_time"), "the order settles every time");
+        assert!(rejected_serial.len() > 100, "broken rows are rejected");
+        let (a, ca) = parallel.finish(&BTreeMap::new()).unwrap();
+        let (b, cb) = serial.finish(&BTreeMap::new()).unwrap();
+        assert_eq!(ca, cb);
+        assert!(a.equals_missing(&b), "the events differ");
+        assert!(a.height() > 2 * BLOCK_ROWS);
     }
 
     #[test]
