@@ -171,7 +171,12 @@ pub(crate) fn judge_and_write(
     let flags = report::flagged::flags(&detection.findings, &incidents);
     timings.detect = clock.elapsed();
     progress.stage("drawing charts and writing the report");
-    let charts = report::charts::data::charts(run.all, &keys, &incidents, &opts.rate)?;
+    // The charts are drawn while the events are encoded as Parquet.
+    let (charts, events_parquet) = rayon::join(
+        || report::charts::data::charts(run.all, &keys, &incidents, &opts.rate),
+        || report::parquet::to_bytes(events),
+    );
+    let charts = charts?;
     let mut baseline = crate::detect::rate::baseline_frame(run.all, &keys, &opts.rate)?;
     let time_range = time_range(events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
     let after_rotation = crate::detect::rotation::late_clients(run.all, &detection.findings)?;
@@ -191,7 +196,7 @@ pub(crate) fn judge_and_write(
     let flagged_csv = report::flagged::to_csv(run.all, &flags)?;
     let flagged_jsonl = report::flagged::to_jsonl(run.all, &flags)?;
     let outputs = [
-        Output { name: OUTPUTS[0].into(), bytes: report::parquet::to_bytes(events)? },
+        Output { name: OUTPUTS[0].into(), bytes: events_parquet? },
         Output { name: OUTPUTS[1].into(), bytes: report::rejects::to_bytes(&run.ingested.rejects) },
         Output { name: OUTPUTS[2].into(), bytes: summary_json },
         Output { name: OUTPUTS[3].into(), bytes: flagged_csv },

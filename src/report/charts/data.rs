@@ -15,6 +15,7 @@ use crate::schema::col;
 use crate::text::thousands;
 use chrono::DateTime;
 use polars::prelude::*;
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Incidents that get charts (the most severe first); the rest are in the tables only.
@@ -81,30 +82,54 @@ pub fn charts(
         keys.iter().map(|k| (k.key, (k.name.as_str(), k.rows.as_slice()))).collect();
     let in_incident: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
     let chart_err = |e: String| Error::Usage(format!("drawing a chart failed: {e}"));
-    let mut out = Vec::new();
+    // Which charts, in their order; drawn in parallel.
+    enum Job<'i> {
+        Timeline(&'i Incident),
+        Sources(&'i Incident),
+        Heatmap(&'i Incident),
+        World(&'i Incident),
+    }
+    let mut jobs = Vec::new();
     let mut keys_done = BTreeSet::new();
     for inc in incidents.iter().take(MAX_INCIDENTS) {
-        let Some(&(name, rows)) = key_rows.get(inc.credential.as_str()) else { continue };
-        let timeline = timeline(&cols, events, inc, name, rows, &rate.calendar, rate)?;
-        out.push(render(format!("{}-timeline", inc.id), timeline.title.clone(), &timeline).map_err(chart_err)?);
-        let sources = sources(&cols, inc, name, rows, &in_incident);
-        out.push(render(format!("{}-sources", inc.id), sources.title.clone(), &sources).map_err(chart_err)?);
+        if !key_rows.contains_key(inc.credential.as_str()) {
+            continue;
+        }
+        jobs.extend([Job::Timeline(inc), Job::Sources(inc)]);
         if keys_done.insert(inc.credential.clone()) {
-            let key_incidents: Vec<&Incident> = incidents.iter().filter(|i| i.credential == inc.credential).collect();
-            let heat = heatmap(&cols, name, rows, &key_incidents, &in_incident, &rate.calendar);
-            out.push(
-                render(format!("key-{}-heatmap", slug(&inc.credential)), heat.title.clone(), &heat)
-                    .map_err(chart_err)?,
-            );
-            if let Some(world) = world(&cols, name, rows, &key_incidents) {
-                out.push(
-                    render(format!("key-{}-world", slug(&inc.credential)), world.title.clone(), &world)
-                        .map_err(chart_err)?,
-                );
-            }
+            jobs.extend([Job::Heatmap(inc), Job::World(inc)]);
         }
     }
-    Ok(out)
+    let rendered: Vec<Option<Rendered>> = jobs
+        .par_iter()
+        .map(|job| {
+            let inc = match job {
+                Job::Timeline(i) | Job::Sources(i) | Job::Heatmap(i) | Job::World(i) => *i,
+            };
+            let Some(&(name, rows)) = key_rows.get(inc.credential.as_str()) else { return Ok(None) };
+            let key_incidents = || incidents.iter().filter(|i| i.credential == inc.credential).collect::<Vec<_>>();
+            let chart = match job {
+                Job::Timeline(_) => {
+                    let c = timeline(&cols, events, inc, name, rows, &rate.calendar, rate)?;
+                    render(format!("{}-timeline", inc.id), c.title.clone(), &c)
+                }
+                Job::Sources(_) => {
+                    let c = sources(&cols, inc, name, rows, &in_incident);
+                    render(format!("{}-sources", inc.id), c.title.clone(), &c)
+                }
+                Job::Heatmap(_) => {
+                    let c = heatmap(&cols, name, rows, &key_incidents(), &in_incident, &rate.calendar);
+                    render(format!("key-{}-heatmap", slug(&inc.credential)), c.title.clone(), &c)
+                }
+                Job::World(_) => match world(&cols, name, rows, &key_incidents()) {
+                    Some(c) => render(format!("key-{}-world", slug(&inc.credential)), c.title.clone(), &c),
+                    None => return Ok(None),
+                },
+            };
+            chart.map(Some).map_err(chart_err)
+        })
+        .collect::<Result<_>>()?;
+    Ok(rendered.into_iter().flatten().collect())
 }
 
 fn local(cal: &WorkCalendar, t: i64, fmt: &str) -> String {
