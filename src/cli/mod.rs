@@ -312,7 +312,7 @@ impl InputArgs {
             assume_tz: self.assume_tz,
             max_reject_ratio: self.max_reject_ratio,
             key_labels: self.key_labels.iter().cloned().collect::<BTreeMap<_, _>>(),
-            skip_dirs: Vec::new(),
+            ..IngestOptions::default()
         })
     }
 }

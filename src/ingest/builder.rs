@@ -169,6 +169,17 @@ impl EventBuilder {
         self.timestamp.len()
     }
 
+    /// Registers an input; its events are appended with the returned id.
+    pub fn begin_file(&mut self, name: &str) -> u32 {
+        self.files.push(name.to_string());
+        (self.files.len() - 1) as u32
+    }
+
+    /// Source lines of the events appended after the first `len`.
+    pub fn lines_since(&self, len: usize) -> &[u64] {
+        &self.line[len.min(self.line.len())..]
+    }
+
     /// Drops the events appended after the first `len` (a file that was left out).
     pub fn truncate(&mut self, len: usize) {
         self.timestamp.truncate(len);
@@ -218,13 +229,11 @@ impl EventBuilder {
     /// timestamp parser starts in the state the rows before it leave).
     pub fn append(
         &mut self,
-        source: &str,
+        file: u32,
         table: &RawTable<'_>,
         opts: &IngestOptions,
         zone: Option<chrono_tz::Tz>,
     ) -> Vec<(u64, Problem)> {
-        let file = self.files.len() as u32;
-        self.files.push(source.to_string());
         let cells = Cells::of(table);
         let parser = TimestampParser::new(opts.mapping.timestamp_format.clone(), zone);
         let rows = table.rows();
@@ -638,7 +647,8 @@ mod tests {
         let opts = IngestOptions::default();
         let zone = Some(chrono_tz::Europe::Berlin);
         let mut parallel = EventBuilder::default();
-        let rejected_parallel = parallel.append("f", &table, &opts, zone);
+        let file = parallel.begin_file("f");
+        let rejected_parallel = parallel.append(file, &table, &opts, zone);
         let mut serial = EventBuilder::default();
         serial.files.push("f".into());
         let parser = TimestampParser::new(opts.mapping.timestamp_format.clone(), zone);

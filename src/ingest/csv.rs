@@ -124,6 +124,19 @@ pub fn sniff_delimiter(header: &[u8]) -> u8 {
     candidates[best]
 }
 
+/// Length of the header record, with its line end (quotes may hold newlines).
+pub fn header_len(bytes: &[u8]) -> usize {
+    let mut in_quotes = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b'\n' if !in_quotes => return i + 1,
+            _ => {}
+        }
+    }
+    bytes.len()
+}
+
 /// Reads a CSV/TSV file. `delimiter` is sniffed from the header when not given.
 pub fn read(path: &Path, bytes: &[u8], delimiter: Option<u8>, mapping: &Mapping) -> Result<RawTable<'static>> {
     let header_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());

@@ -113,3 +113,36 @@ where
 
     merge(chunks, fields)
 }
+
+/// Where the last complete record of `bytes` ends (just after its newline), 0 when there is
+/// none: a line, or for CSV a record whose quoted fields may hold newlines (`bytes` starts at
+/// a record boundary).
+pub fn last_record_end(bytes: &[u8], csv: bool) -> usize {
+    if !csv {
+        return memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
+    }
+    let mut in_quotes = false;
+    let mut end = 0;
+    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
+        if bytes[i] == b'"' {
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            end = i + 1;
+        }
+    }
+    end
+}
+
+#[cfg(test)]
+mod record_end_tests {
+    use super::last_record_end;
+
+    #[test]
+    fn records_end_at_newlines_outside_quotes() {
+        assert_eq!(last_record_end(b"a\nb\nc", false), 4);
+        assert_eq!(last_record_end(b"abc", false), 0);
+        assert_eq!(last_record_end(b"x,\"1\n2\"\ny,\"3\n", true), 8, "the open quote holds the last newline");
+        assert_eq!(last_record_end(b"x,\"1\n2\"\n", true), 8);
+        assert_eq!(last_record_end(b"\"open\n", true), 0);
+    }
+}

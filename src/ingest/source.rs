@@ -121,26 +121,60 @@ fn walk(dir: &Path, skip: &[PathBuf], out: &mut Vec<PathBuf>) -> Result<()> {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Reads an input whole, decompressing gzip (recognised by its magic bytes).
-pub fn read(input: &Input) -> Result<Vec<u8>> {
-    let path = input.path();
-    let raw = match input {
-        Input::Stdin => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut buf)
-                .map_err(|source| Error::Read { path: path.clone(), source })?;
-            buf
-        }
-        Input::File(p) => std::fs::read(p).map_err(|source| Error::Read { path: path.clone(), source })?,
-    };
-    if !raw.starts_with(&GZIP_MAGIC) {
-        return Ok(raw);
+/// An input opened for reading in blocks, gzip decompressed on the fly (recognised by its
+/// magic bytes).
+pub struct Reader {
+    inner: Box<dyn Read>,
+    path: PathBuf,
+    gzip: bool,
+    eof: bool,
+}
+
+impl Reader {
+    pub fn open(input: &Input) -> Result<Reader> {
+        let path = input.path();
+        let raw: Box<dyn Read> = match input {
+            Input::Stdin => Box::new(std::io::stdin()),
+            Input::File(p) => {
+                Box::new(std::fs::File::open(p).map_err(|source| Error::Read { path: path.clone(), source })?)
+            }
+        };
+        let mut buffered = std::io::BufReader::with_capacity(1 << 16, raw);
+        let head =
+            std::io::BufRead::fill_buf(&mut buffered).map_err(|source| Error::Read { path: path.clone(), source })?;
+        let gzip = head.starts_with(&GZIP_MAGIC);
+        let inner: Box<dyn Read> = if gzip { Box::new(MultiGzDecoder::new(buffered)) } else { Box::new(buffered) };
+        Ok(Reader { inner, path, gzip, eof: false })
     }
-    let mut out = Vec::with_capacity(raw.len() * 4);
-    MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|source| Error::Gzip { path, source })?;
-    Ok(out)
+
+    /// Appends up to `want` more bytes to `buf`; false once the input is exhausted.
+    pub fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<bool> {
+        let target = buf.len() + want;
+        while !self.eof && buf.len() < target {
+            let start = buf.len();
+            buf.resize(target.min(start + (1 << 20)), 0);
+            match self.inner.read(&mut buf[start..]) {
+                Ok(0) => {
+                    buf.truncate(start);
+                    self.eof = true;
+                }
+                Ok(n) => buf.truncate(start + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
+                Err(source) => {
+                    buf.truncate(start);
+                    let path = self.path.clone();
+                    return Err(if self.gzip { Error::Gzip { path, source } } else { Error::Read { path, source } });
+                }
+            }
+        }
+        Ok(!self.eof)
+    }
+
+    /// Appends everything that is left to `buf`.
+    pub fn read_rest(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        while self.fill(buf, 1 << 24)? {}
+        Ok(())
+    }
 }
 
 /// The input's name without a `.gz` suffix, lower-cased, for recognising the format.
