@@ -72,6 +72,44 @@ impl TextInterner {
     }
 }
 
+/// Text stored as it comes, without looking for duplicates: for paths, which are mostly
+/// distinct (they carry ids), so that interning them would only cost.
+#[derive(Default)]
+struct Arena {
+    bytes: String,
+    /// End of each value in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Arena {
+    fn push(&mut self, value: &str) -> u32 {
+        self.bytes.push_str(value);
+        self.ends.push(self.bytes.len());
+        (self.ends.len() - 1) as u32
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Appends another arena's values; returns the id its first value now has.
+    fn extend(&mut self, other: Arena) -> u32 {
+        let (offset, base) = (self.len() as u32, self.bytes.len());
+        self.bytes.push_str(&other.bytes);
+        self.ends.extend(other.ends.into_iter().map(|e| e + base));
+        offset
+    }
+
+    fn values(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
 /// How a credential was identified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CredentialKind {
@@ -115,6 +153,8 @@ pub struct EventBuilder {
     secrets: PlHashMap<String, u32>,
     ips: Interner<IpAddr>,
     strings: TextInterner,
+    /// Paths (the `path` ids point here).
+    paths: Arena,
     files: Vec<String>,
 }
 
@@ -305,7 +345,8 @@ impl EventBuilder {
         self.credential.extend(part.credential.into_iter().map(|c| credentials[c as usize]));
         self.source_ip.extend(part.source_ip.into_iter().map(|i| i.map(|i| ips[i as usize])));
         self.method.extend(text(part.method));
-        self.path.extend(text(part.path));
+        let first_path = self.paths.extend(part.paths);
+        self.path.extend(part.path.into_iter().map(|i| i.map(|i| i + first_path)));
         self.user_agent.extend(text(part.user_agent));
         self.status.extend(part.status);
         self.bytes.extend(part.bytes);
@@ -366,9 +407,7 @@ impl EventBuilder {
         let (path, query_secret, request_method) = match table.get(Field::Path, row) {
             None => (None, None, None),
             // A plain path (no request line, origin or query) needs no normalising.
-            Some(raw) if raw.starts_with('/') && !raw.contains(['?', ' ']) => {
-                (Some(self.strings.intern(raw)), None, None)
-            }
+            Some(raw) if raw.starts_with('/') && !raw.contains(['?', ' ']) => (Some(self.paths.push(raw)), None, None),
             Some(raw) => {
                 let (p, s, m) = match cache.path.get(raw) {
                     Some(v) => *v,
@@ -440,7 +479,7 @@ impl EventBuilder {
         let scrubbed = secret::scrub_path(target);
         let credential = scrubbed.secret.as_deref().map(|s| self.secret_credential(cache, s));
         let method = method.map(|m| self.strings.intern(m));
-        (self.strings.intern(scrubbed.path.as_str()), credential, method)
+        (self.paths.push(scrubbed.path.as_str()), credential, method)
     }
 
     /// Builds the events frame, sorted by time (then file and line), with every copy of a
@@ -483,7 +522,7 @@ impl EventBuilder {
             by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())?,
             gather(&ips, col::SOURCE_IP, order.iter().map(|i| self.source_ip[at(i)]))?,
             text(&self.method, col::METHOD)?,
-            text(&self.path, col::PATH)?,
+            gather(&dictionary(self.paths.values().map(Some)), col::PATH, order.iter().map(|i| self.path[at(i)]))?,
             Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| self.status[at(i)]))
                 .into_series()
                 .into_column(),
@@ -533,6 +572,14 @@ impl EventBuilder {
             if ac.is_match(&**value) {
                 *value = Arc::from(ac.replace_all(value, &replacements));
             }
+        }
+        // Paths: one pass over all of them; rewritten only when a secret is there.
+        if ac.is_match(self.paths.bytes.as_str()) {
+            let mut scrubbed = Arena::default();
+            for value in self.paths.values() {
+                scrubbed.push(&ac.replace_all(value, &replacements));
+            }
+            self.paths = scrubbed;
         }
     }
 }
