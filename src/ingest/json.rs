@@ -29,7 +29,8 @@ pub fn read(path: &Path, bytes: &[u8], mapping: &Mapping) -> Result<RawTable<'st
         })
         .collect();
     let lines: Vec<(u64, &[u8])> = flattened.iter().map(|(n, l)| (*n, l.as_slice())).collect();
-    super::jsonl::read_lines(path, &lines, None, mapping, "JSON")
+    let keys = super::jsonl::discover_keys(&lines);
+    super::jsonl::read_lines(path, &lines, None, mapping, "JSON", &keys)
 }
 
 /// Scanner state over the bytes of a JSON document.

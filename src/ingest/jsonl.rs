@@ -18,11 +18,24 @@ use std::path::Path;
 /// How many lines are sampled to discover the keys.
 const SAMPLE_LINES: usize = 1000;
 
-/// Reads NDJSON where every non-blank line is a record.
-pub fn read(path: &Path, bytes: &[u8], mapping: &Mapping) -> Result<RawTable<'static>> {
+/// Reads NDJSON where every non-blank line is a record. `keys` are the keys found in an
+/// earlier block of the same input, which a later block reads with (found here when `None`).
+pub fn read(
+    path: &Path,
+    bytes: &[u8],
+    mapping: &Mapping,
+    keys: &mut Option<Vec<Vec<String>>>,
+) -> Result<RawTable<'static>> {
     let lines: Vec<(u64, &[u8])> = super::table::non_blank_lines(bytes).collect();
+    let keys = keys.get_or_insert_with(|| discover_keys(&lines));
     // polars skips the same blank lines, so the file's bytes can be parsed as they are.
-    read_lines(path, &lines, Some(bytes), mapping, "JSON Lines")
+    read_lines(path, &lines, Some(bytes), mapping, "JSON Lines", keys)
+}
+
+/// Whether `bytes` hold enough lines to find an input's keys (see [`read`]).
+pub fn enough_for_keys(bytes: &[u8]) -> bool {
+    let complete = &bytes[..memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1)];
+    super::table::non_blank_lines(complete).nth(SAMPLE_LINES).is_some()
 }
 
 /// Reads records given as `(physical line, one-line JSON object)`; `joined`, when given, is
@@ -33,8 +46,8 @@ pub(super) fn read_lines(
     joined: Option<&[u8]>,
     mapping: &Mapping,
     format: &'static str,
+    keys: &[Vec<String>],
 ) -> Result<RawTable<'static>> {
-    let keys = discover_keys(lines);
     if keys.is_empty() {
         // Nothing in the sample is a JSON object with fields: every line is rejected with its
         // own reason (and the reject ratio then decides whether the file is in another format).
@@ -128,7 +141,7 @@ fn join_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
 }
 
 /// Leaf key paths (object nesting) seen in a sample of the lines, in first-seen order.
-fn discover_keys(lines: &[(u64, &[u8])]) -> Vec<Vec<String>> {
+pub(super) fn discover_keys(lines: &[(u64, &[u8])]) -> Vec<Vec<String>> {
     let mut seen = BTreeSet::new();
     let mut ordered = Vec::new();
     fn walk(

@@ -245,10 +245,17 @@ fn ingest_one(
     let file = builder.begin_file(&name);
     let zone = opts.assume_tz.or(opts.mapping.timezone);
     let mut problems: Vec<(u64, Problem)> = Vec::new();
-    // CSV, TSV and the access-log formats are read block by block, so that the memory an input
-    // needs does not grow with its size. JSON documents and JSON Lines are read whole: their
-    // fields are found over the whole input.
-    if matches!(format, Format::Json | Format::Jsonl) && more {
+    // Record formats are read block by block, so that the memory an input needs does not grow
+    // with its size. A JSON document is read whole. JSON Lines find their keys on the first
+    // lines, so the first block holds them all.
+    while format == Format::Jsonl && more && !jsonl::enough_for_keys(&buf) {
+        let want = opts.block_bytes.max(1 << 16);
+        match reader.fill(&mut buf, want) {
+            Ok(m) => more = m,
+            Err(e) => return fail(report, e),
+        }
+    }
+    if format == Format::Json && more {
         if let Err(e) = reader.read_rest(&mut buf) {
             return fail(report, e);
         }
@@ -267,6 +274,7 @@ fn ingest_one(
     let mut header_lines = 0u64;
     let mut lines_before = 0u64;
     let mut first = true;
+    let mut jsonl_keys = None;
     loop {
         let end = if more { linewise::last_record_end(&buf, csv) } else { buf.len() };
         if more && (end == 0 || (first && csv && end <= csv::header_len(&buf))) {
@@ -292,7 +300,7 @@ fn ingest_one(
             } else {
                 (&buf[..end], lines_before)
             };
-            parse_block(format, &path, text, &opts.mapping).map(|mut table| {
+            parse_block(format, &path, text, &opts.mapping, &mut jsonl_keys).map(|mut table| {
                 for line in table.lines.iter_mut().chain(table.rejected.iter_mut().map(|(l, _)| l)) {
                     *line += offset;
                 }
@@ -364,9 +372,15 @@ fn ingest_one(
 }
 
 /// Parses a block of an input (whole records) in its format.
-fn parse_block<'a>(format: Format, path: &std::path::Path, text: &'a [u8], mapping: &Mapping) -> Result<RawTable<'a>> {
+fn parse_block<'a>(
+    format: Format,
+    path: &std::path::Path,
+    text: &'a [u8],
+    mapping: &Mapping,
+    jsonl_keys: &mut Option<Vec<Vec<String>>>,
+) -> Result<RawTable<'a>> {
     match format {
-        Format::Jsonl => jsonl::read(path, text, mapping),
+        Format::Jsonl => jsonl::read(path, text, mapping, jsonl_keys),
         Format::Json => json::read(path, text, mapping),
         Format::Csv => csv::read(path, text, None, mapping),
         Format::Tsv => csv::read(path, text, Some(b'\t'), mapping),
@@ -396,8 +410,8 @@ mod tests {
         let mut inputs = Vec::new();
         for name in ["access.log", "alb.log", "export.csv", "gateway.jsonl", "usage.tsv"] {
             let bytes = std::fs::read(fixtures.join(name)).unwrap();
-            // Long enough to need many blocks.
-            let text: Vec<u8> = bytes.repeat(3);
+            // Long enough to need many blocks (JSON Lines: past the lines its keys are found on).
+            let text: Vec<u8> = bytes.repeat(if name.ends_with(".jsonl") { 120 } else { 3 });
             let path = tmp.path().join(name);
             std::fs::write(&path, &text).unwrap();
             let gz = tmp.path().join(format!("{name}.gz"));
