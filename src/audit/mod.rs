@@ -98,15 +98,11 @@ impl AuditOutcome {
         let read = if self.files_read == 0 {
             "nothing new".to_string()
         } else {
-            format!(
-                "{} new events from {}",
-                thousands(self.totals.rows_accepted as f64),
-                plural(self.files_read, "file")
-            )
+            format!("{} from {}", counted(self.totals.rows_accepted, "new event"), plural(self.files_read, "file"))
         };
         let mut parts = vec![format!("{verdict}: {incidents}"), read];
         if self.totals.rows_rejected > 0 {
-            parts.push(format!("{} rows rejected", thousands(self.totals.rows_rejected as f64)));
+            parts.push(format!("{} rejected", counted(self.totals.rows_rejected, "row")));
         }
         if self.files_skipped > 0 {
             parts.push(format!("{} already audited", plural(self.files_skipped, "file")));
@@ -120,7 +116,12 @@ impl AuditOutcome {
 }
 
 fn plural(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+    counted(n as u64, what)
+}
+
+/// `1 row`, `1,200 rows`.
+fn counted(n: u64, what: &str) -> String {
+    format!("{} {what}{}", thousands(n as f64), if n == 1 { "" } else { "s" })
 }
 
 /// Runs one audit: see the module documentation.
@@ -487,7 +488,7 @@ mod tests {
         };
         assert_eq!(
             outcome.one_line(Severity::High),
-            "leakhound audit ALERT: 1 incident at high or above: INC-001 critical prod-bot (1 more below high); 1,200 new events from 2 files; 1 rows rejected; report out/report.html"
+            "leakhound audit ALERT: 1 incident at high or above: INC-001 critical prod-bot (1 more below high); 1,200 new events from 2 files; 1 row rejected; report out/report.html"
         );
         outcome.incidents.remove(0);
         assert!(outcome

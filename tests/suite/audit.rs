@@ -162,7 +162,7 @@ fn a_file_is_audited_once_and_a_grown_log_from_where_it_stopped() {
     let second = audit(&[&logs], &state, &tmp.path().join("out2"));
     assert_eq!(second.status, 0, "{}", second.stderr);
     assert!(
-        second.stdout.contains("1 new events from 1 file; 1 rows rejected; 1 file already audited"),
+        second.stdout.contains("1 new event from 1 file; 1 row rejected; 1 file already audited"),
         "{}",
         second.stdout
     );
