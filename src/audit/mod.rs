@@ -129,6 +129,13 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
     let dbs = scan::open_databases(&opts.scan.geoip)?;
     let state_dir = StateDir::open(&opts.state_dir)?;
     let mut stored = state_dir.load()?;
+    let has_geo = |f: &DataFrame| f.column(geo_col::IP_CLASS).is_ok();
+    if dbs.is_empty() && has_geo(&stored.history) {
+        return Err(Error::Usage(format!(
+            "{}: this state was built with GeoIP databases and this audit has none: pass the same --geoip-dir (or --geoip-city/--geoip-asn/--geoip-anon) as before, so that new sources are judged like the old ones",
+            opts.state_dir.display()
+        )));
+    }
     let out = OutputDir::create(&opts.scan.out_dir)?;
     let mut ingest_opts = scan::ingest_options(&opts.scan);
     ingest_opts.skip_dirs.push(opts.state_dir.clone());

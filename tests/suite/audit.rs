@@ -331,6 +331,23 @@ fn a_crash_at_any_point_of_a_state_write_leaves_the_old_or_the_new_state() {
 }
 
 #[test]
+fn a_state_built_with_geoip_needs_geoip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    assert_eq!(audit(&[&days()[0]], &state, &tmp.path().join("out")).status, 0);
+    let run = leakhound(&[
+        "audit",
+        days()[1].to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--out",
+        tmp.path().join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(run.status, 2);
+    assert!(run.stderr.contains("built with GeoIP databases"), "{}", run.stderr);
+}
+
+#[test]
 fn a_state_of_another_format_version_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");

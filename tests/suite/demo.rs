@@ -62,6 +62,18 @@ fn demo_scan_reads_and_locates_everything() {
         vec!["marketing-sync", "prod-bot", "support-desk", "prod-bot-v2", "mobile-app", ""],
         "{summary}"
     );
+    // The key that replaced the rotated one is used by the same servers: not flagged, only
+    // noted as too new to judge.
+    let findings = read_json(&out.join("findings.json"));
+    let v2 = summary["credentials"].as_array().unwrap().iter().find(|c| c["label"] == "prod-bot-v2").unwrap()
+        ["credential"]
+        .clone();
+    assert!(findings["findings"].as_array().unwrap().iter().all(|f| f["credential"] != v2), "prod-bot-v2 is flagged");
+    assert!(
+        findings["notes"].as_array().unwrap().iter().any(|n| n["credential"] == v2
+            && n["message"].as_str().unwrap().starts_with("insufficient baseline for prod-bot-v2")),
+        "{findings}"
+    );
     let index: HashSet<(String, u64)> = event_rows(&out).into_iter().map(|r| (r.source_file, r.source_line)).collect();
     for (event, leak) in planted_events() {
         assert!(index.contains(&event), "{leak}: {event:?} was not read");
