@@ -56,6 +56,8 @@ pub struct Timings {
     pub detect: std::time::Duration,
     /// Charts, the report and writing every output.
     pub report: std::time::Duration,
+    /// An audit's state: loading it, and folding the new events in and writing it.
+    pub state: std::time::Duration,
 }
 
 impl std::fmt::Display for Timings {
@@ -67,7 +69,11 @@ impl std::fmt::Display for Timings {
             self.enrich.as_secs_f64(),
             self.detect.as_secs_f64(),
             self.report.as_secs_f64()
-        )
+        )?;
+        if !self.state.is_zero() {
+            write!(f, ", state {:.2} s", self.state.as_secs_f64())?;
+        }
+        Ok(())
     }
 }
 
@@ -161,7 +167,9 @@ pub(crate) fn judge_and_write(
     progress.stage("detecting");
     let keys = crate::detect::rows_by_key(run.all)
         .map_err(|source| Error::Frame { context: "grouping events by key", source })?;
-    let mut detection = detect(run.all, &keys, opts)?;
+    // Nothing new in an audit: nothing to judge.
+    let nothing_new = run.new.is_some_and(|new| !new.contains(&true));
+    let mut detection = if nothing_new { Detection::default() } else { detect(run.all, &keys, opts)? };
     if let Some(new) = run.new {
         let ts = crate::detect::timestamps(run.all)
             .map_err(|source| Error::Frame { context: "reading event times", source })?;

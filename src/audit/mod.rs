@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod state;
 
 use crate::detect::incident::{endpoint, Incident};
+use crate::detect::unfamiliar::prefix_of;
 use crate::detect::{KeyRows, Severity};
 use crate::enrich::geo_col;
 use crate::error::{Error, Result};
@@ -21,9 +22,11 @@ use crate::text::thousands;
 use crate::timestamp::format_rfc3339;
 use ledger::{Plan, Planned};
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde_json::json;
 use state::{CredentialDigest, StateDir};
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 const HOUR: i64 = 3_600_000_000;
@@ -128,7 +131,9 @@ fn counted(n: u64, what: &str) -> String {
 pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcome> {
     let dbs = scan::open_databases(&opts.scan.geoip)?;
     let state_dir = StateDir::open(&opts.state_dir)?;
+    let clock = std::time::Instant::now();
     let mut stored = state_dir.load()?;
+    let loading = clock.elapsed();
     let has_geo = |f: &DataFrame| f.column(geo_col::IP_CLASS).is_ok();
     if dbs.is_empty() && has_geo(&stored.history) {
         return Err(Error::Usage(format!(
@@ -166,20 +171,29 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
 
     // The report is written before the state: if the state cannot be written, the next audit
     // reads these inputs again rather than losing their findings.
-    let mut history = retained(&all, opts.retain_days)?;
-    let lines = last_lines(&ingested)?;
-    let read: Vec<(&Planned, u64)> = to_read
-        .iter()
-        .filter(|p| ingested.files.iter().any(|f| f.file == p.input.name() && f.error.is_none()))
-        .map(|p| (*p, lines.get(&p.input.name()).copied().unwrap_or(0)))
-        .collect();
-    let mut manifest = stored.manifest.clone();
-    manifest.files = ledger::updated(std::mem::take(&mut stored.manifest.files), &read, manifest.generation + 1);
-    manifest.retain_days = opts.retain_days;
-    let ts = crate::detect::timestamps(&history).map_err(frame_err("reading event times"))?;
-    manifest.latest_event = ts.max().map(format_rfc3339);
-    manifest.credentials = digests(&history)?;
-    state_dir.commit(&mut manifest, &mut history)?;
+    let (generation, history_rows) = if to_read.is_empty() {
+        // Nothing taken in: the state stays as it is.
+        (stored.manifest.generation, stored.history.height())
+    } else {
+        let clock = std::time::Instant::now();
+        let mut history = retained(&all, &new, opts.retain_days)?;
+        let lines = last_lines(&ingested)?;
+        let read: Vec<(&Planned, u64)> = to_read
+            .iter()
+            .filter(|p| ingested.files.iter().any(|f| f.file == p.input.name() && f.error.is_none()))
+            .map(|p| (*p, lines.get(&p.input.name()).copied().unwrap_or(0)))
+            .collect();
+        let mut manifest = stored.manifest.clone();
+        manifest.files = ledger::updated(std::mem::take(&mut stored.manifest.files), &read, manifest.generation + 1);
+        manifest.retain_days = opts.retain_days;
+        let ts = crate::detect::timestamps(&history).map_err(frame_err("reading event times"))?;
+        manifest.latest_event = ts.max().map(format_rfc3339);
+        manifest.credentials = digests(&history)?;
+        state_dir.commit(&mut manifest, &mut history)?;
+        timings.state = clock.elapsed();
+        (manifest.generation, history.height())
+    };
+    timings.state += loading;
 
     Ok(AuditOutcome {
         errors: ingested.errors,
@@ -188,8 +202,8 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
         files_skipped: planned.len() - to_read.len(),
         incidents: verdict.incidents.iter().map(brief).collect(),
         report: opts.scan.out_dir.clone(),
-        generation: manifest.generation,
-        history_rows: history.height(),
+        generation,
+        history_rows,
         timings,
     })
 }
@@ -302,7 +316,7 @@ fn combine(history: &DataFrame, new: &DataFrame) -> Result<(DataFrame, Vec<bool>
 
 /// What the state keeps of the events: the history columns (endpoints instead of full paths)
 /// and the GeoIP columns, for the days within `retain_days` of the latest event.
-fn retained(all: &DataFrame, retain_days: u32) -> Result<DataFrame> {
+fn retained(all: &DataFrame, new: &[bool], retain_days: u32) -> Result<DataFrame> {
     let err = frame_err("building the audit history");
     if all.height() == 0 {
         return Ok(DataFrame::empty());
@@ -332,15 +346,25 @@ fn retained(all: &DataFrame, retain_days: u32) -> Result<DataFrame> {
     .filter(|c| all.column(c).is_ok())
     .collect();
     let names: Vec<&str> = state::HISTORY_COLUMNS.iter().copied().chain(geo).collect();
-    let mut kept = all.select(names).map_err(&err)?.filter(&keep).map_err(&err)?;
+    // The history's paths are endpoints already; the new events' are folded now.
+    let mut kept = all.select(names).map_err(&err)?;
     let paths = kept.column(col::PATH).and_then(|c| c.str().cloned()).map_err(&err)?;
-    let endpoints: StringChunked = paths.iter().map(|p| p.map(endpoint)).collect();
+    let endpoints: StringChunked = paths
+        .iter()
+        .zip(new)
+        .map(|(p, &is_new)| p.map(|p| if is_new { Cow::Owned(endpoint(p)) } else { Cow::Borrowed(p) }))
+        .collect();
     kept.with_column(endpoints.with_name(col::PATH.into()).into_series().into_column()).map_err(&err)?;
-    Ok(kept)
+    kept.filter(&keep).map_err(&err)
 }
 
 fn get(c: &Option<StringChunked>, i: usize) -> Option<&str> {
     c.as_ref().and_then(|c| c.get(i))
+}
+
+/// The distinct values of a text column on some rows.
+fn distinct<'a>(c: &'a Option<StringChunked>, rows: &[usize]) -> HashSet<&'a str> {
+    rows.iter().filter_map(|&i| get(c, i)).collect()
 }
 
 /// Each credential as the state summarises it.
@@ -357,12 +381,27 @@ fn digests(history: &DataFrame) -> Result<Vec<CredentialDigest>> {
     let asn = history.column(geo_col::ASN).ok().and_then(|c| c.i64().ok().cloned());
     let count = history.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(&err)?;
     Ok(keys
-        .iter()
+        .par_iter()
         .map(|k| {
             let times = || k.rows.iter().filter_map(|&i| ts.get(i));
-            let set =
-                |f: &dyn Fn(usize) -> Option<String>| k.rows.iter().filter_map(|&i| f(i)).collect::<BTreeSet<_>>();
+            let networks: HashSet<Cow<'_, str>> = k
+                .rows
+                .iter()
+                .filter_map(|&i| match get(&network, i) {
+                    Some(n) => Some(Cow::Borrowed(n)),
+                    None => get(&ip, i).and_then(|s| s.parse().ok()).map(|a| Cow::Owned(prefix_of(a))),
+                })
+                .collect();
+            let mut countries: Vec<String> = distinct(&country, &k.rows).into_iter().map(str::to_string).collect();
+            countries.sort();
             let first = k.rows[0];
+            let mut hour_of_week = vec![0i64; 168];
+            for &i in &k.rows {
+                if let Some(t) = ts.get(i) {
+                    // 1970-01-01 was a Thursday: shift by three days to start on Monday.
+                    hour_of_week[(t.div_euclid(HOUR) + 72).rem_euclid(168) as usize] += count.get(i).unwrap_or(1);
+                }
+            }
             CredentialDigest {
                 credential: k.key.to_string(),
                 label: get(&label, first).map(str::to_string),
@@ -370,26 +409,16 @@ fn digests(history: &DataFrame) -> Result<Vec<CredentialDigest>> {
                 first_seen: times().min().map(format_rfc3339).unwrap_or_default(),
                 last_seen: times().max().map(format_rfc3339).unwrap_or_default(),
                 requests: k.rows.iter().map(|&i| count.get(i).unwrap_or(1)).sum(),
-                addresses: set(&|i| get(&ip, i).map(str::to_string)).len(),
-                networks: set(&|i| {
-                    get(&network, i)
-                        .map(str::to_string)
-                        .or_else(|| get(&ip, i).and_then(|s| s.parse().ok()).map(crate::detect::unfamiliar::prefix_of))
-                })
-                .len(),
-                asns: set(&|i| asn.as_ref().and_then(|a| a.get(i)).map(|a| a.to_string())).len(),
-                countries: set(&|i| get(&country, i).map(str::to_string)).into_iter().collect(),
-                hour_of_week: {
-                    let mut hours = vec![0i64; 168];
-                    for &i in &k.rows {
-                        if let Some(t) = ts.get(i) {
-                            // 1970-01-01 was a Thursday: shift by three days to start on Monday.
-                            let hour = (t.div_euclid(HOUR) + 72).rem_euclid(168) as usize;
-                            hours[hour] += count.get(i).unwrap_or(1);
-                        }
-                    }
-                    hours
-                },
+                addresses: distinct(&ip, &k.rows).len(),
+                networks: networks.len(),
+                asns: k
+                    .rows
+                    .iter()
+                    .filter_map(|&i| asn.as_ref().and_then(|a| a.get(i)))
+                    .collect::<HashSet<i64>>()
+                    .len(),
+                countries,
+                hour_of_week,
             }
         })
         .collect())
@@ -454,18 +483,18 @@ mod tests {
 
     #[test]
     fn the_history_keeps_the_retained_days_and_endpoints_only() {
-        let history = retained(&events(&[0, 10, 89, 100]), 90).unwrap();
+        let history = retained(&events(&[0, 10, 89, 100]), &[true; 4], 90).unwrap();
         assert_eq!(history.height(), 3, "day 0 is more than 90 days before day 100");
         let names: Vec<String> = history.get_column_names().iter().map(|n| n.to_string()).collect();
         assert_eq!(names, state::HISTORY_COLUMNS.to_vec());
         let path = history.column(col::PATH).unwrap().str().unwrap().get(0).unwrap().to_string();
         assert_eq!(path, "/v2/users/{id}");
-        assert_eq!(retained(&events(&[]), 90).unwrap().height(), 0);
+        assert_eq!(retained(&events(&[]), &[], 90).unwrap().height(), 0);
     }
 
     #[test]
     fn new_events_are_merged_in_time_order_and_marked() {
-        let history = retained(&events(&[1, 3]), 90).unwrap();
+        let history = retained(&events(&[1, 3]), &[true; 2], 90).unwrap();
         let (all, new) = combine(&history, &events(&[2, 4])).unwrap();
         let ts = crate::detect::timestamps(&all).unwrap();
         assert_eq!(ts.into_no_null_iter().collect::<Vec<_>>(), vec![DAY, 2 * DAY, 3 * DAY, 4 * DAY]);
