@@ -24,8 +24,15 @@ pub struct Planned {
     pub input: Input,
     /// Absolute path: the file's identity across runs from other working directories.
     pub path: String,
+    /// Size and SHA-256 of the part audited: the whole file, or of a plain-text file still
+    /// being written, its complete lines (a last line without its newline waits for the next
+    /// audit).
     pub size: u64,
     pub sha256: String,
+    /// Lines in the audited part (plain-text files; gzip is not counted before reading).
+    pub lines: Option<u64>,
+    /// Whether the file ends in a line still being written, left for the next audit.
+    pub partial: bool,
     pub plan: Plan,
 }
 
@@ -50,18 +57,28 @@ pub fn plan(inputs: &[Input], done: &[ProcessedFile]) -> Result<(Vec<Planned>, V
                 continue;
             }
         };
-        let (sha256, prefix) = hashes(&bytes, previous.map(|p| p.size));
-        let plan = if let Some(seen) = done.iter().find(|d| d.sha256 == sha256 && d.size == bytes.len() as u64) {
+        let gzip = bytes.starts_with(&[0x1f, 0x8b]);
+        let audited = match memchr::memrchr(b'\n', &bytes) {
+            _ if gzip => bytes.len(),
+            Some(i) => i + 1,
+            None => 0,
+        };
+        let partial = audited < bytes.len();
+        let bytes = &bytes[..audited];
+        let lines = (!gzip).then(|| memchr::memchr_iter(b'\n', bytes).count() as u64);
+        let size = bytes.len() as u64;
+        let (sha256, prefix) = hashes(bytes, previous.map(|p| p.size));
+        let plan = if let Some(seen) = done.iter().find(|d| d.sha256 == sha256 && d.size == size) {
             Plan::Seen { path: seen.path.clone() }
         } else {
             match previous {
-                Some(p) if p.size < bytes.len() as u64 && prefix.as_deref() == Some(p.sha256.as_str()) => {
+                Some(p) if p.size < size && prefix.as_deref() == Some(p.sha256.as_str()) => {
                     Plan::Grown { after_line: p.lines }
                 }
                 _ => Plan::New,
             }
         };
-        planned.push(Planned { input: input.clone(), path: key, size: bytes.len() as u64, sha256, plan });
+        planned.push(Planned { input: input.clone(), path: key, size, sha256, lines, partial, plan });
     }
     Ok((planned, errors))
 }
@@ -141,6 +158,22 @@ mod tests {
         let (p, errors) = plan(&input(&dir.path().join("gone.log")), &done).unwrap();
         assert!(p.is_empty() && errors.len() == 1);
         assert!(plan(&[Input::Stdin], &done).is_err());
+    }
+
+    #[test]
+    fn a_last_line_still_being_written_waits_for_the_next_audit() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.log");
+        std::fs::write(&a, b"one\ntwo\nthr").unwrap();
+        let (p, _) = plan(&[Input::File(a.clone())], &[]).unwrap();
+        assert_eq!((p[0].size, p[0].lines, p[0].partial), (8, Some(2), true));
+        let done = updated(Vec::new(), &[(&p[0], 2)], 1);
+        // Unchanged: nothing new. Finished: the third line is new.
+        let (p, _) = plan(&[Input::File(a.clone())], &done).unwrap();
+        assert!(matches!(p[0].plan, Plan::Seen { .. }));
+        std::fs::write(&a, b"one\ntwo\nthree\n").unwrap();
+        let (p, _) = plan(&[Input::File(a)], &done).unwrap();
+        assert_eq!((p[0].plan.clone(), p[0].lines, p[0].partial), (Plan::Grown { after_line: 2 }, Some(3), false));
     }
 
     #[test]

@@ -154,8 +154,13 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
     let errors = expand_errors.into_iter().chain(read_errors).collect();
     let mut ingested = ingest::ingest_inputs(&inputs, errors, &ingest_opts, progress)?;
     for p in &to_read {
-        if let Plan::Grown { after_line } = p.plan {
-            skip_lines(&mut ingested, &p.input.name(), after_line)?;
+        let after = match p.plan {
+            Plan::Grown { after_line } => after_line,
+            _ => 0,
+        };
+        let upto = if p.partial { p.lines.unwrap_or(u64::MAX) } else { u64::MAX };
+        if after > 0 || upto < u64::MAX {
+            keep_lines(&mut ingested, &p.input.name(), after, upto)?;
         }
     }
     timings.read = clock.elapsed();
@@ -181,7 +186,12 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
         let read: Vec<(&Planned, u64)> = to_read
             .iter()
             .filter(|p| ingested.files.iter().any(|f| f.file == p.input.name() && f.error.is_none()))
-            .map(|p| (*p, lines.get(&p.input.name()).copied().unwrap_or(0)))
+            .map(|p| {
+                // What the next audit starts after: the lines counted, else the last one read.
+                let after = if let Plan::Grown { after_line } = p.plan { after_line } else { 0 };
+                let read = lines.get(&p.input.name()).copied().unwrap_or(after).max(after);
+                (*p, p.lines.unwrap_or(read))
+            })
             .collect();
         let mut manifest = stored.manifest.clone();
         manifest.files = ledger::updated(std::mem::take(&mut stored.manifest.files), &read, manifest.generation + 1);
@@ -220,17 +230,19 @@ fn brief(i: &Incident) -> IncidentBrief {
     }
 }
 
-/// Drops the rows of a grown file that an earlier audit read (lines up to `after_line`), from
-/// the events, the rejects and the file's counts.
-fn skip_lines(ingested: &mut ingest::Ingested, file: &str, after_line: u64) -> Result<()> {
+/// Keeps of a file's rows those on lines `after + 1 ..= upto`: a grown file's rows that an
+/// earlier audit read, and a last line still being written, are dropped from the events, the
+/// rejects and the file's counts.
+fn keep_lines(ingested: &mut ingest::Ingested, file: &str, after: u64, upto: u64) -> Result<()> {
+    let wanted = |line: u64| line > after && line <= upto;
     let events = &ingested.events;
     let files = events.column(col::SOURCE_FILE).and_then(|c| c.str().cloned()).map_err(frame_err("skipping lines"))?;
     let lines = events.column(col::SOURCE_LINE).and_then(|c| c.u64().cloned()).map_err(frame_err("skipping lines"))?;
     let keep: BooleanChunked =
-        files.iter().zip(lines.iter()).map(|(f, l)| !(f == Some(file) && l.is_some_and(|l| l <= after_line))).collect();
+        files.iter().zip(lines.iter()).map(|(f, l)| f != Some(file) || l.is_some_and(wanted)).collect();
     let dropped = keep.iter().filter(|k| *k == Some(false)).count() as u64;
     ingested.events = events.filter(&keep).map_err(frame_err("skipping lines"))?;
-    ingested.rejects.retain(|r| !(r.file == file && r.line <= after_line));
+    ingested.rejects.retain(|r| r.file != file || wanted(r.line));
     if let Some(report) = ingested.files.iter_mut().find(|f| f.file == file) {
         report.rows_accepted = report.rows_accepted.saturating_sub(dropped);
         report.rejects_by_reason.clear();

@@ -183,6 +183,29 @@ fn a_file_is_audited_once_and_a_grown_log_from_where_it_stopped() {
 }
 
 #[test]
+fn a_line_still_being_written_is_audited_once_it_is_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("access.log");
+    let line = |i: u32| {
+        format!(
+            "203.0.113.{i} - - [05/Oct/2026:10:0{i}:00 +0200] \"GET /v2/users/{i} HTTP/1.1\" 200 512 \"-\" \"svc/1\"\n"
+        )
+    };
+    let complete: String = (1..=3).map(line).collect();
+    let fourth = line(4);
+    let (head, tail) = fourth.split_at(30);
+    std::fs::write(&log, format!("{complete}{head}")).unwrap();
+    let state = tmp.path().join("state");
+    let first = audit(&[&log], &state, &tmp.path().join("out1"));
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    assert!(first.stdout.contains("3 new events from 1 file; report"), "nothing rejected: {}", first.stdout);
+    std::fs::write(&log, format!("{complete}{head}{tail}")).unwrap();
+    let second = audit(&[&log], &state, &tmp.path().join("out2"));
+    assert!(second.stdout.contains("1 new event from 1 file; report"), "{}", second.stdout);
+    assert_eq!(history_rows(&state), 4);
+}
+
+#[test]
 fn standard_input_cannot_be_audited() {
     let tmp = tempfile::tempdir().unwrap();
     let run = leakhound_stdin(
