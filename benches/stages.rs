@@ -67,7 +67,7 @@ fn main() {
     let mut stats = None;
     let t = median(|| {
         let mut f = frame.clone();
-        stats = Some(leakhound::enrich::geolocate(&mut f, &dbs).expect("geolocate"));
+        stats = Some(leakhound::enrich::geolocate(&mut f, &dbs, None).expect("geolocate"));
     });
     let distinct = stats.map_or(1, |s| s.distinct_ips).max(1);
     println!("geolocation ({}): {distinct} distinct addresses among {events} events", geoip.display());
@@ -77,7 +77,7 @@ fn main() {
         100.0 * (1.0 - distinct as f64 / events as f64),
         events as f64 / t
     );
-    leakhound::enrich::geolocate(&mut frame, &dbs).expect("geolocate");
+    leakhound::enrich::geolocate(&mut frame, &dbs, None).expect("geolocate");
 
     println!("detectors");
     let keys = rows_by_key(&frame).expect("keys");

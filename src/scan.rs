@@ -100,7 +100,7 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let mut ingested = ingest::ingest(&opts.inputs, &ingest_options(opts), progress)?;
     timings.read = clock.elapsed();
     progress.stage("geolocating");
-    let geo = geolocate(&mut ingested.events, &dbs)?;
+    let geo = geolocate(&mut ingested.events, &dbs, ingested.addresses.as_ref())?;
     timings.enrich = clock.elapsed() - timings.read;
     let mut events = ingested.events.clone();
     let run = Run { all: &ingested.events, new: None, ingested: &ingested, geo: &geo };
@@ -127,8 +127,12 @@ pub(crate) fn ingest_options(opts: &ScanOptions) -> IngestOptions {
 }
 
 /// Adds the GeoIP columns to the events (when there are databases) and describes them.
-pub(crate) fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases) -> Result<summary::GeoSummary> {
-    let stats: Option<GeoStats> = if dbs.is_empty() { None } else { Some(enrich::geolocate(events, dbs)?) };
+pub(crate) fn geolocate(
+    events: &mut DataFrame,
+    dbs: &GeoDatabases,
+    addresses: Option<&ingest::Addresses>,
+) -> Result<summary::GeoSummary> {
+    let stats: Option<GeoStats> = if dbs.is_empty() { None } else { Some(enrich::geolocate(events, dbs, addresses)?) };
     Ok(summary::GeoSummary::new(dbs, stats))
 }
 

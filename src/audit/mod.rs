@@ -165,7 +165,7 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
     }
     timings.read = clock.elapsed();
     progress.stage("geolocating");
-    let geo = scan::geolocate(&mut ingested.events, &dbs)?;
+    let geo = scan::geolocate(&mut ingested.events, &dbs, ingested.addresses.as_ref())?;
     timings.enrich = clock.elapsed() - timings.read;
 
     let (all, new) = combine(&stored.history, &ingested.events)?;
@@ -242,6 +242,7 @@ fn keep_lines(ingested: &mut ingest::Ingested, file: &str, after: u64, upto: u64
         files.iter().zip(lines.iter()).map(|(f, l)| f != Some(file) || l.is_some_and(wanted)).collect();
     let dropped = keep.iter().filter(|k| *k == Some(false)).count() as u64;
     ingested.events = events.filter(&keep).map_err(frame_err("skipping lines"))?;
+    ingested.addresses = None;
     ingested.rejects.retain(|r| r.file != file || wanted(r.line));
     if let Some(report) = ingested.files.iter_mut().find(|f| f.file == file) {
         report.rows_accepted = report.rows_accepted.saturating_sub(dropped);

@@ -5,6 +5,7 @@ pub mod geoip;
 pub mod table_db;
 
 use crate::error::{Error, Result};
+use crate::ingest::Addresses;
 use crate::schema::col;
 use geoip::{GeoDatabases, GeoRecord};
 use polars::prelude::*;
@@ -117,34 +118,53 @@ pub struct GeoStats {
     pub located: usize,
 }
 
-/// Adds the GeoIP columns to the events frame. Each distinct address is looked up once (in
-/// parallel) and the answers are gathered back to the rows.
-pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases) -> Result<GeoStats> {
-    let frame_err = |source| Error::Frame { context: "adding GeoIP columns", source };
-    let ips = events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(frame_err)?;
-    let mut index: PlHashMap<&str, u32> = PlHashMap::default();
-    let mut distinct: Vec<&str> = Vec::new();
-    let rows: Vec<Option<u32>> = ips
+/// The distinct addresses of the `source_ip` column and each row's (text that is not an
+/// address has none).
+fn addresses_of(events: &DataFrame) -> PolarsResult<Addresses> {
+    let ips = events.column(col::SOURCE_IP)?.str()?.clone();
+    let mut index: PlHashMap<&str, Option<u32>> = PlHashMap::default();
+    let mut distinct = Vec::new();
+    let rows = ips
         .iter()
         .map(|ip| {
-            ip.map(|ip| {
-                *index.entry(ip).or_insert_with(|| {
-                    distinct.push(ip);
-                    (distinct.len() - 1) as u32
-                })
+            let ip = ip?;
+            *index.entry(ip).or_insert_with(|| {
+                let parsed = ip.parse::<IpAddr>().ok()?;
+                distinct.push(parsed);
+                Some((distinct.len() - 1) as u32)
             })
         })
         .collect();
+    Ok(Addresses { distinct, rows })
+}
+
+/// Adds the GeoIP columns to the events frame. Each distinct address is looked up once (in
+/// parallel) and the answers are gathered back to the rows. `addresses`, when given, are the
+/// rows' addresses as ingest found them; otherwise the `source_ip` column is read.
+pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases, addresses: Option<&Addresses>) -> Result<GeoStats> {
+    let frame_err = |source| Error::Frame { context: "adding GeoIP columns", source };
+    let found;
+    let addresses = match addresses.filter(|a| a.rows.len() == events.height()) {
+        Some(a) => a,
+        None => {
+            found = addresses_of(events).map_err(frame_err)?;
+            &found
+        }
+    };
+    let (distinct, rows) = (&addresses.distinct, &addresses.rows);
+    // Only the addresses some row has (ingest also knows those of rows it dropped).
+    let mut used = vec![false; distinct.len()];
+    for i in rows.iter().flatten() {
+        used[*i as usize] = true;
+    }
     let records: Vec<GeoRecord> = distinct
         .par_iter()
-        .map(|ip| match ip.parse::<IpAddr>() {
-            Ok(ip) => dbs.lookup(ip),
-            Err(_) => Ok(GeoRecord::default()),
-        })
+        .zip(&used)
+        .map(|(ip, &used)| if used { dbs.lookup(*ip) } else { Ok(GeoRecord::default()) })
         .collect::<Result<_>>()?;
     let stats = GeoStats {
-        distinct_ips: distinct.len(),
-        located: records.iter().filter(|r| r.country.is_some() || r.asn.is_some()).count(),
+        distinct_ips: used.iter().filter(|u| **u).count(),
+        located: records.iter().zip(&used).filter(|(r, u)| **u && (r.country.is_some() || r.asn.is_some())).count(),
     };
     let rec = |i: &Option<u32>| i.map(|i| &records[i as usize]);
     // Text is gathered from the distinct addresses' records: rows are views, not copies.

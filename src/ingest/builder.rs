@@ -484,7 +484,10 @@ impl EventBuilder {
 
     /// Builds the events frame, sorted by time (then file and line), with every copy of a
     /// known secret in paths and user agents replaced by its fingerprint.
-    pub fn finish(mut self, labels: &BTreeMap<String, String>) -> PolarsResult<(DataFrame, Vec<Credential>)> {
+    pub fn finish(
+        mut self,
+        labels: &BTreeMap<String, String>,
+    ) -> PolarsResult<(DataFrame, Vec<Credential>, super::Addresses)> {
         self.scrub_known_secrets();
         for c in &mut self.credentials {
             if let Some(l) = labels.get(&c.id) {
@@ -539,7 +542,8 @@ impl EventBuilder {
                 .into_column(),
         ];
         let df = DataFrame::new(n, columns)?;
-        Ok((df, self.credentials))
+        let rows = order.iter().map(|i| self.source_ip[at(i)]).collect();
+        Ok((df, self.credentials, super::Addresses { distinct: self.ips.values, rows }))
     }
 
     /// Per credential: (rows, requests weighted by `count`).
@@ -703,8 +707,8 @@ mod tests {
         assert_eq!(rejected_parallel, rejected_serial);
         assert!(!rejected_serial.iter().any(|(_, p)| p.code == "ambiguous_local_time"), "the order settles every time");
         assert!(rejected_serial.len() > 100, "broken rows are rejected");
-        let (a, ca) = parallel.finish(&BTreeMap::new()).unwrap();
-        let (b, cb) = serial.finish(&BTreeMap::new()).unwrap();
+        let (a, ca, _) = parallel.finish(&BTreeMap::new()).unwrap();
+        let (b, cb, _) = serial.finish(&BTreeMap::new()).unwrap();
         assert_eq!(ca, cb);
         assert!(a.equals_missing(&b), "the events differ");
         assert!(a.height() > 2 * BLOCK_ROWS);

@@ -110,6 +110,16 @@ pub struct Ingested {
     pub credentials: Vec<CredentialUsage>,
     /// Files that could not be read or were left out.
     pub errors: Vec<Error>,
+    /// The events' distinct source addresses and which one each row has, for geolocation
+    /// without hashing every row's text again. `None` once rows were dropped from `events`.
+    pub addresses: Option<Addresses>,
+}
+
+/// Distinct source addresses and, per row of the events (in order), the index of its address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Addresses {
+    pub distinct: Vec<std::net::IpAddr>,
+    pub rows: Vec<Option<u32>>,
 }
 
 /// Receives progress while inputs are read and analysed (the binary draws a bar; tests ignore
@@ -168,7 +178,7 @@ pub fn ingest_inputs(
     let usage = builder.usage();
     let mut labels = opts.mapping.labels.clone();
     labels.extend(opts.key_labels.clone());
-    let (events, credentials) =
+    let (events, credentials, addresses) =
         builder.finish(&labels).map_err(|source| Error::Frame { context: "building the events frame", source })?;
     let mut credentials: Vec<CredentialUsage> = credentials
         .into_iter()
@@ -177,7 +187,7 @@ pub fn ingest_inputs(
         .map(|(credential, (rows, requests))| CredentialUsage { credential, rows, requests })
         .collect();
     credentials.sort_by(|a, b| a.credential.id.cmp(&b.credential.id));
-    Ok(Ingested { events, files, rejects, credentials, errors })
+    Ok(Ingested { events, files, rejects, credentials, errors, addresses: Some(addresses) })
 }
 
 /// How much of an input is read and normalised at a time, by default.
