@@ -1,86 +1,91 @@
-//! Throughput of each stage on a synthetic input: parsing per format (MB/s), GeoIP lookups
-//! (ns per distinct address), and each detector (events/s).
+//! Criterion benches of each stage: every parser (MB/s), geolocation (per distinct address,
+//! with the share of rows an earlier lookup serves), and every detector (events/s).
 //!
-//! `cargo bench --bench stages [-- EVENTS]` (default 200,000 events). Plain timing loops,
-//! median of several runs. Uses the full GeoIP databases in `../shared/geoip/full` when they
-//! exist, else the demo's.
+//! `cargo bench --bench stages`. Inputs: a generated gateway log (`leakhound::synth`, CSV and
+//! NDJSON, `STAGES_EVENTS` events, 100,000 by default) and the demo's access logs (CLF, ALB).
+//! Geolocation uses the full databases in `../shared/geoip/full` when they exist, else the
+//! demo's.
 
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use leakhound::detect::off_hours::OffHours;
 use leakhound::detect::rate::RateSpike;
 use leakhound::detect::rotation::{Rotation, RotationConfig};
 use leakhound::detect::unfamiliar::UnfamiliarSource;
 use leakhound::detect::{rows_by_key, Detector};
 use leakhound::enrich::geoip::{GeoDatabases, Sources};
-use leakhound::ingest::{ingest, IngestOptions, NoProgress};
+use leakhound::ingest::{ingest, IngestOptions, Ingested, NoProgress};
 use leakhound::synth::{write, Spec, SynthFormat};
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
 
-const RUNS: usize = 5;
-
-/// Median wall time of `RUNS` runs of `f`.
-fn median(mut f: impl FnMut()) -> f64 {
-    let mut times: Vec<Duration> = (0..RUNS)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[RUNS / 2].as_secs_f64()
+/// The bench inputs, written once into a temporary directory.
+struct Inputs {
+    _dir: tempfile::TempDir,
+    files: Vec<(&'static str, PathBuf)>,
+    geoip: PathBuf,
 }
 
-fn main() {
-    let events: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200_000);
-    let dir = std::env::temp_dir().join(format!("leakhound-stages-{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("{}: {e}", dir.display());
-        std::process::exit(1);
+fn inputs() -> Inputs {
+    let events = std::env::var("STAGES_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut files = Vec::new();
+    for (format, name) in [(SynthFormat::Csv, "csv"), (SynthFormat::Jsonl, "jsonl")] {
+        let path = dir.path().join(format!("events.{name}"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("bench input"));
+        write(&Spec { events, keys: 8, addresses: 5000, format }, &mut out).expect("bench input");
+        drop(out);
+        files.push((name, path));
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let full = root.join("../shared/geoip/full");
-    let geoip = if full.is_dir() { full } else { root.join("data/geoip") };
+    let demo = dir.path().join("demo");
+    leakhound::demo::generate(&demo).expect("the demo data");
+    files.push(("clf", demo.join("logs/nginx/marketing-access.log")));
+    files
+        .push(("alb", demo.join("logs/alb/123456789012_elasticloadbalancing_eu-central-1_app.acme-public-api.log.gz")));
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/geoip/full");
+    let geoip = if full.is_dir() { full } else { demo.join("geoip") };
+    Inputs { _dir: dir, files, geoip }
+}
 
-    println!("parsing ({events} events)");
-    let mut frame = None;
-    for (format, name) in [(SynthFormat::Csv, "events.csv"), (SynthFormat::Jsonl, "events.jsonl")] {
-        let path = dir.join(name);
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("temporary file"));
-        write(&Spec { events, keys: 8, addresses: 5000, format }, &mut file).expect("benchmark input");
-        drop(file);
-        let size = std::fs::metadata(&path).map_or(0, |m| m.len()) as f64;
-        let args = [path.display().to_string()];
-        let t = median(|| {
-            let ingested = ingest(&args, &IngestOptions::default(), &NoProgress).expect("ingest");
-            frame = Some(ingested.events);
-        });
-        println!("  {name:<14} {:>8.1} MB/s {:>12.0} events/s", size / t / 1e6, events as f64 / t);
-    }
-    let Some(mut frame) = frame else { return };
+fn read(path: &Path) -> Ingested {
+    ingest(&[path.display().to_string()], &IngestOptions::default(), &NoProgress).expect("the bench input reads")
+}
 
-    let (dbs, problems) = GeoDatabases::discover(&Sources { dirs: vec![geoip.clone()], ..Default::default() });
-    if let Some(p) = problems.first() {
-        eprintln!("{p}");
-        std::process::exit(1);
+fn stages(c: &mut Criterion) {
+    let inputs = inputs();
+
+    let mut parsers = c.benchmark_group("parse");
+    parsers.sample_size(10);
+    for (name, path) in &inputs.files {
+        // Bytes on disk (the ALB log is gzipped).
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        parsers.throughput(Throughput::Bytes(bytes));
+        parsers.bench_function(*name, |b| b.iter(|| black_box(read(path))));
     }
-    let mut stats = None;
-    let t = median(|| {
-        let mut f = frame.clone();
-        stats = Some(leakhound::enrich::geolocate(&mut f, &dbs, None).expect("geolocate"));
-    });
-    let distinct = stats.map_or(1, |s| s.distinct_ips).max(1);
-    println!("geolocation ({}): {distinct} distinct addresses among {events} events", geoip.display());
-    println!(
-        "  {:.0} ns per distinct address (each looked up once: {:.1}% of rows hit an earlier lookup), {:.0} events/s",
-        t * 1e9 / distinct as f64,
-        100.0 * (1.0 - distinct as f64 / events as f64),
-        events as f64 / t
+    parsers.finish();
+
+    let ingested = read(&inputs.files[0].1);
+    let (dbs, problems) = GeoDatabases::discover(&Sources { dirs: vec![inputs.geoip.clone()], ..Default::default() });
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut located = ingested.events.clone();
+    let stats = leakhound::enrich::geolocate(&mut located, &dbs, ingested.addresses.as_ref()).expect("geolocate");
+    let rows = ingested.events.height() as f64;
+    eprintln!(
+        "geolocate: {} distinct addresses among {rows} events: an earlier lookup serves {:.1}% of the rows",
+        stats.distinct_ips,
+        100.0 * (1.0 - stats.distinct_ips as f64 / rows)
     );
-    leakhound::enrich::geolocate(&mut frame, &dbs, None).expect("geolocate");
+    let mut geo = c.benchmark_group("geolocate");
+    geo.sample_size(10);
+    geo.throughput(Throughput::Elements(stats.distinct_ips as u64));
+    geo.bench_function("distinct_addresses", |b| {
+        b.iter(|| {
+            let mut events = ingested.events.clone();
+            black_box(leakhound::enrich::geolocate(&mut events, &dbs, ingested.addresses.as_ref()).expect("geolocate"))
+        })
+    });
+    geo.finish();
 
-    println!("detectors");
-    let keys = rows_by_key(&frame).expect("keys");
+    let keys = rows_by_key(&located).expect("keys");
     let detectors: Vec<Box<dyn Detector>> = vec![
         Box::new(UnfamiliarSource::default()),
         Box::new(RateSpike::default()),
@@ -89,11 +94,14 @@ fn main() {
             config: RotationConfig { all_rotated_at: Some(1_793_000_000_000_000), ..Default::default() },
         }),
     ];
+    let mut detect = c.benchmark_group("detect");
+    detect.sample_size(10);
+    detect.throughput(Throughput::Elements(located.height() as u64));
     for d in &detectors {
-        let t = median(|| {
-            d.detect_keys(&frame, &keys).expect("detect");
-        });
-        println!("  {:<18} {:>12.0} events/s", d.name(), events as f64 / t);
+        detect.bench_function(d.name(), |b| b.iter(|| black_box(d.detect_keys(&located, &keys).expect("detect"))));
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    detect.finish();
 }
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
