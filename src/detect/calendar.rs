@@ -1,13 +1,54 @@
 //! The organisation's working time: time zone, working hours and days, holidays; and the
 //! local hour-of-week of an instant (correct across daylight-saving changes).
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Offset, Timelike, Weekday};
 use chrono_tz::Tz;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
 /// Hours in a week: the number of hour-of-week slots.
 pub const WEEK_HOURS: usize = 168;
+
+/// Converts instants to local time like [`WorkCalendar::local`], reusing the zone's UTC offset
+/// within a quarter of an hour: a zone changes its offset at most once in a quarter hour, so
+/// when the offsets at a quarter's first and last microsecond agree, they hold for all of it
+/// (a quarter with a change inside is converted instant by instant).
+pub struct LocalClock<'c> {
+    calendar: &'c WorkCalendar,
+    slot: i64,
+    /// Seconds east of UTC throughout the current quarter hour, if constant.
+    offset: Option<i64>,
+}
+
+const QUARTER_HOUR: i64 = 15 * 60 * 1_000_000;
+
+impl LocalClock<'_> {
+    pub fn local(&mut self, micros: i64) -> Local {
+        let slot = micros.div_euclid(QUARTER_HOUR);
+        if slot != self.slot {
+            self.slot = slot;
+            let offset = |t: i64| {
+                DateTime::from_timestamp_micros(t)
+                    .map(|d| d.with_timezone(&self.calendar.tz).offset().fix().local_minus_utc() as i64)
+            };
+            let (a, b) = (offset(slot * QUARTER_HOUR), offset((slot + 1) * QUARTER_HOUR - 1));
+            self.offset = a.filter(|a| Some(*a) == b);
+        }
+        match self.offset.and_then(|o| DateTime::from_timestamp_micros(micros + o * 1_000_000)) {
+            Some(t) => {
+                let t = t.naive_utc();
+                Local { date: t.date(), weekday: t.weekday(), hour: t.hour(), minute: t.minute() }
+            }
+            None => self.calendar.local(micros),
+        }
+    }
+
+    /// Whether an instant falls in working time.
+    pub fn is_working(&mut self, micros: i64) -> bool {
+        let l = self.local(micros);
+        self.calendar.is_working_at(&l)
+    }
+}
 
 /// When the organisation works.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,12 +98,21 @@ impl WorkCalendar {
 
     /// Whether an instant falls in working time.
     pub fn is_working(&self, micros: i64) -> bool {
-        let l = self.local(micros);
+        self.is_working_at(&self.local(micros))
+    }
+
+    /// Whether a local instant falls in working time.
+    pub fn is_working_at(&self, l: &Local) -> bool {
         let minute = l.hour * 60 + l.minute;
         self.days[l.weekday.num_days_from_monday() as usize]
             && !self.holidays.contains(&l.date)
             && minute >= self.start_minute
             && minute < self.end_minute
+    }
+
+    /// A converter for many instants in a row (see [`LocalClock`]).
+    pub fn clock(&self) -> LocalClock<'_> {
+        LocalClock { calendar: self, slot: i64::MIN, offset: None }
     }
 
     /// Whether a local day is a working day (for day-type seasonality).
@@ -140,6 +190,29 @@ pub fn parse_holidays(text: &str) -> Result<BTreeSet<NaiveDate>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The clock agrees with the zone everywhere, also around daylight-saving changes and in
+    /// zones with half- and quarter-hour offsets.
+    #[test]
+    fn the_clock_agrees_with_the_zone() {
+        for tz in [
+            chrono_tz::Europe::Berlin,
+            chrono_tz::Asia::Kolkata,
+            chrono_tz::Asia::Kathmandu,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::UTC,
+        ] {
+            let cal = WorkCalendar { tz, ..WorkCalendar::default() };
+            let mut clock = cal.clock();
+            // Every 7 minutes 13 seconds through 2026, both ways.
+            let (start, end) = (1_767_225_600_000_000i64, 1_798_761_600_000_000i64);
+            let step = 433_000_000;
+            for t in (start..end).step_by(step as usize).chain((start..end).rev().step_by(step as usize)) {
+                assert_eq!(clock.local(t), cal.local(t), "{tz} at {t}");
+                assert_eq!(clock.is_working(t), cal.is_working(t));
+            }
+        }
+    }
 
     fn utc(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()

@@ -121,16 +121,17 @@ impl Detector for OffHours {
                     out.findings.push(f);
                 }
             };
+            let mut clock = cal.clock();
             for &i in rows {
                 let Some(t) = ts.get(i) else { continue };
                 let requests = count.get(i).unwrap_or(1);
-                let local = cal.local(t);
+                let local = clock.local(t);
                 let kind = usize::from(cal.is_working_day(&local));
                 let span_days = profile.first.map_or(0.0, |f| (t - f) as f64 / MICROS_PER_DAY);
                 let judged = span_days >= cfg.min_history_days && profile.events >= cfg.min_history_events;
                 judged_any |= judged;
                 let mut flagged = false;
-                if judged && !cal.is_working(t) {
+                if judged && !cal.is_working_at(&local) {
                     // Within an episode every off-hours request belongs to it; otherwise only
                     // requests at an hour that is rare for the key start one.
                     let continues =

@@ -364,11 +364,16 @@ impl RateSpike {
         if cfg.burst_minutes < main {
             widths.push(cfg.burst_minutes);
         }
-        // When each network (/24, /48) was first used by this key.
+        // When each network (/24, /48) was first used by this key: rows are in time order, so
+        // only each address's first row matters.
         let mut first_seen: PlHashMap<String, i64> = PlHashMap::default();
+        let mut addresses: PlHashSet<&str> = PlHashSet::default();
         for &i in &k.rows {
-            if let (Some(ip), Some(t)) = (cols.ip.get(i).and_then(|s| s.parse::<IpAddr>().ok()), cols.ts.get(i)) {
-                first_seen.entry(prefix_of(ip)).or_insert(t);
+            let (Some(text), Some(t)) = (cols.ip.get(i), cols.ts.get(i)) else { continue };
+            if addresses.insert(text) {
+                if let Ok(ip) = text.parse::<IpAddr>() {
+                    first_seen.entry(prefix_of(ip)).or_insert(t);
+                }
             }
         }
 
@@ -401,9 +406,10 @@ impl RateSpike {
         let cfg = &self.config;
         let cal = &cfg.calendar;
         let mut days: BTreeMap<chrono::NaiveDate, (f64, bool, i64)> = BTreeMap::new();
+        let mut clock = cal.clock();
         for &i in &k.rows {
             let Some(t) = cols.ts.get(i) else { continue };
-            let l = cal.local(t);
+            let l = clock.local(t);
             let e = days.entry(l.date).or_insert((0.0, cal.is_working_day(&l), t));
             e.0 += cols.count.get(i).unwrap_or(1) as f64;
         }
@@ -458,8 +464,9 @@ impl RateSpike {
         let expected: f64 = run.iter().map(|r| r.2).sum();
         let ratio = observed / expected.max(FLOOR);
         // The rise's own events: requests from networks first used during it.
-        let in_run = |t: i64| {
-            let d = cal.local(t).date;
+        let mut clock = cal.clock();
+        let mut in_run = |t: i64| {
+            let d = clock.local(t).date;
             d >= from_day && d <= to_day
         };
         let run_start = k.rows.iter().filter_map(|&i| cols.ts.get(i)).find(|&t| in_run(t)).unwrap_or(0);
@@ -467,7 +474,7 @@ impl RateSpike {
             .rows
             .iter()
             .copied()
-            .filter(|&i| cols.ts.get(i).is_some_and(in_run))
+            .filter(|&i| cols.ts.get(i).is_some_and(&mut in_run))
             .filter(|&i| {
                 cols.ip
                     .get(i)

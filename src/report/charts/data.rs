@@ -268,9 +268,10 @@ fn heatmap(
         _ => 1.0,
     };
     let key_incident_rows: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
+    let mut clock = cal.clock();
     for &i in rows {
         let Some(t) = cols.ts.get(i) else { continue };
-        let slot = cal.local(t).hour_of_week();
+        let slot = clock.local(t).hour_of_week();
         if key_incident_rows.contains(&(i as u32)) {
             flagged[slot] = true;
         } else if !in_incident.contains(&(i as u32)) {
