@@ -260,9 +260,10 @@ impl RateSeries {
         let mut daily: PlHashMap<(bool, u32, usize), Vec<f64>> = PlHashMap::default();
         let judged_from = first + (cfg.min_history_days * DAY as f64) as i64;
         let mut expected = Vec::with_capacity(n);
+        let mut clock = cal.clock();
         for (b, &x) in observed.iter().enumerate() {
             let start = t0 + b as i64 * w;
-            let local = cal.local(start);
+            let local = clock.local(start);
             let sub = (local.minute as usize / width.max(1) as usize).min(per_hour.saturating_sub(1));
             let wk = (local.hour_of_week(), sub);
             let dk = (cal.is_working_day(&local), local.hour, sub);
