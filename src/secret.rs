@@ -26,9 +26,7 @@ pub fn fingerprint(secret: &str) -> Fingerprint {
     let digest = Sha256::digest(secret.as_bytes());
     let mut id = String::with_capacity(FINGERPRINT_PREFIX.len() + 12);
     id.push_str(FINGERPRINT_PREFIX);
-    for byte in &digest[..6] {
-        id.push_str(&format!("{byte:02x}"));
-    }
+    id.push_str(&crate::text::hex(&digest[..6]));
     let n_chars = secret.chars().count();
     let hint = if n_chars >= MIN_LEN_FOR_HINT {
         let tail: String = secret.chars().skip(n_chars - 4).collect();

@@ -2,9 +2,10 @@
 //! so that a rerun does not count a file twice, a renamed copy is recognised, and a log that
 //! grew is read from where the last audit stopped.
 
-use super::state::{hex, ProcessedFile};
+use super::state::ProcessedFile;
 use crate::error::{Error, Result};
 use crate::ingest::Input;
+use crate::text::hex;
 use sha2::{Digest, Sha256};
 
 /// What an audit does with one input.
@@ -50,24 +51,13 @@ pub fn plan(inputs: &[Input], done: &[ProcessedFile]) -> Result<(Vec<Planned>, V
         let path = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
         let key = path.display().to_string();
         let previous = done.iter().find(|d| d.path == key);
-        let bytes = match std::fs::read(file) {
-            Ok(b) => b,
+        let Content { size, sha256, prefix, lines, partial } = match content(file, previous.map(|p| p.size)) {
+            Ok(c) => c,
             Err(source) => {
                 errors.push(Error::Read { path: file.clone(), source });
                 continue;
             }
         };
-        let gzip = bytes.starts_with(&[0x1f, 0x8b]);
-        let audited = match memchr::memrchr(b'\n', &bytes) {
-            _ if gzip => bytes.len(),
-            Some(i) => i + 1,
-            None => 0,
-        };
-        let partial = audited < bytes.len();
-        let bytes = &bytes[..audited];
-        let lines = (!gzip).then(|| memchr::memchr_iter(b'\n', bytes).count() as u64);
-        let size = bytes.len() as u64;
-        let (sha256, prefix) = hashes(bytes, previous.map(|p| p.size));
         let plan = if let Some(seen) = done.iter().find(|d| d.sha256 == sha256 && d.size == size) {
             Plan::Seen { path: seen.path.clone() }
         } else {
@@ -83,21 +73,72 @@ pub fn plan(inputs: &[Input], done: &[ProcessedFile]) -> Result<(Vec<Planned>, V
     Ok((planned, errors))
 }
 
-/// The SHA-256 of the bytes and, when `prefix_len` is shorter, of their first `prefix_len`
-/// bytes (one pass).
-fn hashes(bytes: &[u8], prefix_len: Option<u64>) -> (String, Option<String>) {
-    let mut hasher = Sha256::new();
-    let prefix = prefix_len.and_then(|n| {
-        let n = usize::try_from(n).ok().filter(|&n| n < bytes.len())?;
-        hasher.update(&bytes[..n]);
-        let at_prefix = hasher.clone();
-        hasher.update(&bytes[n..]);
-        Some(hex(&at_prefix.finalize()))
-    });
-    if prefix.is_none() {
-        hasher.update(bytes);
+/// What the ledger knows of a file's content: the part audited (the whole file, or of a
+/// plain-text file still being written, its complete lines) by size and SHA-256, the SHA-256
+/// of its first `prefix_len` bytes, and its lines.
+struct Content {
+    size: u64,
+    sha256: String,
+    prefix: Option<String>,
+    lines: Option<u64>,
+    partial: bool,
+}
+
+/// Reads a file once, in pieces, to find its [`Content`]: the file is never held whole.
+fn content(path: &std::path::Path, prefix_len: Option<u64>) -> std::io::Result<Content> {
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut hasher, mut hashed, mut prefix) = (Sha256::new(), 0u64, None);
+    // Bytes after the last newline so far: hashed once a newline (or the end of a gzip file)
+    // shows they belong to the audited part.
+    let mut pending: Vec<u8> = Vec::new();
+    let (mut lines, mut gzip, mut first) = (0u64, false, true);
+    let feed = |bytes: &[u8], hasher: &mut Sha256, hashed: &mut u64, prefix: &mut Option<String>| {
+        let at = prefix_len.filter(|&n| n >= *hashed && n < *hashed + bytes.len() as u64);
+        match at {
+            Some(n) if prefix.is_none() => {
+                let (head, tail) = bytes.split_at((n - *hashed) as usize);
+                hasher.update(head);
+                *prefix = Some(hex(&hasher.clone().finalize()));
+                hasher.update(tail);
+            }
+            _ => hasher.update(bytes),
+        }
+        *hashed += bytes.len() as u64;
+    };
+    loop {
+        let n = match std::io::Read::read(&mut file, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        if first {
+            gzip = chunk.starts_with(&[0x1f, 0x8b]);
+            first = false;
+        }
+        match memchr::memrchr(b'\n', chunk) {
+            Some(i) if !gzip => {
+                lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+                feed(&pending, &mut hasher, &mut hashed, &mut prefix);
+                feed(&chunk[..=i], &mut hasher, &mut hashed, &mut prefix);
+                pending.clear();
+                pending.extend_from_slice(&chunk[i + 1..]);
+            }
+            _ if gzip => feed(chunk, &mut hasher, &mut hashed, &mut prefix),
+            _ => pending.extend_from_slice(chunk),
+        }
     }
-    (hex(&hasher.finalize()), prefix)
+    // A prefix as long as the whole audited part is not a shorter prefix.
+    let prefix = prefix.filter(|_| prefix_len.is_some_and(|n| n < hashed));
+    Ok(Content {
+        size: hashed,
+        sha256: hex(&hasher.finalize()),
+        prefix,
+        lines: (!gzip).then_some(lines),
+        partial: !pending.is_empty(),
+    })
 }
 
 /// The ledger after this run: the planned files that were read, with the last line each

@@ -52,9 +52,6 @@ pub struct AuditOutcome {
     /// Incidents among the new events, in id order.
     pub incidents: Vec<IncidentBrief>,
     pub report: PathBuf,
-    /// The state generation now on disk and the events it retains.
-    pub generation: u64,
-    pub history_rows: usize,
     pub timings: Timings,
 }
 
@@ -132,7 +129,7 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
     let dbs = scan::open_databases(&opts.scan.geoip)?;
     let state_dir = StateDir::open(&opts.state_dir)?;
     let clock = std::time::Instant::now();
-    let mut stored = state_dir.load()?;
+    let stored = state_dir.load()?;
     let loading = clock.elapsed();
     let has_geo = |f: &DataFrame| f.column(geo_col::IP_CLASS).is_ok();
     if dbs.is_empty() && has_geo(&stored.history) {
@@ -176,10 +173,8 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
 
     // The report is written before the state: if the state cannot be written, the next audit
     // reads these inputs again rather than losing their findings.
-    let (generation, history_rows) = if to_read.is_empty() {
-        // Nothing taken in: the state stays as it is.
-        (stored.manifest.generation, stored.history.height())
-    } else {
+    // With nothing taken in, the state stays as it is.
+    if !to_read.is_empty() {
         let clock = std::time::Instant::now();
         let mut history = retained(&all, &new, opts.retain_days)?;
         let lines = last_lines(&ingested)?;
@@ -193,16 +188,15 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
                 (*p, p.lines.unwrap_or(read))
             })
             .collect();
-        let mut manifest = stored.manifest.clone();
-        manifest.files = ledger::updated(std::mem::take(&mut stored.manifest.files), &read, manifest.generation + 1);
+        let mut manifest = stored.manifest;
+        manifest.files = ledger::updated(std::mem::take(&mut manifest.files), &read, manifest.generation + 1);
         manifest.retain_days = opts.retain_days;
         let ts = crate::detect::timestamps(&history).map_err(frame_err("reading event times"))?;
         manifest.latest_event = ts.max().map(format_rfc3339);
         manifest.credentials = digests(&history)?;
         state_dir.commit(&mut manifest, &mut history)?;
         timings.state = clock.elapsed();
-        (manifest.generation, history.height())
-    };
+    }
     timings.state += loading;
 
     Ok(AuditOutcome {
@@ -212,8 +206,6 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
         files_skipped: planned.len() - to_read.len(),
         incidents: verdict.incidents.iter().map(brief).collect(),
         report: opts.scan.out_dir.clone(),
-        generation,
-        history_rows,
         timings,
     })
 }
@@ -531,8 +523,6 @@ mod tests {
                 IncidentBrief { id: "INC-002".into(), severity: Severity::Low, key: "mobile-app".into() },
             ],
             report: PathBuf::from("out"),
-            generation: 3,
-            history_rows: 5000,
             timings: Timings::default(),
         };
         assert_eq!(
