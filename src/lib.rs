@@ -9,6 +9,7 @@ pub mod demo;
 pub mod detect;
 pub mod enrich;
 pub mod error;
+pub mod factor;
 pub mod ingest;
 pub mod inventory;
 pub mod mapping;

@@ -11,6 +11,7 @@
 use super::{haversine_km, timestamps, unseen_probability, Detection, Detector, Finding, KeyRows, Note, Severity};
 use crate::enrich::GeoColumns;
 use crate::error::{Error, Result};
+use crate::factor::{self, factorize, Factor};
 use crate::schema::col;
 use crate::text::{duration, thousands};
 use crate::timestamp::Micros;
@@ -141,24 +142,107 @@ impl<K: Hash + Eq + Clone> Level<K> {
     }
 }
 
-/// The typed columns the detector reads; geo columns are absent without GeoIP databases.
-struct Columns {
+/// What the detector knows of one distinct source address. GeoIP answers are a property of
+/// the address: [`crate::enrich`] looks each distinct address up once, and the detector takes
+/// them from the first row with the address.
+struct Address {
+    ip: IpAddr,
+    /// Codes into [`Columns::prefixes`], [`Columns::countries`] and [`Columns::places`].
+    prefix: u32,
+    country: Option<u32>,
+    asn: Option<i64>,
+    anonymiser: Option<&'static str>,
+    hosting: bool,
+    /// Latitude, longitude, accuracy radius (km) and place.
+    position: Option<(f64, f64, f64, u32)>,
+    /// The first row with this address, for its AS name in explanations.
+    row: usize,
+}
+
+/// The columns the detector reads, with per-row work done once per distinct address.
+struct Columns<'a> {
     ts: Int64Chunked,
-    ip: StringChunked,
-    user_agent: StringChunked,
     count: Int64Chunked,
+    /// Per row: the address (a code into `addresses`, which holds `None` for text that is no
+    /// address).
+    ips: Factor<'a>,
+    addresses: Vec<Option<Address>>,
+    user_agents: Factor<'a>,
+    prefixes: Vec<String>,
+    countries: Vec<String>,
+    places: Vec<String>,
     geo: GeoColumns,
 }
 
-impl Columns {
-    fn read(df: &DataFrame) -> PolarsResult<Self> {
+impl<'a> Columns<'a> {
+    fn read(df: &'a DataFrame) -> PolarsResult<Self> {
+        let ips = factorize(df.column(col::SOURCE_IP)?.str()?);
+        let user_agents = factorize(df.column(col::USER_AGENT)?.str()?);
+        let geo = GeoColumns::read(df);
+        let mut first_row = vec![usize::MAX; ips.values.len()];
+        for (row, &code) in ips.codes.iter().enumerate() {
+            if code != factor::NULL && first_row[code as usize] == usize::MAX {
+                first_row[code as usize] = row;
+            }
+        }
+        let (mut prefixes, mut countries, mut places) = (Interned::default(), Interned::default(), Interned::default());
+        let addresses = ips
+            .values
+            .iter()
+            .zip(&first_row)
+            .map(|(text, &row)| {
+                let ip = text.parse::<IpAddr>().ok()?;
+                let country = geo.country(row);
+                let position = geo.position(row).map(|(lon, lat)| {
+                    let place = match (geo.city(row), country) {
+                        (_, None) => format!("{lat:.1},{lon:.1}"),
+                        (Some(c), Some(k)) => format!("{c} ({k})"),
+                        (None, Some(k)) => k.to_string(),
+                    };
+                    (lat, lon, geo.accuracy_km(row).unwrap_or(0) as f64, places.code(place))
+                });
+                Some(Address {
+                    ip,
+                    prefix: prefixes.code(prefix_of(ip)),
+                    country: country.map(|c| countries.code(c.to_string())),
+                    asn: geo.asn(row),
+                    anonymiser: geo.anonymiser(row),
+                    hosting: geo.is_hosting(row),
+                    position,
+                    row,
+                })
+            })
+            .collect();
         Ok(Columns {
             ts: timestamps(df)?,
-            ip: df.column(col::SOURCE_IP)?.str()?.clone(),
-            user_agent: df.column(col::USER_AGENT)?.str()?.clone(),
             count: df.column(col::COUNT)?.i64()?.clone(),
-            geo: GeoColumns::read(df),
+            ips,
+            addresses,
+            user_agents,
+            prefixes: prefixes.values,
+            countries: countries.values,
+            places: places.values,
+            geo,
         })
+    }
+}
+
+/// Distinct strings, each with a code.
+#[derive(Default)]
+struct Interned {
+    codes: PlHashMap<String, u32>,
+    values: Vec<String>,
+}
+
+impl Interned {
+    fn code(&mut self, value: String) -> u32 {
+        if let Some(&c) = self.codes.get(&value) {
+            return c;
+        }
+        self.values.push(value.clone());
+        let c = (self.values.len() - 1) as u32;
+        self.codes.insert(value, c);
+        c
     }
 }
 
@@ -179,10 +263,11 @@ pub fn prefix_of(ip: IpAddr) -> String {
 /// The level at which a source is new.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Source {
-    Country(String),
+    /// Codes into the detector's countries, prefixes and addresses.
+    Country(u32),
     Asn(i64),
-    Prefix(String),
-    Ip(String),
+    Prefix(u32),
+    Ip(u32),
 }
 
 impl Source {
@@ -202,7 +287,8 @@ struct Open {
     source: Source,
     days: u32,
     last_day: i64,
-    ips: PlHashMap<String, ()>,
+    /// Address codes.
+    ips: PlHashSet<u32>,
     requests: i64,
 }
 
@@ -210,13 +296,14 @@ struct Open {
 struct History {
     events: u64,
     first: Option<Micros>,
-    ips: Level<String>,
-    prefixes: Level<String>,
+    /// Codes of addresses, prefixes, countries and places.
+    ips: Level<u32>,
+    prefixes: Level<u32>,
     asns: Level<i64>,
-    countries: Level<String>,
-    places: Level<String>,
-    /// User agents the key was used with.
-    user_agents: PlHashMap<String, ()>,
+    countries: Level<u32>,
+    places: Level<u32>,
+    /// User agents (codes) the key was used with.
+    user_agents: PlHashSet<u32>,
     /// Distinct networks (/24, /48) the key used inside each AS.
     networks_per_asn: PlHashMap<i64, u32>,
     anonymous_seen: bool,
@@ -236,7 +323,7 @@ impl History {
             countries: Level::new(),
             places: Level::new(),
             networks_per_asn: PlHashMap::default(),
-            user_agents: PlHashMap::default(),
+            user_agents: PlHashSet::default(),
             anonymous_seen: false,
             hosting_seen: false,
             hops: 0,
@@ -249,8 +336,9 @@ impl History {
     }
 
     /// "12 days on 1 AS in DE"
-    fn describe(&self, now: Micros) -> String {
-        let mut countries: Vec<(&String, u32)> = self.countries.seen.iter().map(|(k, v)| (k, v.0)).collect();
+    fn describe(&self, now: Micros, names: &[String]) -> String {
+        let mut countries: Vec<(&String, u32)> =
+            self.countries.seen.iter().map(|(k, v)| (&names[*k as usize], v.0)).collect();
         countries.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let names: Vec<&str> = countries.iter().take(3).map(|(c, _)| c.as_str()).collect();
         let more = if countries.len() > 3 { format!(" and {} more", countries.len() - 3) } else { String::new() };
@@ -273,7 +361,8 @@ struct Location {
     lon: f64,
     accuracy: f64,
     asn: Option<i64>,
-    place: String,
+    /// A code into the detector's places.
+    place: u32,
     /// Part of a finding: its hops do not teach the key's travel habits.
     suspicious: bool,
 }
@@ -323,34 +412,18 @@ impl UnfamiliarSource {
         let mut closed: Vec<Open> = Vec::new();
         let mut travel: BTreeMap<(String, String), Finding> = BTreeMap::new();
         let mut last_location: Option<Location> = None;
-        let mut networks: PlHashMap<&str, (IpAddr, String)> = PlHashMap::default();
-        let mut places: PlHashMap<(Option<&str>, Option<&str>), String> = PlHashMap::default();
         let mut judged_any = false;
         let mut multi_site_noted = false;
 
         for &i in rows {
             let Some(ts) = cols.ts.get(i) else { continue };
             let day = ts.div_euclid(MICROS_PER_DAY);
-            // The column holds canonical addresses: its text is the key, parsed once per
-            // distinct address for the network.
-            let Some(ip_str) = cols.ip.get(i) else { continue };
-            let (ip, prefix) = match networks.get(ip_str) {
-                Some(known) => known.clone(),
-                None => {
-                    let Ok(ip) = ip_str.parse::<IpAddr>() else { continue };
-                    let entry = (ip, prefix_of(ip));
-                    networks.insert(ip_str, entry.clone());
-                    entry
-                }
-            };
-            let ip_text = ip_str.to_string();
-            let asn = cols.geo.asn(i);
-            let country = cols.geo.country(i).map(str::to_string);
-            let city = cols.geo.city(i);
-            let anonymiser = cols.geo.anonymiser(i);
-            let hosting = cols.geo.is_hosting(i);
+            let ip_code = cols.ips.codes[i];
+            let Some(Some(address)) = cols.addresses.get(ip_code as usize) else { continue };
+            let (ip, prefix, asn, country) = (address.ip, address.prefix, address.asn, address.country);
+            let (anonymiser, hosting) = (address.anonymiser, address.hosting);
             let requests = cols.count.get(i).unwrap_or(1);
-            let user_agent = cols.user_agent.get(i);
+            let user_agent = Some(cols.user_agents.codes[i]).filter(|&c| c != factor::NULL);
             let learning = cutoff.is_none_or(|c| ts < c);
             let enough = history.events >= cfg.min_history_events && history.span_days(ts) >= cfg.min_history_days;
             let judged = enough && cutoff.is_none_or(|c| ts >= c);
@@ -359,17 +432,17 @@ impl UnfamiliarSource {
 
             // Events of a source that is already being reported join its finding.
             let matches = |s: &Source| match s {
-                Source::Country(c) => country.as_ref() == Some(c),
+                Source::Country(c) => country == Some(*c),
                 Source::Asn(a) => asn == Some(*a),
                 Source::Prefix(p) => *p == prefix,
-                Source::Ip(x) => *x == ip_text,
+                Source::Ip(x) => *x == ip_code,
             };
             let mut joined = false;
             if let Some(o) = open.iter_mut().find(|o| matches(&o.source)) {
                 o.finding.rows.push(i as u32);
                 o.finding.end = ts;
                 o.requests += requests;
-                o.ips.insert(ip_text.clone(), ());
+                o.ips.insert(ip_code);
                 if o.last_day != day {
                     o.last_day = day;
                     o.days += 1;
@@ -383,14 +456,14 @@ impl UnfamiliarSource {
             closed.extend(done);
 
             if judged && !allowed && !joined {
-                let new_source = if country.as_ref().is_some_and(|c| !history.countries.contains(c)) {
-                    country.clone().map(Source::Country)
+                let new_source = if country.is_some_and(|c| !history.countries.contains(&c)) {
+                    country.map(Source::Country)
                 } else if asn.is_some_and(|a| !history.asns.contains(&a)) {
                     asn.map(Source::Asn)
                 } else if !history.prefixes.contains(&prefix) {
-                    Some(Source::Prefix(prefix.clone()))
-                } else if !history.ips.contains(&ip_text) {
-                    Some(Source::Ip(ip_text.clone()))
+                    Some(Source::Prefix(prefix))
+                } else if !history.ips.contains(&ip_code) {
+                    Some(Source::Ip(ip_code))
                 } else {
                     None
                 };
@@ -422,7 +495,7 @@ impl UnfamiliarSource {
                     }
                     // A client the key knows, from an ordinary network in a new place: staff
                     // travelling, a new office. Attackers rarely bring the key's own client.
-                    let known_client = user_agent.is_some_and(|ua| history.user_agents.contains_key(ua));
+                    let known_client = user_agent.is_some_and(|ua| history.user_agents.contains(&ua));
                     if known_client && bonus == 0.0 && !hosting {
                         factor *= KNOWN_CLIENT_FACTOR;
                         extra.push_str("; with a user agent the key already uses");
@@ -430,10 +503,10 @@ impl UnfamiliarSource {
                     let score = (base * factor + bonus).min(100.0);
                     let severity = Severity::of_score(score);
                     if severity >= Severity::Low {
-                        let what = describe_source(&source, cols, i, &ip_text);
+                        let what = describe_source(&source, cols, address);
                         let explanation = format!(
                             "first use {what} for key {name} after {}; a new {} is {} for this key (p ≈ {}){extra}",
-                            history.describe(ts),
+                            history.describe(ts, &cols.countries),
                             level_name(&source),
                             if p <= 0.1 { "unlikely" } else { "not unusual" },
                             format_p(p),
@@ -453,7 +526,7 @@ impl UnfamiliarSource {
                             source,
                             days: 1,
                             last_day: day,
-                            ips: [(ip_text.clone(), ())].into_iter().collect(),
+                            ips: [ip_code].into_iter().collect(),
                             requests,
                         });
                     }
@@ -462,24 +535,15 @@ impl UnfamiliarSource {
             }
 
             // Impossible travel between this request and the key's previous located one.
-            let location = cols.geo.position(i).map(|(lon, lat)| Location {
+            let location = address.position.map(|(lat, lon, accuracy, place)| Location {
                 row: i,
                 ts,
                 lat,
                 lon,
-                accuracy: cols.geo.accuracy_km(i).unwrap_or(0) as f64,
+                accuracy,
                 asn,
                 suspicious: joined,
-                place: match (city, cols.geo.country(i)) {
-                    (_, None) => format!("{lat:.1},{lon:.1}"),
-                    (city, Some(k)) => places
-                        .entry((city, Some(k)))
-                        .or_insert_with(|| match city {
-                            Some(c) => format!("{c} ({k})"),
-                            None => k.to_string(),
-                        })
-                        .clone(),
-                },
+                place,
             });
             if let (Some(prev), Some(cur)) = (&last_location, &location) {
                 let same_provider = prev.asn.is_some() && prev.asn == cur.asn;
@@ -509,7 +573,7 @@ impl UnfamiliarSource {
                             }
                         } else {
                             // Flag the end of the hop whose place is less familiar to the key.
-                            let (from, to) = (&prev.place, &cur.place);
+                            let (from, to) = (&cols.places[prev.place as usize], &cols.places[cur.place as usize]);
                             let flagged = if history.places.days(&prev.place) < history.places.days(&cur.place) {
                                 prev.row
                             } else {
@@ -553,7 +617,7 @@ impl UnfamiliarSource {
             if learning {
                 history.events += 1;
                 history.first.get_or_insert(ts);
-                history.ips.observe(&ip_text, day);
+                history.ips.observe(&ip_code, day);
                 if let (Some(a), false) = (asn, history.prefixes.contains(&prefix)) {
                     *history.networks_per_asn.entry(a).or_default() += 1;
                 }
@@ -570,9 +634,7 @@ impl UnfamiliarSource {
                     }
                 }
                 if let Some(ua) = user_agent {
-                    if !history.user_agents.contains_key(ua) {
-                        history.user_agents.insert(ua.to_string(), ());
-                    }
+                    history.user_agents.insert(ua);
                 }
                 history.anonymous_seen |= anonymiser.is_some();
                 history.hosting_seen |= hosting;
@@ -625,20 +687,24 @@ fn level_name(s: &Source) -> &'static str {
     }
 }
 
-fn describe_source(source: &Source, cols: &Columns, i: usize, ip: &str) -> String {
+fn describe_source(source: &Source, cols: &Columns<'_>, address: &Address) -> String {
+    let i = address.row;
     let org = cols.geo.as_org(i).unwrap_or("");
-    let asn = cols.geo.asn(i);
-    let country = cols.geo.country(i).unwrap_or("");
+    let asn = address.asn;
+    let country = address.country.map_or("", |c| cols.countries[c as usize].as_str());
+    let ip = cols.ips.get(i).unwrap_or("");
     let as_text = match asn {
         Some(a) if org.is_empty() => format!("AS{a}"),
         Some(a) => format!("AS{a} {org}"),
         None => String::new(),
     };
     match source {
-        Source::Country(c) => format!("from {c} via {ip}{}", parenthesised(&[&as_text])),
+        Source::Country(c) => format!("from {} via {ip}{}", cols.countries[*c as usize], parenthesised(&[&as_text])),
         Source::Asn(a) => format!("of AS{a}{}", parenthesised(&[org, country])),
-        Source::Prefix(p) => format!("from network {p}{}", parenthesised(&[&as_text, country])),
-        Source::Ip(x) => format!("from {x}{}", parenthesised(&[&as_text, country])),
+        Source::Prefix(p) => {
+            format!("from network {}{}", cols.prefixes[*p as usize], parenthesised(&[&as_text, country]))
+        }
+        Source::Ip(_) => format!("from {ip}{}", parenthesised(&[&as_text, country])),
     }
 }
 
