@@ -31,6 +31,12 @@ impl<'a> Factor<'a> {
 /// hashed once. Distinct views with equal text (a column built any other way) still get one
 /// code.
 pub fn factorize(column: &StringChunked) -> Factor<'_> {
+    factorize_at_most(column, usize::MAX).unwrap_or_else(|| Factor { codes: Vec::new(), values: Vec::new() })
+}
+
+/// [`factorize`], or `None` as soon as the column turns out to hold more than `max_distinct`
+/// distinct values (where codes would not pay).
+pub fn factorize_at_most(column: &StringChunked, max_distinct: usize) -> Option<Factor<'_>> {
     let mut codes = Vec::with_capacity(column.len());
     let mut values: Vec<&str> = Vec::new();
     let mut by_text: PlHashMap<&str, u32> = PlHashMap::default();
@@ -49,10 +55,13 @@ pub fn factorize(column: &StringChunked) -> Factor<'_> {
                     (values.len() - 1) as u32
                 })
             });
+            if values.len() > max_distinct {
+                return None;
+            }
             codes.push(code);
         }
     }
-    Factor { codes, values }
+    Some(Factor { codes, values })
 }
 
 #[cfg(test)]
@@ -97,5 +106,7 @@ mod tests {
         assert_eq!(factorize(&a).codes, vec![0, 1, 1, NULL, 2]);
         let empty = StringChunked::from_iter_options("x".into(), std::iter::empty::<Option<&str>>());
         assert_eq!(factorize(&empty), Factor { codes: vec![], values: vec![] });
+        assert!(factorize_at_most(&a, 2).is_none(), "three distinct values");
+        assert_eq!(factorize_at_most(&a, 3).map(|f| f.codes), Some(vec![0, 1, 1, NULL, 2]));
     }
 }
