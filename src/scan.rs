@@ -102,9 +102,8 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     progress.stage("geolocating");
     let geo = geolocate(&mut ingested.events, &dbs, ingested.addresses.as_ref())?;
     timings.enrich = clock.elapsed() - timings.read;
-    let mut events = ingested.events.clone();
     let run = Run { all: &ingested.events, new: None, ingested: &ingested, geo: &geo };
-    let verdict = judge_and_write(&run, &mut events, opts, &out, Vec::new(), progress, &mut timings)?;
+    let verdict = judge_and_write(&run, &ingested.events, opts, &out, Vec::new(), progress, &mut timings)?;
     let totals = summary::Totals::of(&ingested.files);
     Ok(ScanOutcome { errors: ingested.errors, totals, text: verdict.text, worst: verdict.worst, timings })
 }
@@ -160,7 +159,7 @@ pub(crate) struct Verdict {
 /// run's events) becomes `events.parquet`. Shared by `scan` and `audit`.
 pub(crate) fn judge_and_write(
     run: &Run<'_>,
-    events: &mut DataFrame,
+    events: &DataFrame,
     opts: &ScanOptions,
     out: &OutputDir,
     extra: Vec<Output>,
@@ -168,28 +167,15 @@ pub(crate) fn judge_and_write(
     timings: &mut Timings,
 ) -> Result<Verdict> {
     let clock = std::time::Instant::now();
-    progress.stage("detecting");
-    let keys = crate::detect::rows_by_key(run.all)
-        .map_err(|source| Error::Frame { context: "grouping events by key", source })?;
-    // Nothing new in an audit: nothing to judge.
-    let nothing_new = run.new.is_some_and(|new| !new.contains(&true));
-    let mut detection = if nothing_new { Detection::default() } else { detect(run.all, &keys, opts)? };
-    if let Some(new) = run.new {
-        let ts = crate::detect::timestamps(run.all)
-            .map_err(|source| Error::Frame { context: "reading event times", source })?;
-        detection.findings = crate::detect::restrict(detection.findings, new, &ts);
-    }
-    let incidents = crate::detect::incident::build(run.all, &detection.findings)?;
-    let flags = report::flagged::flags(&detection.findings, &incidents);
-    timings.detect = clock.elapsed();
-    progress.stage("drawing charts and writing the report");
-    // The charts are drawn while the events are encoded as Parquet.
-    let (charts, events_parquet) = rayon::join(
-        || report::charts::data::charts(run.all, &keys, &incidents, &opts.rate),
-        || report::parquet::to_bytes(events),
-    );
-    let charts = charts?;
-    let mut baseline = crate::detect::rate::baseline_frame(run.all, &keys, &opts.rate)?;
+    // `events.parquet` is encoded while the detectors run and the charts are drawn: the
+    // encoder and the detectors share the cores.
+    let (judged, events_parquet) = std::thread::scope(|scope| {
+        let parquet = scope.spawn(|| report::parquet::to_bytes(events));
+        let judged = judge(run, opts, progress, timings, clock);
+        (judged, parquet.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let Judged { keys, detection, incidents, flags, charts } = judged?;
+    let baseline = crate::detect::rate::baseline_frame(run.all, &keys, &opts.rate)?;
     let time_range = time_range(events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
     let after_rotation = crate::detect::rotation::late_clients(run.all, &detection.findings)?;
     let summary_input = summary::SummaryInput {
@@ -220,7 +206,7 @@ pub(crate) fn judge_and_write(
             OUTPUTS[8],
             report::markdown::to_markdown(&summary_input, &incidents, &detection.findings, &charts),
         ),
-        Output::new(OUTPUTS[9], report::parquet::to_bytes(&mut baseline)?),
+        Output::new(OUTPUTS[9], report::parquet::to_bytes(&baseline)?),
     ];
     let mut outputs = Vec::from(outputs);
     outputs.extend(extra);
@@ -234,6 +220,43 @@ pub(crate) fn judge_and_write(
     out.remove_stale("charts", &outputs);
     let worst = incidents.iter().map(|i| i.severity).max();
     Ok(Verdict { text, worst, incidents })
+}
+
+/// What the detectors made of a run, with the charts.
+struct Judged<'a> {
+    keys: Vec<crate::detect::KeyRows<'a>>,
+    detection: Detection,
+    incidents: Vec<crate::detect::incident::Incident>,
+    flags: Vec<report::flagged::Flag>,
+    charts: Vec<report::charts::Rendered>,
+}
+
+/// Runs the detectors over `run.all` (findings cut down to the run's own events), builds the
+/// incidents and flags, and draws the charts.
+fn judge<'a>(
+    run: &Run<'a>,
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+    timings: &mut Timings,
+    clock: std::time::Instant,
+) -> Result<Judged<'a>> {
+    progress.stage("detecting");
+    let keys = crate::detect::rows_by_key(run.all)
+        .map_err(|source| Error::Frame { context: "grouping events by key", source })?;
+    // Nothing new in an audit: nothing to judge.
+    let nothing_new = run.new.is_some_and(|new| !new.contains(&true));
+    let mut detection = if nothing_new { Detection::default() } else { detect(run.all, &keys, opts)? };
+    if let Some(new) = run.new {
+        let ts = crate::detect::timestamps(run.all)
+            .map_err(|source| Error::Frame { context: "reading event times", source })?;
+        detection.findings = crate::detect::restrict(detection.findings, new, &ts);
+    }
+    let incidents = crate::detect::incident::build(run.all, &detection.findings)?;
+    let flags = report::flagged::flags(&detection.findings, &incidents);
+    timings.detect = clock.elapsed();
+    progress.stage("drawing charts and writing the report");
+    let charts = report::charts::data::charts(run.all, &keys, &incidents, &opts.rate)?;
+    Ok(Judged { keys, detection, incidents, flags, charts })
 }
 
 /// Every detector over the events.

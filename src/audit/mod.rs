@@ -166,10 +166,9 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
     timings.enrich = clock.elapsed() - timings.read;
 
     let (all, new) = combine(&stored.history, &ingested.events)?;
-    let mut events = ingested.events.clone();
     let extra = Output::new("audit.json", audit_json(opts, &planned, &stored.manifest, &ingested));
     let run = Run { all: &all, new: Some(&new), ingested: &ingested, geo: &geo };
-    let verdict = scan::judge_and_write(&run, &mut events, &opts.scan, &out, vec![extra], progress, &mut timings)?;
+    let verdict = scan::judge_and_write(&run, &ingested.events, &opts.scan, &out, vec![extra], progress, &mut timings)?;
 
     // The report is written before the state: if the state cannot be written, the next audit
     // reads these inputs again rather than losing their findings.

@@ -302,7 +302,17 @@ fn ingest_one(
             header = buf[..csv::header_len(&buf)].to_vec();
             header_lines = memchr::memchr_iter(b'\n', &header).count() as u64;
         }
-        let parsed = {
+        // While this block is parsed and normalised, the next one is read (and decompressed).
+        let block_bytes = opts.block_bytes.max(1);
+        let (parsed, next) = std::thread::scope(|scope| {
+            let (rest, reader) = (&buf[end..], &mut reader);
+            let prefetch = more.then(|| {
+                scope.spawn(move || {
+                    let mut next = Vec::with_capacity(rest.len() + block_bytes);
+                    next.extend_from_slice(rest);
+                    reader.fill(&mut next, block_bytes).map(|more| (next, more))
+                })
+            });
             let with_header;
             let (text, offset): (&[u8], u64) = if csv && !first {
                 with_header = [header.as_slice(), &buf[..end]].concat();
@@ -310,28 +320,30 @@ fn ingest_one(
             } else {
                 (&buf[..end], lines_before)
             };
-            parse_block(format, &path, text, &opts.mapping, &mut jsonl_keys).map(|mut table| {
+            let parsed = parse_block(format, &path, text, &opts.mapping, &mut jsonl_keys).map(|mut table| {
                 for line in table.lines.iter_mut().chain(table.rejected.iter_mut().map(|(l, _)| l)) {
                     *line += offset;
                 }
                 progress.file(&format!("{name} (checking {} rows)", crate::text::thousands(table.rows() as f64)));
                 problems.extend(table.rejected.iter().cloned());
                 problems.extend(builder.append(file, &table, opts, zone));
-            })
-        };
+            });
+            let next = prefetch.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+            (parsed, next)
+        });
         if let Err(e) = parsed {
             builder.truncate(before);
             return fail(report, e);
         }
         lines_before += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
         first = false;
-        if !more {
-            break;
-        }
-        buf.drain(..end);
-        match reader.fill(&mut buf, opts.block_bytes.max(1)) {
-            Ok(m) => more = m,
-            Err(e) => {
+        match next {
+            None => break,
+            Some(Ok((next, m))) => {
+                buf = next;
+                more = m;
+            }
+            Some(Err(e)) => {
                 builder.truncate(before);
                 return fail(report, e);
             }

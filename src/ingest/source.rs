@@ -124,7 +124,7 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// An input opened for reading in blocks, gzip decompressed on the fly (recognised by its
 /// magic bytes).
 pub struct Reader {
-    inner: Box<dyn Read>,
+    inner: Box<dyn Read + Send>,
     path: PathBuf,
     gzip: bool,
     eof: bool,
@@ -133,7 +133,7 @@ pub struct Reader {
 impl Reader {
     pub fn open(input: &Input) -> Result<Reader> {
         let path = input.path();
-        let raw: Box<dyn Read> = match input {
+        let raw: Box<dyn Read + Send> = match input {
             Input::Stdin => Box::new(std::io::stdin()),
             Input::File(p) => {
                 Box::new(std::fs::File::open(p).map_err(|source| Error::Read { path: path.clone(), source })?)
@@ -143,7 +143,8 @@ impl Reader {
         let head =
             std::io::BufRead::fill_buf(&mut buffered).map_err(|source| Error::Read { path: path.clone(), source })?;
         let gzip = head.starts_with(&GZIP_MAGIC);
-        let inner: Box<dyn Read> = if gzip { Box::new(MultiGzDecoder::new(buffered)) } else { Box::new(buffered) };
+        let inner: Box<dyn Read + Send> =
+            if gzip { Box::new(MultiGzDecoder::new(buffered)) } else { Box::new(buffered) };
         Ok(Reader { inner, path, gzip, eof: false })
     }
 
