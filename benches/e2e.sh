@@ -6,12 +6,15 @@
 #
 #   benches/e2e.sh                      # 1M, 3M and 10M events
 #   SIZES="1000000" benches/e2e.sh      # one size
+#   RUNS=5 benches/e2e.sh               # runs per measurement (default 3; the median is shown)
+#   WORK=/dev/shm/lh GEOIP=/dev/shm/geoip benches/e2e.sh   # inputs and databases on tmpfs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sizes=${SIZES:-"1000000 3000000 10000000"}
 geoip=${GEOIP:-../shared/geoip/full}
 work=${WORK:-/var/tmp/leakhound-bench}
+runs=${RUNS:-3}
 mkdir -p "$work"
 
 cargo build --release --locked --bin leakhound >&2
@@ -25,12 +28,15 @@ if [ ! -x "$venv/bin/python" ]; then
     rm -rf "$venv" && mv "$venv.tmp" "$venv"
 fi
 
-# Wall seconds and peak RSS (MiB) of a command, from GNU time.
+# Wall seconds and peak RSS (MiB) of a command, from GNU time: the median of $runs runs (a
+# shared machine varies by a third from run to run).
 measure() {
     local log
     log=$(mktemp)
-    /usr/bin/time -f "%e %M" -o "$log" "$@" >/dev/null 2>&1
-    awk '{ printf "%s %.0f\n", $1, $2 / 1024 }' "$log"
+    for _ in $(seq "$runs"); do
+        /usr/bin/time -f "%e %M" -a -o "$log" "$@" >/dev/null 2>&1
+    done
+    sort -n "$log" | awk '{ t[NR] = $1; m[NR] = $2 } END { i = int((NR + 1) / 2); printf "%s %.0f\n", t[i], m[i] / 1024 }'
     rm -f "$log"
 }
 

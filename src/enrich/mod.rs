@@ -138,6 +138,15 @@ fn addresses_of(events: &DataFrame) -> PolarsResult<Addresses> {
     Ok(Addresses { distinct, rows })
 }
 
+/// How a GeoIP column is read from a record.
+#[derive(Clone, Copy)]
+enum Value {
+    Text(fn(&GeoRecord) -> Option<&str>),
+    Float(fn(&GeoRecord) -> Option<f64>),
+    Int(fn(&GeoRecord) -> Option<i64>),
+    Flag(fn(&GeoRecord) -> bool),
+}
+
 /// Adds the GeoIP columns to the events frame. Each distinct address is looked up once (in
 /// parallel) and the answers are gathered back to the rows. `addresses`, when given, are the
 /// rows' addresses as ingest found them; otherwise the `source_ip` column is read.
@@ -167,43 +176,50 @@ pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases, addresses: Option<&
         located: records.iter().zip(&used).filter(|(r, u)| **u && (r.country.is_some() || r.asn.is_some())).count(),
     };
     let rec = |i: &Option<u32>| i.map(|i| &records[i as usize]);
-    // Text is gathered from the distinct addresses' records: rows are views, not copies.
-    let text = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<&str>| -> PolarsResult<Column> {
-        let dict = crate::ingest::dictionary(records.iter().map(f));
-        crate::ingest::gather(&dict, name, rows.iter().copied())
-    };
-    let float = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<f64>| -> Column {
-        Float64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
-            .into_series()
-            .into_column()
-    };
-    let int = |name: &str, f: &dyn Fn(&GeoRecord) -> Option<i64>| -> Column {
-        Int64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
-            .into_series()
-            .into_column()
-    };
-    let flag = |name: &str, f: &dyn Fn(&GeoRecord) -> bool| -> Column {
-        BooleanChunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).map(f))).into_series().into_column()
-    };
     use geo_col::*;
-    let columns = [
-        text(IP_CLASS, &|r| Some(r.class.name())).map_err(frame_err)?,
-        text(COUNTRY, &|r| r.country.as_deref()).map_err(frame_err)?,
-        text(COUNTRY_NAME, &|r| r.country_name.as_deref()).map_err(frame_err)?,
-        text(CITY, &|r| r.city.as_deref()).map_err(frame_err)?,
-        float(LATITUDE, &|r| r.latitude),
-        float(LONGITUDE, &|r| r.longitude),
-        int(ACCURACY_KM, &|r| r.accuracy_km.map(i64::from)),
-        int(ASN, &|r| r.asn.map(i64::from)),
-        text(AS_ORG, &|r| r.as_org.as_deref()).map_err(frame_err)?,
-        text(NETWORK, &|r| r.network.as_deref()).map_err(frame_err)?,
-        flag(IS_ANONYMOUS, &|r| r.anonymous.anonymous),
-        flag(IS_ANONYMOUS_VPN, &|r| r.anonymous.vpn),
-        flag(IS_HOSTING_PROVIDER, &|r| r.anonymous.hosting),
-        flag(IS_PUBLIC_PROXY, &|r| r.anonymous.public_proxy),
-        flag(IS_RESIDENTIAL_PROXY, &|r| r.anonymous.residential_proxy),
-        flag(IS_TOR_EXIT_NODE, &|r| r.anonymous.tor_exit),
+    let columns: [(&str, Value); 16] = [
+        (IP_CLASS, Value::Text(|r| Some(r.class.name()))),
+        (COUNTRY, Value::Text(|r| r.country.as_deref())),
+        (COUNTRY_NAME, Value::Text(|r| r.country_name.as_deref())),
+        (CITY, Value::Text(|r| r.city.as_deref())),
+        (LATITUDE, Value::Float(|r| r.latitude)),
+        (LONGITUDE, Value::Float(|r| r.longitude)),
+        (ACCURACY_KM, Value::Int(|r| r.accuracy_km.map(i64::from))),
+        (ASN, Value::Int(|r| r.asn.map(i64::from))),
+        (AS_ORG, Value::Text(|r| r.as_org.as_deref())),
+        (NETWORK, Value::Text(|r| r.network.as_deref())),
+        (IS_ANONYMOUS, Value::Flag(|r| r.anonymous.anonymous)),
+        (IS_ANONYMOUS_VPN, Value::Flag(|r| r.anonymous.vpn)),
+        (IS_HOSTING_PROVIDER, Value::Flag(|r| r.anonymous.hosting)),
+        (IS_PUBLIC_PROXY, Value::Flag(|r| r.anonymous.public_proxy)),
+        (IS_RESIDENTIAL_PROXY, Value::Flag(|r| r.anonymous.residential_proxy)),
+        (IS_TOR_EXIT_NODE, Value::Flag(|r| r.anonymous.tor_exit)),
     ];
+    // The columns are gathered to the rows in parallel.
+    let columns: Vec<Column> = columns
+        .par_iter()
+        .map(|&(name, value)| -> PolarsResult<Column> {
+            Ok(match value {
+                // Text is gathered from the distinct addresses' records: rows are views, not copies.
+                Value::Text(f) => {
+                    let dict = crate::ingest::dictionary(records.iter().map(f));
+                    crate::ingest::gather(&dict, name, rows.iter().copied())?
+                }
+                Value::Float(f) => {
+                    Float64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
+                        .into_series()
+                        .into_column()
+                }
+                Value::Int(f) => Int64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
+                    .into_series()
+                    .into_column(),
+                Value::Flag(f) => BooleanChunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).map(f)))
+                    .into_series()
+                    .into_column(),
+            })
+        })
+        .collect::<PolarsResult<_>>()
+        .map_err(frame_err)?;
     for c in columns {
         events.with_column(c).map_err(frame_err)?;
     }

@@ -505,43 +505,61 @@ impl EventBuilder {
         // String columns are gathered from dictionaries of their distinct values: every row's
         // string is a view into one shared buffer, so a user agent seen ten million times is
         // stored once.
-        let strings = dictionary(self.strings.values.iter().map(|s| Some(&**s)));
-        let text = |v: &Vec<Option<u32>>, name: &str| gather(&strings, name, order.iter().map(|i| v[at(i)]));
+        let strings = || dictionary(self.strings.values.iter().map(|s| Some(&**s)));
+        let text = |v: &Vec<Option<u32>>, name: &str| gather(&strings(), name, order.iter().map(|i| v[at(i)]));
         let creds = &self.credentials;
         let by_credential = |name: &str, value: &dyn Fn(&Credential) -> Option<&str>| {
             let dict = dictionary(creds.iter().map(value));
             gather(&dict, name, order.iter().map(|i| Some(self.credential[at(i)])))
         };
-        let ips = dictionary(
-            self.ips.values.iter().map(|ip| Some(ip.to_string())).collect::<Vec<_>>().iter().map(|s| s.as_deref()),
-        );
-        let files = dictionary(self.files.iter().map(|f| Some(f.as_str())));
-        let columns = vec![
-            Int64Chunked::from_iter_values(col::TIMESTAMP.into(), order.iter().map(|i| self.timestamp[at(i)]))
-                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-                .into_series()
-                .into_column(),
-            by_credential(col::CREDENTIAL, &|c| Some(c.id.as_str()))?,
-            by_credential(col::CREDENTIAL_HINT, &|c| c.hint.as_deref())?,
-            by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())?,
-            gather(&ips, col::SOURCE_IP, order.iter().map(|i| self.source_ip[at(i)]))?,
-            text(&self.method, col::METHOD)?,
-            gather(&dictionary(self.paths.values().map(Some)), col::PATH, order.iter().map(|i| self.path[at(i)]))?,
-            Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| self.status[at(i)]))
-                .into_series()
-                .into_column(),
-            Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| self.bytes[at(i)]))
-                .into_series()
-                .into_column(),
-            text(&self.user_agent, col::USER_AGENT)?,
-            Int64Chunked::from_iter_values(col::COUNT.into(), order.iter().map(|i| self.count[at(i)]))
-                .into_series()
-                .into_column(),
-            gather(&files, col::SOURCE_FILE, order.iter().map(|i| Some(self.file[at(i)])))?,
-            UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| self.line[at(i)]))
-                .into_series()
-                .into_column(),
+        let ips = || {
+            let text: Vec<String> = self.ips.values.iter().map(ToString::to_string).collect();
+            dictionary(text.iter().map(|s| Some(s.as_str())))
+        };
+        let files = || dictionary(self.files.iter().map(|f| Some(f.as_str())));
+        // Each column is built on its own, in parallel.
+        type Build<'b> = Box<dyn Fn() -> PolarsResult<Column> + Send + Sync + 'b>;
+        let builds: Vec<Build<'_>> = vec![
+            Box::new(|| {
+                Ok(Int64Chunked::from_iter_values(col::TIMESTAMP.into(), order.iter().map(|i| self.timestamp[at(i)]))
+                    .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                    .into_series()
+                    .into_column())
+            }),
+            Box::new(|| by_credential(col::CREDENTIAL, &|c| Some(c.id.as_str()))),
+            Box::new(|| by_credential(col::CREDENTIAL_HINT, &|c| c.hint.as_deref())),
+            Box::new(|| by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())),
+            Box::new(|| gather(&ips(), col::SOURCE_IP, order.iter().map(|i| self.source_ip[at(i)]))),
+            Box::new(|| text(&self.method, col::METHOD)),
+            Box::new(|| {
+                let paths = dictionary(self.paths.values().map(Some));
+                gather(&paths, col::PATH, order.iter().map(|i| self.path[at(i)]))
+            }),
+            Box::new(|| {
+                Ok(Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| self.status[at(i)]))
+                    .into_series()
+                    .into_column())
+            }),
+            Box::new(|| {
+                Ok(Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| self.bytes[at(i)]))
+                    .into_series()
+                    .into_column())
+            }),
+            Box::new(|| text(&self.user_agent, col::USER_AGENT)),
+            Box::new(|| {
+                Ok(Int64Chunked::from_iter_values(col::COUNT.into(), order.iter().map(|i| self.count[at(i)]))
+                    .into_series()
+                    .into_column())
+            }),
+            Box::new(|| gather(&files(), col::SOURCE_FILE, order.iter().map(|i| Some(self.file[at(i)])))),
+            Box::new(|| {
+                Ok(UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| self.line[at(i)]))
+                    .into_series()
+                    .into_column())
+            }),
         ];
+        let columns = builds.par_iter().map(|build| build()).collect::<PolarsResult<Vec<Column>>>()?;
+        drop(builds);
         let df = DataFrame::new(n, columns)?;
         let rows = order.iter().map(|i| self.source_ip[at(i)]).collect();
         Ok((df, self.credentials, super::Addresses { distinct: self.ips.values, rows }))
