@@ -12,7 +12,6 @@ pub mod unfamiliar;
 use crate::error::Result;
 use crate::schema::col;
 use polars::prelude::*;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -156,6 +155,43 @@ pub fn timestamps(events: &DataFrame) -> PolarsResult<Int64Chunked> {
     Ok(events.column(col::TIMESTAMP)?.as_materialized_series().to_physical_repr().i64()?.clone())
 }
 
+/// The event times (UTC µs) as stored in the frame, without a copy.
+pub fn timestamps_ref(events: &DataFrame) -> PolarsResult<&Int64Chunked> {
+    Ok(events.column(col::TIMESTAMP)?.datetime()?.physical())
+}
+
+/// A numeric column read row by row: one slice when it is a single chunk without missing
+/// values (the events frame's usually are), else through polars' indexing.
+pub enum Numbers<'a, T: PolarsNumericType> {
+    Dense(&'a [T::Native]),
+    Chunked(&'a ChunkedArray<T>),
+}
+
+impl<T: PolarsNumericType> Clone for Numbers<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: PolarsNumericType> Copy for Numbers<'_, T> {}
+
+impl<'a, T: PolarsNumericType> Numbers<'a, T> {
+    pub fn of(column: &'a ChunkedArray<T>) -> Self {
+        match column.cont_slice() {
+            Ok(values) => Numbers::Dense(values),
+            Err(_) => Numbers::Chunked(column),
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<T::Native> {
+        match self {
+            Numbers::Dense(values) => values.get(i).copied(),
+            Numbers::Chunked(column) => column.get(i),
+        }
+    }
+}
+
 /// How explanations name a key: its label and hint (`prod-bot (…9f3c)`), or the credential.
 pub fn key_name(key: &str, label: Option<&str>, hint: Option<&str>) -> String {
     let hint = hint.map(|h| format!(" ({h})")).unwrap_or_default();
@@ -173,22 +209,31 @@ pub struct KeyRows<'a> {
 
 /// The events of each key, keys sorted (the frame is sorted by time, so rows are in time order).
 pub fn rows_by_key(events: &DataFrame) -> PolarsResult<Vec<KeyRows<'_>>> {
-    let cred = events.column(col::CREDENTIAL)?.str()?;
+    let cred = crate::factor::factorize(events.column(col::CREDENTIAL)?.str()?);
     let label = events.column(col::CREDENTIAL_LABEL).ok().and_then(|c| c.str().ok());
     let hint = events.column(col::CREDENTIAL_HINT).ok().and_then(|c| c.str().ok());
-    let mut keys: BTreeMap<&str, KeyRows<'_>> = BTreeMap::new();
-    for (i, c) in cred.iter().enumerate() {
-        let Some(c) = c else { continue };
-        keys.entry(c)
-            .or_insert_with(|| KeyRows {
-                key: c,
-                name: key_name(c, label.and_then(|l| l.get(i)), hint.and_then(|h| h.get(i))),
-                rows: Vec::new(),
-            })
-            .rows
-            .push(i);
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); cred.values.len()];
+    for (i, &c) in cred.codes.iter().enumerate() {
+        if c != crate::factor::NULL {
+            rows[c as usize].push(i);
+        }
     }
-    Ok(keys.into_values().collect())
+    let mut keys: Vec<KeyRows<'_>> = cred
+        .values
+        .iter()
+        .zip(rows)
+        .map(|(&key, rows)| {
+            // Named as the key's first row names it.
+            let first = rows[0];
+            KeyRows {
+                key,
+                name: key_name(key, label.and_then(|l| l.get(first)), hint.and_then(|h| h.get(first))),
+                rows,
+            }
+        })
+        .collect();
+    keys.sort_unstable_by(|a, b| a.key.cmp(b.key));
+    Ok(keys)
 }
 
 /// Great-circle distance in km (haversine, mean Earth radius 6371.0088 km).
@@ -212,6 +257,24 @@ pub fn unseen_probability(n1: u64, n: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_read_dense_and_chunked_columns_alike() {
+        let dense = Int64Chunked::from_slice("x".into(), &[3, 1, 4]);
+        assert!(matches!(Numbers::of(&dense), Numbers::Dense(_)));
+        let with_missing = Int64Chunked::from_iter_options("x".into(), [Some(3), None, Some(4)].into_iter());
+        let mut chunked = Int64Chunked::from_slice("x".into(), &[3, 1]);
+        chunked.append(&Int64Chunked::from_slice("x".into(), &[4])).unwrap();
+        for (column, expected) in [
+            (&dense, [Some(3), Some(1), Some(4)]),
+            (&with_missing, [Some(3), None, Some(4)]),
+            (&chunked, [Some(3), Some(1), Some(4)]),
+        ] {
+            let n = Numbers::of(column);
+            assert_eq!([n.get(0), n.get(1), n.get(2)], expected);
+            assert_eq!(n.get(3), None, "past the end");
+        }
+    }
 
     #[test]
     fn severity_names_and_scores() {

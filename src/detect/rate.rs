@@ -14,7 +14,7 @@
 use super::calendar::WorkCalendar;
 use super::stats::{bonferroni, format_p, mad, median, upper_tail};
 use super::unfamiliar::prefix_of;
-use super::{timestamps, Detection, Detector, Finding, KeyRows, Note, Severity};
+use super::{timestamps_ref, Detection, Detector, Finding, KeyRows, Note, Numbers, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::{duration, thousands};
@@ -181,25 +181,25 @@ impl Measure {
     }
 }
 
-#[derive(Clone)]
-struct Cols {
-    ts: Int64Chunked,
-    count: Int64Chunked,
-    status: Int32Chunked,
-    ip: StringChunked,
-    bytes: Int64Chunked,
+#[derive(Clone, Copy)]
+struct Cols<'a> {
+    ts: Numbers<'a, Int64Type>,
+    count: Numbers<'a, Int64Type>,
+    status: Numbers<'a, Int32Type>,
+    ip: &'a StringChunked,
+    bytes: Numbers<'a, Int64Type>,
     /// The current key's median response size (bytes per request-equivalent).
     byte_unit: f64,
 }
 
-impl Cols {
-    fn read(events: &DataFrame) -> PolarsResult<Self> {
+impl<'a> Cols<'a> {
+    fn read(events: &'a DataFrame) -> PolarsResult<Self> {
         Ok(Cols {
-            ts: timestamps(events)?,
-            count: events.column(col::COUNT)?.i64()?.clone(),
-            status: events.column(col::STATUS)?.i32()?.clone(),
-            ip: events.column(col::SOURCE_IP)?.str()?.clone(),
-            bytes: events.column(col::BYTES)?.i64()?.clone(),
+            ts: Numbers::of(timestamps_ref(events)?),
+            count: Numbers::of(events.column(col::COUNT)?.i64()?),
+            status: Numbers::of(events.column(col::STATUS)?.i32()?),
+            ip: events.column(col::SOURCE_IP)?.str()?,
+            bytes: Numbers::of(events.column(col::BYTES)?.i64()?),
             byte_unit: 1.0,
         })
     }
@@ -329,7 +329,7 @@ impl Detector for RateSpike {
                     .iter()
                     .filter_map(|&i| Some(cols.bytes.get(i)? as f64 / cols.count.get(i).unwrap_or(1).max(1) as f64))
                     .collect();
-                let cols = Cols { byte_unit: median(&sizes).unwrap_or(1.0).max(1.0), ..cols.clone() };
+                let cols = Cols { byte_unit: median(&sizes).unwrap_or(1.0).max(1.0), ..cols };
                 let mut out = Detection::default();
                 self.detect_key(&cols, k, &mut out);
                 out

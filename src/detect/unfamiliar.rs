@@ -8,7 +8,9 @@
 //! counted once per day it was seen). A key used from one server for weeks makes a new AS
 //! very surprising; a key used by browsers on dozens of home networks does not.
 
-use super::{haversine_km, timestamps, unseen_probability, Detection, Detector, Finding, KeyRows, Note, Severity};
+use super::{
+    haversine_km, timestamps_ref, unseen_probability, Detection, Detector, Finding, KeyRows, Note, Numbers, Severity,
+};
 use crate::enrich::GeoColumns;
 use crate::error::{Error, Result};
 use crate::factor::{self, factorize, Factor};
@@ -161,8 +163,10 @@ struct Address {
 
 /// The columns the detector reads, with per-row work done once per distinct address.
 struct Columns<'a> {
-    ts: Int64Chunked,
-    count: Int64Chunked,
+    ts: Numbers<'a, Int64Type>,
+    /// The first event's time.
+    start: Option<Micros>,
+    count: Numbers<'a, Int64Type>,
     /// Per row: the address (a code into `addresses`, which holds `None` for text that is no
     /// address).
     ips: Factor<'a>,
@@ -214,8 +218,9 @@ impl<'a> Columns<'a> {
             })
             .collect();
         Ok(Columns {
-            ts: timestamps(df)?,
-            count: df.column(col::COUNT)?.i64()?.clone(),
+            ts: Numbers::of(timestamps_ref(df)?),
+            start: timestamps_ref(df)?.min(),
+            count: Numbers::of(df.column(col::COUNT)?.i64()?),
             ips,
             addresses,
             user_agents,
@@ -375,7 +380,7 @@ impl Detector for UnfamiliarSource {
     fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let cols = Columns::read(events)
             .map_err(|source| Error::Frame { context: "reading events for the unfamiliar-source detector", source })?;
-        let input_start = cols.ts.min();
+        let input_start = cols.start;
         let cutoff = match self.config.baseline {
             Baseline::Rolling => None,
             Baseline::Until(t) => Some(t),
