@@ -155,9 +155,14 @@ pub fn timestamps(events: &DataFrame) -> PolarsResult<Int64Chunked> {
     Ok(events.column(col::TIMESTAMP)?.as_materialized_series().to_physical_repr().i64()?.clone())
 }
 
-/// The event times (UTC µs) as stored in the frame, without a copy.
+/// The event times (UTC µs) as stored in the frame (a datetime column, or plain integers),
+/// without a copy.
 pub fn timestamps_ref(events: &DataFrame) -> PolarsResult<&Int64Chunked> {
-    Ok(events.column(col::TIMESTAMP)?.datetime()?.physical())
+    let column = events.column(col::TIMESTAMP)?;
+    match column.dtype() {
+        DataType::Datetime(..) => Ok(column.datetime()?.physical()),
+        _ => column.i64(),
+    }
 }
 
 /// A numeric column read row by row: one slice when it is a single chunk without missing
@@ -183,11 +188,12 @@ impl<'a, T: PolarsNumericType> Numbers<'a, T> {
         }
     }
 
+    /// The value of row `i`; `None` when it is missing or past the end.
     #[inline]
     pub fn get(&self, i: usize) -> Option<T::Native> {
         match self {
             Numbers::Dense(values) => values.get(i).copied(),
-            Numbers::Chunked(column) => column.get(i),
+            Numbers::Chunked(column) => (i < column.len()).then(|| column.get(i)).flatten(),
         }
     }
 }
