@@ -172,7 +172,7 @@ pub fn inventory(opts: &InventoryOptions<'_>, progress: &dyn Progress) -> Result
     let mut ingested = ingest::ingest(opts.inputs, opts.ingest, progress)?;
     progress.stage("grouping clients");
     if !dbs.is_empty() {
-        enrich::geolocate(&mut ingested.events, &dbs, ingested.addresses.as_ref())?;
+        enrich::geolocate(&mut ingested.events, &dbs, ingested.addresses.take().as_ref())?;
     }
     let clients = clients(&ingested.events, opts.calendar)?;
     progress.finish();

@@ -100,7 +100,7 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let mut ingested = ingest::ingest(&opts.inputs, &ingest_options(opts), progress)?;
     timings.read = clock.elapsed();
     progress.stage("geolocating");
-    let geo = geolocate(&mut ingested.events, &dbs, ingested.addresses.as_ref())?;
+    let geo = geolocate(&mut ingested.events, &dbs, ingested.addresses.take().as_ref())?;
     timings.enrich = clock.elapsed() - timings.read;
     let run = Run { all: &ingested.events, new: None, ingested: &ingested, geo: &geo };
     let verdict = judge_and_write(&run, &ingested.events, opts, &out, Vec::new(), progress, &mut timings)?;

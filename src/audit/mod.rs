@@ -162,7 +162,7 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
     }
     timings.read = clock.elapsed();
     progress.stage("geolocating");
-    let geo = scan::geolocate(&mut ingested.events, &dbs, ingested.addresses.as_ref())?;
+    let geo = scan::geolocate(&mut ingested.events, &dbs, ingested.addresses.take().as_ref())?;
     timings.enrich = clock.elapsed() - timings.read;
 
     let (all, new) = combine(&stored.history, &ingested.events)?;

@@ -111,7 +111,8 @@ pub struct Ingested {
     /// Files that could not be read or were left out.
     pub errors: Vec<Error>,
     /// The events' distinct source addresses and which one each row has, for geolocation
-    /// without hashing every row's text again. `None` once rows were dropped from `events`.
+    /// without hashing every row's text again. `None` once rows were dropped from `events`, and
+    /// taken by geolocation (its memory is freed before the detectors run).
     pub addresses: Option<Addresses>,
 }
 
