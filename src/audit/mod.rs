@@ -175,7 +175,7 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
     // With nothing taken in, the state stays as it is.
     if !to_read.is_empty() {
         let clock = std::time::Instant::now();
-        let mut history = retained(&all, &new, opts.retain_days)?;
+        let history = retained(&all, &new, opts.retain_days)?;
         let lines = last_lines(&ingested)?;
         let read: Vec<(&Planned, u64)> = to_read
             .iter()
@@ -193,7 +193,7 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
         let ts = crate::detect::timestamps(&history).map_err(frame_err("reading event times"))?;
         manifest.latest_event = ts.max().map(format_rfc3339);
         manifest.credentials = digests(&history)?;
-        state_dir.commit(&mut manifest, &mut history)?;
+        state_dir.commit(&mut manifest, &history)?;
         timings.state = clock.elapsed();
     }
     timings.state += loading;

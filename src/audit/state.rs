@@ -166,7 +166,7 @@ impl StateDir {
     }
 
     /// Writes a new generation of the state. Returns only once it is durable.
-    pub fn commit(&self, manifest: &mut Manifest, history: &mut DataFrame) -> Result<()> {
+    pub fn commit(&self, manifest: &mut Manifest, history: &DataFrame) -> Result<()> {
         manifest.generation += 1;
         manifest.format = FORMAT.to_string();
         manifest.version = VERSION;
@@ -349,9 +349,9 @@ mod tests {
         let mut s = state.load().unwrap();
         assert_eq!(s.manifest.generation, 0);
         assert_eq!(s.history.height(), 0);
-        let mut history = frame(5);
-        state.commit(&mut s.manifest, &mut history).unwrap();
-        state.commit(&mut s.manifest, &mut frame(7)).unwrap();
+        let history = frame(5);
+        state.commit(&mut s.manifest, &history).unwrap();
+        state.commit(&mut s.manifest, &frame(7)).unwrap();
         let again = state.load().unwrap();
         assert_eq!(again.manifest.generation, 2);
         assert_eq!(again.history.height(), 7);
@@ -377,7 +377,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::open(dir.path()).unwrap();
         let mut s = state.load().unwrap();
-        state.commit(&mut s.manifest, &mut frame(3)).unwrap();
+        state.commit(&mut s.manifest, &frame(3)).unwrap();
         let manifest = dir.path().join(MANIFEST);
         let good = std::fs::read_to_string(&manifest).unwrap();
 
@@ -405,7 +405,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::open(dir.path()).unwrap();
         let mut s = state.load().unwrap();
-        state.commit(&mut s.manifest, &mut frame(3)).unwrap();
+        state.commit(&mut s.manifest, &frame(3)).unwrap();
         std::fs::write(dir.path().join(format!("{HISTORY_PREFIX}000002.parquet")), b"half").unwrap();
         std::fs::write(dir.path().join(".state.json.tmp-1"), b"{").unwrap();
         let s = state.load().unwrap();

@@ -259,10 +259,11 @@ struct InventoryArgs {
     quiet: bool,
 }
 
-/// What to read and how: shared by `scan` and `inventory`.
+/// What to read and how: shared by `scan`, `audit` and `inventory`.
 #[derive(clap::Args)]
 struct InputArgs {
-    /// Log files, directories (read recursively), glob patterns, or `-` for standard input.
+    /// Log files, directories (read recursively), glob patterns, or `-` for standard input (not
+    /// for `audit`, which must find its inputs again).
     /// `.gz` files are decompressed.
     #[arg(value_name = "INPUT")]
     inputs: Vec<String>,

@@ -152,7 +152,7 @@ pub fn restrict(findings: Vec<Finding>, keep: &[bool], ts: &Int64Chunked) -> Vec
 
 /// The timestamps of the events frame as UTC microseconds.
 pub fn timestamps(events: &DataFrame) -> PolarsResult<Int64Chunked> {
-    Ok(events.column(col::TIMESTAMP)?.as_materialized_series().to_physical_repr().i64()?.clone())
+    Ok(timestamps_ref(events)?.clone())
 }
 
 /// The event times (UTC µs) as stored in the frame (a datetime column, or plain integers),

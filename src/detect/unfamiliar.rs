@@ -217,9 +217,10 @@ impl<'a> Columns<'a> {
                 })
             })
             .collect();
+        let ts = timestamps_ref(df)?;
         Ok(Columns {
-            ts: Numbers::of(timestamps_ref(df)?),
-            start: timestamps_ref(df)?.min(),
+            ts: Numbers::of(ts),
+            start: ts.min(),
             count: Numbers::of(df.column(col::COUNT)?.i64()?),
             ips,
             addresses,
