@@ -710,16 +710,16 @@ pub fn generate_split(dir: &Path, split: Split) -> Result<()> {
                 }
                 None => text.into_bytes(),
             };
-            Output { name, bytes }
+            Output::new(name, bytes)
         })
         .collect();
     outputs.extend([
-        Output { name: "networks.csv".into(), bytes: networks.into_bytes() },
-        Output { name: "geoip/Leakhound-Demo-City.mmdb".into(), bytes: dbs.city },
-        Output { name: "geoip/Leakhound-Demo-ASN.mmdb".into(), bytes: dbs.asn },
-        Output { name: "geoip/Leakhound-Demo-Anonymous-IP.mmdb".into(), bytes: dbs.anonymous },
-        Output { name: "truth.json".into(), bytes: truth_bytes },
-        Output { name: "demo-mapping.toml".into(), bytes: demo_mapping(&keys).into_bytes() },
+        Output::new("networks.csv", networks.into_bytes()),
+        Output::new("geoip/Leakhound-Demo-City.mmdb", dbs.city),
+        Output::new("geoip/Leakhound-Demo-ASN.mmdb", dbs.asn),
+        Output::new("geoip/Leakhound-Demo-Anonymous-IP.mmdb", dbs.anonymous),
+        Output::new("truth.json", truth_bytes),
+        Output::new("demo-mapping.toml", demo_mapping(&keys).into_bytes()),
     ]);
     out.commit(&outputs)
 }

@@ -63,6 +63,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("{path}: cannot use the spill of a streaming scan: {source}. It is kept in the output directory while the scan runs (about 70 bytes per event): check that the disk has room.")]
+    Spill {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("{path}: another audit is using this state ({holder}). Wait until it has finished; the lock goes away by itself when that process ends, even if it is killed.")]
     StateLocked { path: PathBuf, holder: String },
 

@@ -11,6 +11,8 @@ mod geo;
 mod report;
 #[path = "suite/scenarios.rs"]
 mod scenarios;
+#[path = "suite/streaming.rs"]
+mod streaming;
 
 use common::*;
 use std::path::Path;

@@ -16,6 +16,7 @@ use leakhound::ingest::{Format, IngestOptions};
 use leakhound::inventory::{inventory, InventoryOptions};
 use leakhound::mapping::{parse_zone, Mapping};
 use leakhound::report::{Output, OutputDir};
+use leakhound::scan::Streaming;
 use leakhound::{scan, ScanOptions};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -126,6 +127,20 @@ struct ScanArgs {
     #[arg(long)]
     timings: bool,
 
+    /// Read the events to disk (in the output directory) grouped by key and judge one group of
+    /// keys at a time: for inputs larger than memory. Chosen by itself when the inputs look too
+    /// large for the memory available.
+    #[arg(long, conflicts_with = "no_streaming")]
+    streaming: bool,
+
+    /// Hold every event in memory, however large the inputs.
+    #[arg(long)]
+    no_streaming: bool,
+
+    /// Streaming with this many groups of keys (for tests).
+    #[arg(long, value_name = "N", hide = true, conflicts_with = "no_streaming", value_parser = clap::value_parser!(u16).range(1..))]
+    streaming_buckets: Option<u16>,
+
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
@@ -230,6 +245,7 @@ impl DetectArgs {
             rate: RateConfig { calendar: calendar.clone(), bucket_minutes: self.bucket, ..RateConfig::default() },
             off_hours: OffHoursConfig { calendar, ..OffHoursConfig::default() },
             rotation: RotationConfig { rotated, all_rotated_at: self.rotated_at },
+            streaming: Streaming::Auto,
         })
     }
 }
@@ -452,7 +468,13 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
         (None, Some(d)) => Baseline::Days(d),
         (None, None) => Baseline::Rolling,
     };
-    let opts = args.detect.options(args.input, args.out, baseline, args.quiet)?;
+    let mut opts = args.detect.options(args.input, args.out, baseline, args.quiet)?;
+    opts.streaming = match (args.streaming_buckets, args.streaming, args.no_streaming) {
+        (Some(n), _, _) => Streaming::Buckets(usize::from(n)),
+        (None, true, _) => Streaming::Buckets(leakhound::scan::streaming::BUCKETS),
+        (None, _, true) => Streaming::Never,
+        _ => Streaming::Auto,
+    };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = progress::Bar::new(show_progress);
     let outcome = scan(&opts, &bar).context("scan failed")?;
@@ -461,6 +483,11 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
     }
     if !args.quiet {
         print!("{}", outcome.text);
+    }
+    if outcome.streamed && opts.streaming == Streaming::Auto && !args.quiet {
+        eprintln!(
+            "leakhound: note: the inputs are large for the memory available, so the events were read to disk and judged one group of keys at a time (--no-streaming holds them in memory)"
+        );
     }
     if args.timings {
         eprintln!("leakhound: timings: {}", outcome.timings);

@@ -98,6 +98,11 @@ pub fn endpoint(path: &str) -> String {
 /// The kind of the rotation finding for a client the key had before its rotation.
 pub const KNOWN_CLIENT_AFTER_ROTATION: &str = "used_after_rotation";
 
+/// The id of the `n`th incident in order of time (from 0): `INC-001`, …
+pub fn id(n: usize) -> String {
+    format!("INC-{:03}", n + 1)
+}
+
 /// Groups findings into incidents, most severe first (ties by start time).
 pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> {
     let err = |source| Error::Frame { context: "building incidents", source };
@@ -222,7 +227,7 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
     // Ids in order of time, then most severe first.
     incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.credential.cmp(&b.credential)));
     for (n, inc) in incidents.iter_mut().enumerate() {
-        inc.id = format!("INC-{:03}", n + 1);
+        inc.id = id(n);
     }
     incidents.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.score.total_cmp(&a.score)).then(a.start.cmp(&b.start)));
     Ok(incidents)

@@ -90,6 +90,15 @@ pub struct Finding {
     pub explanation: String,
 }
 
+impl Finding {
+    /// The order a detector returns its findings in: by start, then key, then kind (a stable
+    /// sort, so findings equal in these stay in the order the detector made them, key by key).
+    /// A streaming scan relies on it to put the findings of its buckets of keys back in order.
+    pub fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+        a.start.cmp(&b.start).then(a.credential.cmp(&b.credential)).then(a.kind.cmp(b.kind))
+    }
+}
+
 /// A remark about a key that is not a finding (e.g. too little history to judge).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
@@ -117,7 +126,8 @@ impl Detection {
     }
 }
 
-/// A detector: deterministic, no I/O, no globals.
+/// A detector: deterministic, no I/O, no globals. It judges each key on its own, and returns
+/// its findings in [`Finding::order`] and its notes key by key, keys in order.
 pub trait Detector {
     fn name(&self) -> &'static str;
 

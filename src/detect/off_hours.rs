@@ -191,7 +191,7 @@ impl Detector for OffHours {
                 });
             }
         }
-        out.findings.sort_by(|a, b| a.start.cmp(&b.start).then(a.credential.cmp(&b.credential)));
+        out.findings.sort_by(Finding::order);
         Ok(out)
     }
 }

@@ -336,8 +336,7 @@ impl Detector for RateSpike {
             })
             .collect();
         let mut out = Detection::merge(per_key);
-        out.findings
-            .sort_by(|a, b| a.start.cmp(&b.start).then(a.credential.cmp(&b.credential)).then(a.kind.cmp(b.kind)));
+        out.findings.sort_by(Finding::order);
         Ok(out)
     }
 }

@@ -105,6 +105,7 @@ impl Detector for Rotation {
                 });
             }
         }
+        out.findings.sort_by(Finding::order);
         Ok(out)
     }
 }

@@ -40,6 +40,18 @@ pub enum Baseline {
     Days(u32),
 }
 
+impl Baseline {
+    /// When the baseline ends, for an input whose first event is at `input_start`; `None` for
+    /// a rolling baseline.
+    pub fn cutoff(self, input_start: Option<Micros>) -> Option<Micros> {
+        match self {
+            Baseline::Rolling => None,
+            Baseline::Until(t) => Some(t),
+            Baseline::Days(d) => input_start.map(|s| s + i64::from(d) * MICROS_PER_DAY),
+        }
+    }
+}
+
 /// Settings of the unfamiliar-source detector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnfamiliarConfig {
@@ -381,12 +393,7 @@ impl Detector for UnfamiliarSource {
     fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let cols = Columns::read(events)
             .map_err(|source| Error::Frame { context: "reading events for the unfamiliar-source detector", source })?;
-        let input_start = cols.start;
-        let cutoff = match self.config.baseline {
-            Baseline::Rolling => None,
-            Baseline::Until(t) => Some(t),
-            Baseline::Days(d) => input_start.map(|s| s + i64::from(d) * MICROS_PER_DAY),
-        };
+        let cutoff = self.config.baseline.cutoff(cols.start);
         // Keys are independent: judged in parallel, merged in key order.
         let per_key: Vec<Detection> = keys
             .par_iter()
@@ -397,9 +404,7 @@ impl Detector for UnfamiliarSource {
             })
             .collect();
         let mut detection = Detection::merge(per_key);
-        detection
-            .findings
-            .sort_by(|a, b| a.start.cmp(&b.start).then(a.credential.cmp(&b.credential)).then(a.kind.cmp(b.kind)));
+        detection.findings.sort_by(Finding::order);
         Ok(detection)
     }
 }

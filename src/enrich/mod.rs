@@ -160,22 +160,63 @@ pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases, addresses: Option<&
             &found
         }
     };
-    let (distinct, rows) = (&addresses.distinct, &addresses.rows);
-    // Only the addresses some row has (ingest also knows those of rows it dropped).
-    let mut used = vec![false; distinct.len()];
-    for i in rows.iter().flatten() {
-        used[*i as usize] = true;
+    let mut cache = GeoCache::new(&addresses.distinct);
+    geolocate_rows(events, &addresses.rows, dbs, &mut cache)?;
+    Ok(cache.stats())
+}
+
+/// The GeoIP answers for a run's distinct addresses, each looked up once, the first time a
+/// frame has it (a streaming scan geolocates one bucket of keys at a time).
+pub struct GeoCache<'a> {
+    distinct: &'a [IpAddr],
+    records: Vec<Option<GeoRecord>>,
+}
+
+impl<'a> GeoCache<'a> {
+    pub fn new(distinct: &'a [IpAddr]) -> Self {
+        Self { distinct, records: vec![None; distinct.len()] }
     }
-    let records: Vec<GeoRecord> = distinct
-        .par_iter()
-        .zip(&used)
-        .map(|(ip, &used)| if used { dbs.lookup(*ip) } else { Ok(GeoRecord::default()) })
-        .collect::<Result<_>>()?;
-    let stats = GeoStats {
-        distinct_ips: used.iter().filter(|u| **u).count(),
-        located: records.iter().zip(&used).filter(|(r, u)| **u && (r.country.is_some() || r.asn.is_some())).count(),
-    };
-    let rec = |i: &Option<u32>| i.map(|i| &records[i as usize]);
+
+    /// Looks up (in parallel) the addresses of `rows` not looked up yet.
+    fn fill(&mut self, rows: &[Option<u32>], dbs: &GeoDatabases) -> Result<()> {
+        let mut wanted = vec![false; self.distinct.len()];
+        for &i in rows.iter().flatten() {
+            wanted[i as usize] = self.records[i as usize].is_none();
+        }
+        let found: Vec<(usize, GeoRecord)> = wanted
+            .par_iter()
+            .enumerate()
+            .filter(|(_, w)| **w)
+            .map(|(i, _)| Ok((i, dbs.lookup(self.distinct[i])?)))
+            .collect::<Result<_>>()?;
+        for (i, record) in found {
+            self.records[i] = Some(record);
+        }
+        Ok(())
+    }
+
+    /// The addresses looked up so far (those some row has), and how many a database knew.
+    pub fn stats(&self) -> GeoStats {
+        let looked_up = self.records.iter().flatten();
+        GeoStats {
+            distinct_ips: looked_up.clone().count(),
+            located: looked_up.filter(|r| r.country.is_some() || r.asn.is_some()).count(),
+        }
+    }
+}
+
+/// Adds the GeoIP columns to the events frame, whose rows have the addresses `rows` (ids into
+/// the cache's distinct addresses).
+pub fn geolocate_rows(
+    events: &mut DataFrame,
+    rows: &[Option<u32>],
+    dbs: &GeoDatabases,
+    cache: &mut GeoCache<'_>,
+) -> Result<()> {
+    let frame_err = |source| Error::Frame { context: "adding GeoIP columns", source };
+    cache.fill(rows, dbs)?;
+    let records = &cache.records;
+    let rec = |i: &Option<u32>| i.and_then(|i| records[i as usize].as_ref());
     use geo_col::*;
     let columns: [(&str, Value); 16] = [
         (IP_CLASS, Value::Text(|r| Some(r.class.name()))),
@@ -202,7 +243,7 @@ pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases, addresses: Option<&
             Ok(match value {
                 // Text is gathered from the distinct addresses' records: rows are views, not copies.
                 Value::Text(f) => {
-                    let dict = crate::ingest::dictionary(records.iter().map(f));
+                    let dict = crate::ingest::dictionary(records.iter().map(|r| r.as_ref().and_then(f)));
                     crate::ingest::gather(&dict, name, rows.iter().copied())?
                 }
                 Value::Float(f) => {
@@ -223,5 +264,5 @@ pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases, addresses: Option<&
     for c in columns {
         events.with_column(c).map_err(frame_err)?;
     }
-    Ok(stats)
+    Ok(())
 }

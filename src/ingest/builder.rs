@@ -75,20 +75,20 @@ impl TextInterner {
 /// Text stored as it comes, without looking for duplicates: for paths, which are mostly
 /// distinct (they carry ids), so that interning them would only cost.
 #[derive(Default)]
-struct Arena {
+pub(super) struct Arena {
     bytes: String,
     /// End of each value in `bytes`.
     ends: Vec<usize>,
 }
 
 impl Arena {
-    fn push(&mut self, value: &str) -> u32 {
+    pub(super) fn push(&mut self, value: &str) -> u32 {
         self.bytes.push_str(value);
         self.ends.push(self.bytes.len());
         (self.ends.len() - 1) as u32
     }
 
-    fn get(&self, i: usize) -> &str {
+    pub(super) fn get(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.bytes[start..self.ends[i]]
     }
@@ -98,7 +98,7 @@ impl Arena {
     }
 
     /// Appends another arena's values; returns the id its first value now has.
-    fn extend(&mut self, other: Arena) -> u32 {
+    pub(super) fn extend(&mut self, other: Arena) -> u32 {
         let (offset, base) = (self.len() as u32, self.bytes.len());
         self.bytes.push_str(&other.bytes);
         self.ends.extend(other.ends.into_iter().map(|e| e + base));
@@ -132,20 +132,39 @@ pub struct Credential {
     pub kind: CredentialKind,
 }
 
+/// Accepted events, one entry per row in each vector; text as ids into the builder's
+/// dictionaries, paths in an arena of their own.
+#[derive(Default)]
+pub struct Rows {
+    pub(super) timestamp: Vec<Micros>,
+    pub(super) credential: Vec<u32>,
+    pub(super) source_ip: Vec<Option<u32>>,
+    pub(super) method: Vec<Option<u32>>,
+    /// Ids into `paths`.
+    pub(super) path: Vec<Option<u32>>,
+    pub(super) status: Vec<Option<i32>>,
+    pub(super) bytes: Vec<Option<i64>>,
+    pub(super) user_agent: Vec<Option<u32>>,
+    pub(super) count: Vec<i64>,
+    pub(super) file: Vec<u32>,
+    pub(super) line: Vec<u64>,
+    pub(super) paths: Arena,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.timestamp.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.timestamp.is_empty()
+    }
+}
+
 /// Accumulates accepted events of all inputs.
 #[derive(Default)]
 pub struct EventBuilder {
-    timestamp: Vec<Micros>,
-    credential: Vec<u32>,
-    source_ip: Vec<Option<u32>>,
-    method: Vec<Option<u32>>,
-    path: Vec<Option<u32>>,
-    status: Vec<Option<i32>>,
-    bytes: Vec<Option<i64>>,
-    user_agent: Vec<Option<u32>>,
-    count: Vec<i64>,
-    file: Vec<u32>,
-    line: Vec<u64>,
+    rows: Rows,
 
     credentials: Vec<Credential>,
     credential_index: PlHashMap<String, u32>,
@@ -153,9 +172,10 @@ pub struct EventBuilder {
     secrets: PlHashMap<String, u32>,
     ips: Interner<IpAddr>,
     strings: TextInterner,
-    /// Paths (the `path` ids point here).
-    paths: Arena,
     files: Vec<String>,
+    /// Where rows go block by block in a streaming scan, and the first error writing there.
+    spill: Option<super::spill::Spill>,
+    spill_error: Option<crate::error::Error>,
 }
 
 /// Rows per block when a large table is normalised in parallel.
@@ -205,8 +225,9 @@ impl<'t, 'a> Cells<'t, 'a> {
 }
 
 impl EventBuilder {
+    /// Rows appended (and not dropped), spilled ones included.
     pub fn len(&self) -> usize {
-        self.timestamp.len()
+        self.spill.as_ref().map_or(0, |s| s.spilled()) + self.rows.len()
     }
 
     /// Registers an input; its events are appended with the returned id.
@@ -215,24 +236,75 @@ impl EventBuilder {
         (self.files.len() - 1) as u32
     }
 
-    /// Source lines of the events appended after the first `len`.
-    pub fn lines_since(&self, len: usize) -> &[u64] {
-        &self.line[len.min(self.line.len())..]
+    /// Drops the events appended after the first `len` (a file that was left out) and
+    /// returns their source lines.
+    pub fn drop_since(&mut self, len: usize) -> Vec<u64> {
+        let spilled = self.spill.as_ref().map_or(0, |s| s.spilled());
+        let mut lines = Vec::new();
+        if len < spilled {
+            if let Some(spill) = &mut self.spill {
+                match spill.drop_from(len) {
+                    Ok(l) => lines = l,
+                    Err(e) => {
+                        self.spill_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        let keep = len.saturating_sub(spilled).min(self.rows.len());
+        lines.extend_from_slice(&self.rows.line[keep..]);
+        let r = &mut self.rows;
+        r.timestamp.truncate(keep);
+        r.credential.truncate(keep);
+        r.source_ip.truncate(keep);
+        r.method.truncate(keep);
+        r.path.truncate(keep);
+        r.status.truncate(keep);
+        r.bytes.truncate(keep);
+        r.user_agent.truncate(keep);
+        r.count.truncate(keep);
+        r.file.truncate(keep);
+        r.line.truncate(keep);
+        lines
     }
 
-    /// Drops the events appended after the first `len` (a file that was left out).
-    pub fn truncate(&mut self, len: usize) {
-        self.timestamp.truncate(len);
-        self.credential.truncate(len);
-        self.source_ip.truncate(len);
-        self.method.truncate(len);
-        self.path.truncate(len);
-        self.status.truncate(len);
-        self.bytes.truncate(len);
-        self.user_agent.truncate(len);
-        self.count.truncate(len);
-        self.file.truncate(len);
-        self.line.truncate(len);
+    /// From now on, rows go to `spill` at every [`EventBuilder::spill_block`] instead of
+    /// staying in memory (a streaming scan).
+    pub fn spill_to(&mut self, spill: super::spill::Spill) {
+        self.spill = Some(spill);
+    }
+
+    /// With a spill: moves the rows appended so far to disk. A write error is kept for
+    /// [`EventBuilder::take_spill_error`]; the rows are dropped.
+    pub fn spill_block(&mut self) {
+        let Some(spill) = &mut self.spill else { return };
+        let rows = std::mem::take(&mut self.rows);
+        if self.spill_error.is_none() {
+            if let Err(e) = spill.store(&rows) {
+                self.spill_error = Some(e);
+            }
+        }
+    }
+
+    /// The first error writing the spill, if any.
+    pub fn take_spill_error(&mut self) -> Option<crate::error::Error> {
+        self.spill_error.take()
+    }
+
+    /// Ends a streaming read: the last rows go to disk, the dictionaries are sealed (see
+    /// [`EventBuilder::seal`]). Returns the dictionaries (this builder, without rows), the
+    /// spill, and the paths' scrubber.
+    pub fn finish_spilled(
+        mut self,
+        labels: &BTreeMap<String, String>,
+    ) -> crate::error::Result<(EventBuilder, super::spill::Spill, Option<Scrubber>)> {
+        self.spill_block();
+        if let Some(e) = self.spill_error.take() {
+            return Err(e);
+        }
+        let scrubber = self.seal(labels);
+        let spill = self.spill.take().ok_or_else(|| crate::error::Error::Usage("no spill to finish".into()))?;
+        Ok((self, spill, scrubber))
     }
 
     fn credential(&mut self, id: &str, hint: Option<String>, kind: CredentialKind) -> u32 {
@@ -314,7 +386,7 @@ impl EventBuilder {
         let mut rejected = Vec::new();
         for row in range {
             match self.append_row(cells, row, file, &mut parser, &mut cache, opts) {
-                Ok(()) => self.line.push(lines[row]),
+                Ok(()) => self.rows.line.push(lines[row]),
                 Err(p) => rejected.push((lines[row], p)),
             }
         }
@@ -341,18 +413,18 @@ impl EventBuilder {
             self.secrets.entry(raw).or_insert(credentials[c as usize]);
         }
         let text = |ids: Vec<Option<u32>>| ids.into_iter().map(|i| i.map(|i| strings[i as usize]));
-        self.timestamp.extend(part.timestamp);
-        self.credential.extend(part.credential.into_iter().map(|c| credentials[c as usize]));
-        self.source_ip.extend(part.source_ip.into_iter().map(|i| i.map(|i| ips[i as usize])));
-        self.method.extend(text(part.method));
-        let first_path = self.paths.extend(part.paths);
-        self.path.extend(part.path.into_iter().map(|i| i.map(|i| i + first_path)));
-        self.user_agent.extend(text(part.user_agent));
-        self.status.extend(part.status);
-        self.bytes.extend(part.bytes);
-        self.count.extend(part.count);
-        self.file.extend(std::iter::repeat_n(file, part.line.len()));
-        self.line.extend(part.line);
+        self.rows.timestamp.extend(part.rows.timestamp);
+        self.rows.credential.extend(part.rows.credential.into_iter().map(|c| credentials[c as usize]));
+        self.rows.source_ip.extend(part.rows.source_ip.into_iter().map(|i| i.map(|i| ips[i as usize])));
+        self.rows.method.extend(text(part.rows.method));
+        let first_path = self.rows.paths.extend(part.rows.paths);
+        self.rows.path.extend(part.rows.path.into_iter().map(|i| i.map(|i| i + first_path)));
+        self.rows.user_agent.extend(text(part.rows.user_agent));
+        self.rows.status.extend(part.rows.status);
+        self.rows.bytes.extend(part.rows.bytes);
+        self.rows.count.extend(part.rows.count);
+        self.rows.file.extend(std::iter::repeat_n(file, part.rows.line.len()));
+        self.rows.line.extend(part.rows.line);
     }
 
     fn append_row(
@@ -407,7 +479,9 @@ impl EventBuilder {
         let (path, query_secret, request_method) = match table.get(Field::Path, row) {
             None => (None, None, None),
             // A plain path (no request line, origin or query) needs no normalising.
-            Some(raw) if raw.starts_with('/') && !raw.contains(['?', ' ']) => (Some(self.paths.push(raw)), None, None),
+            Some(raw) if raw.starts_with('/') && !raw.contains(['?', ' ']) => {
+                (Some(self.rows.paths.push(raw)), None, None)
+            }
             Some(raw) => {
                 let (p, s, m) = match cache.path.get(raw) {
                     Some(v) => *v,
@@ -446,16 +520,16 @@ impl EventBuilder {
             self.credential(UNKNOWN_CREDENTIAL, None, CredentialKind::Unknown)
         };
 
-        self.timestamp.push(timestamp);
-        self.credential.push(credential);
-        self.source_ip.push(source_ip);
-        self.method.push(method);
-        self.path.push(path);
-        self.status.push(status);
-        self.bytes.push(bytes);
-        self.user_agent.push(user_agent);
-        self.count.push(count);
-        self.file.push(file);
+        self.rows.timestamp.push(timestamp);
+        self.rows.credential.push(credential);
+        self.rows.source_ip.push(source_ip);
+        self.rows.method.push(method);
+        self.rows.path.push(path);
+        self.rows.status.push(status);
+        self.rows.bytes.push(bytes);
+        self.rows.user_agent.push(user_agent);
+        self.rows.count.push(count);
+        self.rows.file.push(file);
         Ok(())
     }
 
@@ -479,7 +553,7 @@ impl EventBuilder {
         let scrubbed = secret::scrub_path(target);
         let credential = scrubbed.secret.as_deref().map(|s| self.secret_credential(cache, s));
         let method = method.map(|m| self.strings.intern(m));
-        (self.paths.push(scrubbed.path.as_str()), credential, method)
+        (self.rows.paths.push(scrubbed.path.as_str()), credential, method)
     }
 
     /// Builds the events frame, sorted by time (then file and line), with every copy of a
@@ -488,14 +562,49 @@ impl EventBuilder {
         mut self,
         labels: &BTreeMap<String, String>,
     ) -> PolarsResult<(DataFrame, Vec<Credential>, super::Addresses)> {
-        self.scrub_known_secrets();
+        let scrubber = self.seal(labels);
+        let mut rows = std::mem::take(&mut self.rows);
+        if let Some(s) = &scrubber {
+            s.scrub_arena(&mut rows.paths);
+        }
+        let (df, address_rows) = self.frame(&rows)?;
+        drop(rows);
+        Ok((df, self.credentials, super::Addresses { distinct: self.ips.values, rows: address_rows }))
+    }
+
+    /// Ends the reading: labels the credentials and scrubs known secrets from the interned
+    /// text. Returns what scrubs them from paths (which are stored per row), if there is any
+    /// secret to scrub.
+    pub fn seal(&mut self, labels: &BTreeMap<String, String>) -> Option<Scrubber> {
         for c in &mut self.credentials {
             if let Some(l) = labels.get(&c.id) {
                 c.label = Some(l.clone());
             }
         }
-        let n = self.len();
-        let key = |i: usize| (self.timestamp[i], self.file[i], self.line[i]);
+        let scrubber = Scrubber::new(&self.secrets, &self.credentials)?;
+        for value in &mut self.strings.values {
+            if let Some(scrubbed) = scrubber.scrub(value) {
+                *value = Arc::from(scrubbed);
+            }
+        }
+        Some(scrubber)
+    }
+
+    /// The credentials seen so far, by id.
+    pub fn credentials(&self) -> &[Credential] {
+        &self.credentials
+    }
+
+    /// The distinct source addresses seen so far, by id.
+    pub fn addresses(&self) -> &[IpAddr] {
+        &self.ips.values
+    }
+
+    /// The events frame of `rows` (of this builder), sorted by time (then file and line), and
+    /// each row's address id.
+    pub fn frame(&self, rows: &Rows) -> PolarsResult<(DataFrame, Vec<Option<u32>>)> {
+        let n = rows.len();
+        let key = |i: usize| (rows.timestamp[i], rows.file[i], rows.line[i]);
         let mut order: Vec<u32> = (0..n as u32).collect();
         // Logs are mostly written in time order: sort only when they are not.
         if !(1..n).into_par_iter().all(|i| key(i - 1) <= key(i)) {
@@ -510,7 +619,7 @@ impl EventBuilder {
         let creds = &self.credentials;
         let by_credential = |name: &str, value: &dyn Fn(&Credential) -> Option<&str>| {
             let dict = dictionary(creds.iter().map(value));
-            gather(&dict, name, order.iter().map(|i| Some(self.credential[at(i)])))
+            gather(&dict, name, order.iter().map(|i| Some(rows.credential[at(i)])))
         };
         let ips = || {
             let text: Vec<String> = self.ips.values.iter().map(ToString::to_string).collect();
@@ -521,7 +630,7 @@ impl EventBuilder {
         type Build<'b> = Box<dyn Fn() -> PolarsResult<Column> + Send + Sync + 'b>;
         let builds: Vec<Build<'_>> = vec![
             Box::new(|| {
-                Ok(Int64Chunked::from_iter_values(col::TIMESTAMP.into(), order.iter().map(|i| self.timestamp[at(i)]))
+                Ok(Int64Chunked::from_iter_values(col::TIMESTAMP.into(), order.iter().map(|i| rows.timestamp[at(i)]))
                     .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                     .into_series()
                     .into_column())
@@ -529,31 +638,31 @@ impl EventBuilder {
             Box::new(|| by_credential(col::CREDENTIAL, &|c| Some(c.id.as_str()))),
             Box::new(|| by_credential(col::CREDENTIAL_HINT, &|c| c.hint.as_deref())),
             Box::new(|| by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())),
-            Box::new(|| gather(&ips(), col::SOURCE_IP, order.iter().map(|i| self.source_ip[at(i)]))),
-            Box::new(|| text(&self.method, col::METHOD)),
+            Box::new(|| gather(&ips(), col::SOURCE_IP, order.iter().map(|i| rows.source_ip[at(i)]))),
+            Box::new(|| text(&rows.method, col::METHOD)),
             Box::new(|| {
-                let paths = dictionary(self.paths.values().map(Some));
-                gather(&paths, col::PATH, order.iter().map(|i| self.path[at(i)]))
+                let paths = dictionary(rows.paths.values().map(Some));
+                gather(&paths, col::PATH, order.iter().map(|i| rows.path[at(i)]))
             }),
             Box::new(|| {
-                Ok(Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| self.status[at(i)]))
+                Ok(Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| rows.status[at(i)]))
                     .into_series()
                     .into_column())
             }),
             Box::new(|| {
-                Ok(Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| self.bytes[at(i)]))
+                Ok(Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| rows.bytes[at(i)]))
                     .into_series()
                     .into_column())
             }),
-            Box::new(|| text(&self.user_agent, col::USER_AGENT)),
+            Box::new(|| text(&rows.user_agent, col::USER_AGENT)),
             Box::new(|| {
-                Ok(Int64Chunked::from_iter_values(col::COUNT.into(), order.iter().map(|i| self.count[at(i)]))
+                Ok(Int64Chunked::from_iter_values(col::COUNT.into(), order.iter().map(|i| rows.count[at(i)]))
                     .into_series()
                     .into_column())
             }),
-            Box::new(|| gather(&files(), col::SOURCE_FILE, order.iter().map(|i| Some(self.file[at(i)])))),
+            Box::new(|| gather(&files(), col::SOURCE_FILE, order.iter().map(|i| Some(rows.file[at(i)])))),
             Box::new(|| {
-                Ok(UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| self.line[at(i)]))
+                Ok(UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| rows.line[at(i)]))
                     .into_series()
                     .into_column())
             }),
@@ -561,48 +670,61 @@ impl EventBuilder {
         let columns = builds.par_iter().map(|build| build()).collect::<PolarsResult<Vec<Column>>>()?;
         drop(builds);
         let df = DataFrame::new(n, columns)?;
-        let rows = order.iter().map(|i| self.source_ip[at(i)]).collect();
-        Ok((df, self.credentials, super::Addresses { distinct: self.ips.values, rows }))
+        Ok((df, order.iter().map(|i| rows.source_ip[at(i)]).collect()))
     }
 
-    /// Per credential: (rows, requests weighted by `count`).
+    /// Per credential: (rows, requests weighted by `count`), spilled rows included.
     pub fn usage(&self) -> Vec<(u64, i64)> {
-        let mut usage = vec![(0u64, 0i64); self.credentials.len()];
-        for (c, n) in self.credential.iter().zip(&self.count) {
+        let mut usage = match &self.spill {
+            Some(spill) => spill.usage(self.credentials.len()),
+            None => vec![(0u64, 0i64); self.credentials.len()],
+        };
+        for (c, n) in self.rows.credential.iter().zip(&self.rows.count) {
             let u = &mut usage[*c as usize];
             u.0 += 1;
             u.1 += n;
         }
         usage
     }
+}
 
-    /// Replaces copies of raw secrets in paths and user agents (a key pasted into a URL path
-    /// or a client's user agent) with their fingerprints.
-    fn scrub_known_secrets(&mut self) {
+/// Replaces copies of raw secrets (a key pasted into a URL path or a client's user agent) with
+/// their fingerprints.
+pub struct Scrubber {
+    matcher: aho_corasick::AhoCorasick,
+    replacements: Vec<String>,
+}
+
+impl Scrubber {
+    /// `None` when there is no secret to look for.
+    fn new(secrets: &PlHashMap<String, u32>, credentials: &[Credential]) -> Option<Self> {
         // Very short "secrets" would match ordinary text; real keys are longer.
-        let secrets: Vec<(&String, &u32)> = self.secrets.iter().filter(|(s, _)| s.len() >= 8).collect();
+        let mut secrets: Vec<(&String, &u32)> = secrets.iter().filter(|(s, _)| s.len() >= 8).collect();
         if secrets.is_empty() {
-            return;
+            return None;
         }
-        let Ok(ac) = aho_corasick::AhoCorasick::builder()
+        secrets.sort_unstable();
+        let matcher = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostLongest)
             .build(secrets.iter().map(|(s, _)| s.as_str()))
-        else {
-            return;
-        };
-        let replacements: Vec<&str> = secrets.iter().map(|(_, c)| self.credentials[**c as usize].id.as_str()).collect();
-        for value in &mut self.strings.values {
-            if ac.is_match(&**value) {
-                *value = Arc::from(ac.replace_all(value, &replacements));
-            }
-        }
-        // Paths: one pass over all of them; rewritten only when a secret is there.
-        if ac.is_match(self.paths.bytes.as_str()) {
+            .ok()?;
+        let replacements = secrets.iter().map(|(_, c)| credentials[**c as usize].id.clone()).collect();
+        Some(Self { matcher, replacements })
+    }
+
+    /// The text with every secret replaced, or `None` when it holds none.
+    fn scrub(&self, text: &str) -> Option<String> {
+        self.matcher.is_match(text).then(|| self.matcher.replace_all(text, &self.replacements))
+    }
+
+    /// Scrubs paths: one pass over all of them; rewritten only when a secret is there.
+    pub(super) fn scrub_arena(&self, paths: &mut Arena) {
+        if self.matcher.is_match(paths.bytes.as_str()) {
             let mut scrubbed = Arena::default();
-            for value in self.paths.values() {
-                scrubbed.push(&ac.replace_all(value, &replacements));
+            for value in paths.values() {
+                scrubbed.push(&self.scrub(value).unwrap_or_else(|| value.to_string()));
             }
-            self.paths = scrubbed;
+            *paths = scrubbed;
         }
     }
 }

@@ -14,6 +14,7 @@ mod json;
 mod jsonl;
 mod linewise;
 mod source;
+mod spill;
 mod table;
 mod tokens;
 
@@ -22,6 +23,7 @@ pub use builder::{parse_ip, Credential, CredentialKind};
 pub use csv::split_record as split_csv_record;
 pub use detect::Format;
 pub use source::{expand, Input};
+pub use spill::Spill;
 
 use crate::error::{Error, Result};
 use crate::mapping::Mapping;
@@ -114,6 +116,14 @@ pub struct Ingested {
     /// without hashing every row's text again. `None` once rows were dropped from `events`, and
     /// taken by geolocation (its memory is freed before the detectors run).
     pub addresses: Option<Addresses>,
+    /// Per credential id, while reading: rows and requests.
+    usage: Vec<(u64, i64)>,
+}
+
+impl Ingested {
+    fn credentials_usage(&mut self) -> Vec<(u64, i64)> {
+        std::mem::take(&mut self.usage)
+    }
 }
 
 /// Distinct source addresses and, per row of the events (in order), the index of its address.
@@ -148,10 +158,108 @@ pub fn ingest(args: &[String], opts: &IngestOptions, progress: &dyn Progress) ->
 /// arguments that named nothing, reported with the files.
 pub fn ingest_inputs(
     inputs: &[Input],
-    mut errors: Vec<Error>,
+    errors: Vec<Error>,
     opts: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<Ingested> {
+    let (builder, mut ingested) = read_inputs(inputs, errors, opts, EventBuilder::default(), progress)?;
+    let (events, credentials, addresses) = builder
+        .finish(&labels(opts))
+        .map_err(|source| Error::Frame { context: "building the events frame", source })?;
+    ingested.credentials = credential_usage(credentials, ingested.credentials_usage());
+    ingested.events = events;
+    ingested.addresses = Some(addresses);
+    Ok(ingested)
+}
+
+/// Reads all inputs named by `args` for a streaming scan: the events go to `spill` block by
+/// block, grouped by key, and are read back one bucket of keys at a time ([`Spilled`]). The
+/// returned [`Ingested`] has everything but the events (its frame is empty).
+pub fn ingest_spilled(
+    args: &[String],
+    opts: &IngestOptions,
+    spill: Spill,
+    progress: &dyn Progress,
+) -> Result<(Ingested, Spilled)> {
+    let (inputs, errors) = source::expand(args, &opts.skip_dirs);
+    let mut builder = EventBuilder::default();
+    builder.spill_to(spill);
+    let (builder, mut ingested) = read_inputs(&inputs, errors, opts, builder, progress)?;
+    let usage = ingested.credentials_usage();
+    let (dictionaries, spill, scrubber) = builder.finish_spilled(&labels(opts))?;
+    ingested.credentials = credential_usage(dictionaries.credentials().to_vec(), usage);
+    let (events, _) = dictionaries
+        .frame(&builder::Rows::default())
+        .map_err(|source| Error::Frame { context: "building the events frame", source })?;
+    ingested.events = events;
+    Ok((ingested, Spilled { dictionaries, spill, scrubber }))
+}
+
+/// Events of a streaming scan on disk, grouped by key into buckets.
+pub struct Spilled {
+    /// The builder that read them, without rows: its dictionaries give the rows' text.
+    dictionaries: EventBuilder,
+    spill: Spill,
+    scrubber: Option<builder::Scrubber>,
+}
+
+impl Spilled {
+    pub fn buckets(&self) -> usize {
+        self.spill.buckets()
+    }
+
+    /// The events of one bucket of keys: the frame a scan in memory builds, restricted to
+    /// those keys (sorted by time, then file and line), and each row's address (ids into
+    /// [`Spilled::addresses`]).
+    pub fn bucket(&mut self, bucket: usize) -> Result<(DataFrame, Vec<Option<u32>>)> {
+        let mut rows = self.spill.read_bucket(bucket)?;
+        if let Some(s) = &self.scrubber {
+            s.scrub_arena(&mut rows.paths);
+        }
+        self.dictionaries
+            .frame(&rows)
+            .map_err(|source| Error::Frame { context: "building the events frame of a bucket", source })
+    }
+
+    /// The time of the first event (UTC µs).
+    pub fn first_time(&self) -> Option<i64> {
+        self.spill.first_time()
+    }
+
+    /// The distinct source addresses of all events.
+    pub fn addresses(&self) -> &[std::net::IpAddr] {
+        self.dictionaries.addresses()
+    }
+}
+
+/// The credential labels of a run: the mapping's, then `--key-label`'s.
+fn labels(opts: &IngestOptions) -> BTreeMap<String, String> {
+    let mut labels = opts.mapping.labels.clone();
+    labels.extend(opts.key_labels.clone());
+    labels
+}
+
+/// The credentials that have events, with their usage, sorted by id.
+fn credential_usage(credentials: Vec<Credential>, usage: Vec<(u64, i64)>) -> Vec<CredentialUsage> {
+    let mut credentials: Vec<CredentialUsage> = credentials
+        .into_iter()
+        .zip(usage)
+        .filter(|(_, (rows, _))| *rows > 0)
+        .map(|(credential, (rows, requests))| CredentialUsage { credential, rows, requests })
+        .collect();
+    credentials.sort_by(|a, b| a.credential.id.cmp(&b.credential.id));
+    credentials
+}
+
+/// Reads every input into `builder`; the result has no events and no credentials yet (the
+/// builder has them). Stops at the first error writing a spill.
+fn read_inputs(
+    inputs: &[Input],
+    mut errors: Vec<Error>,
+    opts: &IngestOptions,
+    mut builder: EventBuilder,
+    progress: &dyn Progress,
+) -> Result<(EventBuilder, Ingested)> {
     let mut files: Vec<FileReport> = errors
         .iter()
         .map(|e| FileReport {
@@ -164,31 +272,30 @@ pub fn ingest_inputs(
             error: Some(e.to_string()),
         })
         .collect();
-    let mut builder = EventBuilder::default();
     let mut rejects = Vec::new();
     progress.start(inputs.iter().map(Input::size).sum());
     for input in inputs {
         progress.file(&input.name());
         let (report, file_rejects, error) = ingest_one(input, opts, &mut builder, progress);
+        if let Some(e) = builder.take_spill_error() {
+            return Err(e);
+        }
         progress.advance(input.size());
         rejects.extend(file_rejects);
         files.push(report);
         errors.extend(error);
     }
-
     let usage = builder.usage();
-    let mut labels = opts.mapping.labels.clone();
-    labels.extend(opts.key_labels.clone());
-    let (events, credentials, addresses) =
-        builder.finish(&labels).map_err(|source| Error::Frame { context: "building the events frame", source })?;
-    let mut credentials: Vec<CredentialUsage> = credentials
-        .into_iter()
-        .zip(usage)
-        .filter(|(_, (rows, _))| *rows > 0)
-        .map(|(credential, (rows, requests))| CredentialUsage { credential, rows, requests })
-        .collect();
-    credentials.sort_by(|a, b| a.credential.id.cmp(&b.credential.id));
-    Ok(Ingested { events, files, rejects, credentials, errors, addresses: Some(addresses) })
+    let ingested = Ingested {
+        events: DataFrame::empty(),
+        files,
+        rejects,
+        credentials: Vec::new(),
+        errors,
+        addresses: None,
+        usage,
+    };
+    Ok((builder, ingested))
 }
 
 /// How much of an input is read and normalised at a time, by default.
@@ -293,7 +400,7 @@ fn ingest_one(
             match reader.fill(&mut buf, opts.block_bytes.max(1)) {
                 Ok(m) => more = m,
                 Err(e) => {
-                    builder.truncate(before);
+                    builder.drop_since(before);
                     return fail(report, e);
                 }
             }
@@ -333,9 +440,11 @@ fn ingest_one(
             (parsed, next)
         });
         if let Err(e) = parsed {
-            builder.truncate(before);
+            builder.drop_since(before);
             return fail(report, e);
         }
+        // A streaming scan moves the block's rows to disk.
+        builder.spill_block();
         lines_before += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
         first = false;
         match next {
@@ -345,7 +454,7 @@ fn ingest_one(
                 more = m;
             }
             Some(Err(e)) => {
-                builder.truncate(before);
+                builder.drop_since(before);
                 return fail(report, e);
             }
         }
@@ -370,9 +479,7 @@ fn ingest_one(
             first_reason: first.detail,
         };
         // The file's good rows are dropped with it, and accounted for as such.
-        let kept: Vec<u64> = builder.lines_since(before).to_vec();
-        builder.truncate(before);
-        for line in kept {
+        for line in builder.drop_since(before) {
             problems.push((
                 line,
                 Problem::new("file_left_out", "the file was left out because too many of its rows were rejected"),
@@ -422,6 +529,8 @@ pub(crate) fn polars_message(e: &polars::error::PolarsError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::col;
+    use polars::prelude::*;
 
     /// Reading in blocks gives the same events and rejects as reading whole, whatever the
     /// block size: the fixtures' odd lines (quoted newlines in CSV, broken lines, blank
@@ -466,5 +575,74 @@ mod tests {
             );
             assert_eq!(blocks.files, whole.files);
         }
+    }
+
+    /// A streaming read gives, bucket by bucket, the frame a read in memory gives restricted
+    /// to the bucket's keys; the same files, rejects and credentials; and a file left out
+    /// after some of its blocks were spilled is dropped from the spill too.
+    #[test]
+    fn spilled_buckets_are_the_events_of_their_keys() {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let tmp = tempfile::tempdir().unwrap();
+        let mut inputs = Vec::new();
+        for name in ["access.log", "export.csv", "gateway.jsonl", "usage.tsv"] {
+            let path = tmp.path().join(name);
+            std::fs::copy(fixtures.join(name), &path).unwrap();
+            inputs.push(path.display().to_string());
+        }
+        // Mostly bad rows, read in many blocks: left out after its good rows were spilled.
+        let mut bad = String::from("timestamp,ip,api_key\n");
+        for i in 0..200 {
+            let ts = if i % 4 == 0 { "2026-03-02T10:00:00Z" } else { "not a time" };
+            bad.push_str(&format!("{ts},198.51.100.{},sk_live_0123456789abcdef{}\n", i % 250, i % 3));
+        }
+        let bad_path = tmp.path().join("bad.csv");
+        std::fs::write(&bad_path, bad).unwrap();
+        inputs.insert(2, bad_path.display().to_string());
+        let opts =
+            IngestOptions { assume_tz: Some(chrono_tz::Europe::Berlin), block_bytes: 300, ..IngestOptions::default() };
+        let whole = ingest(&inputs, &opts, &NoProgress).unwrap();
+        let spill_dir = tmp.path().join("out");
+        std::fs::create_dir(&spill_dir).unwrap();
+        for buckets in [1, 2, 5] {
+            let spill = Spill::create(&spill_dir, buckets).unwrap();
+            let (ingested, mut spilled) = ingest_spilled(&inputs, &opts, spill, &NoProgress).unwrap();
+            assert_eq!(ingested.files, whole.files);
+            assert!(ingested.files.iter().any(|f| f.error.is_some() && f.file.ends_with("bad.csv")));
+            assert_eq!(ingested.rejects, whole.rejects);
+            assert_eq!(ingested.credentials, whole.credentials);
+            assert_eq!(ingested.events.schema(), whole.events.schema());
+            let mut rows = 0;
+            for b in 0..spilled.buckets() {
+                let (frame, addresses) = spilled.bucket(b).unwrap();
+                rows += frame.height();
+                let keys: std::collections::HashSet<String> =
+                    frame.column(col::CREDENTIAL).unwrap().str().unwrap().iter().flatten().map(String::from).collect();
+                let mine: BooleanChunked = whole
+                    .events
+                    .column(col::CREDENTIAL)
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.is_some_and(|c| keys.contains(c)))
+                    .collect();
+                let expected = whole.events.filter(&mine).unwrap();
+                assert!(frame.equals_missing(&expected), "bucket {b} of {buckets}");
+                let text: Vec<Option<String>> =
+                    addresses.iter().map(|a| a.map(|a| spilled.addresses()[a as usize].to_string())).collect();
+                let column: Vec<Option<String>> = frame
+                    .column(col::SOURCE_IP)
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.map(str::to_string))
+                    .collect();
+                assert_eq!(text, column);
+            }
+            assert_eq!(rows, whole.events.height());
+        }
+        assert_eq!(std::fs::read_dir(&spill_dir).unwrap().count(), 0, "spills are removed");
     }
 }

@@ -19,12 +19,20 @@ use std::path::{Path, PathBuf};
 /// One output file: its name inside the output directory and its contents.
 pub struct Output {
     pub name: String,
-    pub bytes: Vec<u8>,
+    pub content: Content,
+}
+
+/// What an output holds.
+pub enum Content {
+    Bytes(Vec<u8>),
+    /// Already written, to [`OutputDir::staging_path`] of the output's name (too large to hold
+    /// in memory): committing only renames it.
+    Staged,
 }
 
 impl Output {
     pub fn new(name: impl Into<String>, bytes: Vec<u8>) -> Self {
-        Self { name: name.into(), bytes }
+        Self { name: name.into(), content: Content::Bytes(bytes) }
     }
 }
 
@@ -62,12 +70,14 @@ impl OutputDir {
                     return Err(Error::Write { path: parent.to_path_buf(), source });
                 }
             }
-            let file_name = target.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            let tmp = target.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-            let written = std::fs::File::create(&tmp).and_then(|mut f| {
-                f.write_all(&output.bytes)?;
-                f.sync_all()
-            });
+            let tmp = self.staging_path(&output.name);
+            let written = match &output.content {
+                Content::Bytes(bytes) => std::fs::File::create(&tmp).and_then(|mut f| {
+                    f.write_all(bytes)?;
+                    f.sync_all()
+                }),
+                Content::Staged => std::fs::File::open(&tmp).and_then(|f| f.sync_all()),
+            };
             if let Err(source) = written {
                 let _ = std::fs::remove_file(&tmp);
                 cleanup(&staged);
@@ -86,6 +96,14 @@ impl OutputDir {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+
+    /// Where an output is written before [`OutputDir::commit`] renames it into place: a hidden
+    /// file beside it.
+    pub fn staging_path(&self, name: &str) -> PathBuf {
+        let target = self.dir.join(name);
+        let file_name = target.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        target.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()))
     }
 
     /// Removes files of a subdirectory that this run did not write (charts of a previous run).

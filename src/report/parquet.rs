@@ -27,37 +27,64 @@ const DICTIONARY_MAX_SHARE: f64 = 0.75;
 
 /// A frame as Parquet bytes (zstd-compressed, with statistics).
 pub fn to_bytes(frame: &DataFrame) -> Result<Vec<u8>> {
-    encode(frame).map_err(|source| Error::Frame { context: "writing Parquet", source })
+    let mut writer = Writer::new(Vec::new(), frame.schema()).map_err(err)?;
+    writer.write(frame).map_err(err)?;
+    writer.finish().map_err(err)
 }
 
-fn encode(frame: &DataFrame) -> PolarsResult<Vec<u8>> {
-    let schema = frame.schema().to_arrow(CompatLevel::newest());
-    let types = to_parquet_schema(&schema)?.fields().to_vec();
-    let options = WriteOptions {
+fn err(source: PolarsError) -> Error {
+    Error::Frame { context: "writing Parquet", source }
+}
+
+fn options() -> WriteOptions {
+    WriteOptions {
         statistics: StatisticsOptions::default(),
         compression: CompressionOptions::Zstd(None),
         version: Version::V1,
         data_page_size: None,
-    };
-    let mut writer = FileWriter::try_new(Vec::new(), schema, options)?;
-    let height = frame.height();
-    for offset in (0..height).step_by(ROW_GROUP_ROWS) {
-        let rows = ROW_GROUP_ROWS.min(height - offset);
-        let group = frame.slice(offset as i64, rows);
-        let columns: Vec<Vec<CompressedPage>> = group
-            .columns()
-            .par_iter()
-            .zip(&types)
-            .map(|(column, type_)| column_pages(column.as_materialized_series(), type_, options))
-            .collect::<PolarsResult<_>>()?;
-        let columns = DynIter::new(columns.iter().map(|pages| {
-            Ok(DynStreamingIterator::new(fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok))))
-        }));
-        writer.write(rows as u64, columns)?;
     }
-    // The footer carries the frame's own Arrow schema: readers see strings, not dictionaries.
-    writer.end(None)?;
-    Ok(writer.into_inner())
+}
+
+/// Writes frames of one schema, one after another, as one Parquet file (a streaming scan
+/// writes its events one bucket of keys at a time).
+pub struct Writer<W: std::io::Write> {
+    writer: FileWriter<W>,
+    types: Vec<ParquetType>,
+}
+
+impl<W: std::io::Write> Writer<W> {
+    pub fn new(out: W, schema: &Schema) -> PolarsResult<Self> {
+        let schema = schema.to_arrow(CompatLevel::newest());
+        let types = to_parquet_schema(&schema)?.fields().to_vec();
+        Ok(Self { writer: FileWriter::try_new(out, schema, options())?, types })
+    }
+
+    /// Appends the frame's rows (its schema must be the writer's), in row groups.
+    pub fn write(&mut self, frame: &DataFrame) -> PolarsResult<()> {
+        let height = frame.height();
+        for offset in (0..height).step_by(ROW_GROUP_ROWS) {
+            let rows = ROW_GROUP_ROWS.min(height - offset);
+            let group = frame.slice(offset as i64, rows);
+            let columns: Vec<Vec<CompressedPage>> = group
+                .columns()
+                .par_iter()
+                .zip(&self.types)
+                .map(|(column, type_)| column_pages(column.as_materialized_series(), type_, options()))
+                .collect::<PolarsResult<_>>()?;
+            let columns = DynIter::new(columns.iter().map(|pages| {
+                Ok(DynStreamingIterator::new(fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok))))
+            }));
+            self.writer.write(rows as u64, columns)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the footer and returns the output.
+    pub fn finish(mut self) -> PolarsResult<W> {
+        // The footer carries the frame's own Arrow schema: readers see strings, not dictionaries.
+        self.writer.end(None)?;
+        Ok(self.writer.into_inner())
+    }
 }
 
 /// One column of a row group, encoded and compressed.

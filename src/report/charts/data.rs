@@ -69,11 +69,71 @@ impl Cols {
     }
 }
 
+/// One chart to draw.
+enum Job<'i> {
+    Timeline(&'i Incident),
+    Sources(&'i Incident),
+    Heatmap(&'i Incident),
+    World(&'i Incident),
+}
+
+impl Job<'_> {
+    fn incident(&self) -> &Incident {
+        match self {
+            Job::Timeline(i) | Job::Sources(i) | Job::Heatmap(i) | Job::World(i) => i,
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Job::Timeline(i) => format!("{}-timeline", i.id),
+            Job::Sources(i) => format!("{}-sources", i.id),
+            Job::Heatmap(i) => format!("key-{}-heatmap", slug(&i.credential)),
+            Job::World(i) => format!("key-{}-world", slug(&i.credential)),
+        }
+    }
+}
+
+/// The charts of `incidents` (in report order) that are among the first [`MAX_INCIDENTS`]
+/// of `ranked`, in the order reports show them: each incident's timeline and sources, and the
+/// heatmap and map of its key with the key's first incident.
+/// Incidents whose key `drawable` refuses (no events to draw) get none.
+fn jobs<'i>(incidents: &'i [Incident], ranked: &[Incident], drawable: impl Fn(&Incident) -> bool) -> Vec<Job<'i>> {
+    let charted: BTreeSet<&str> = ranked.iter().take(MAX_INCIDENTS).map(|i| i.id.as_str()).collect();
+    let mut jobs = Vec::new();
+    let mut keys_done = BTreeSet::new();
+    for inc in incidents.iter().filter(|i| charted.contains(i.id.as_str()) && drawable(i)) {
+        jobs.extend([Job::Timeline(inc), Job::Sources(inc)]);
+        if keys_done.insert(inc.credential.as_str()) {
+            jobs.extend([Job::Heatmap(inc), Job::World(inc)]);
+        }
+    }
+    jobs
+}
+
+/// The names of the charts of `incidents` (all of a run's, in report order), in the order
+/// reports show them: for putting charts drawn in parts back in order.
+pub fn chart_order(incidents: &[Incident]) -> Vec<String> {
+    jobs(incidents, incidents, |_| true).iter().map(Job::name).collect()
+}
+
 /// Renders the charts of the incidents (at most [`MAX_INCIDENTS`]) and of their keys.
 pub fn charts(
     events: &DataFrame,
     keys: &[KeyRows<'_>],
     incidents: &[Incident],
+    rate: &RateConfig,
+) -> Result<Vec<Rendered>> {
+    charts_of(events, keys, incidents, incidents, rate)
+}
+
+/// Renders the charts of `incidents` (those of the keys of `events`, in report order) that
+/// are among the first [`MAX_INCIDENTS`] of `ranked` (all of the run's).
+pub fn charts_of(
+    events: &DataFrame,
+    keys: &[KeyRows<'_>],
+    incidents: &[Incident],
+    ranked: &[Incident],
     rate: &RateConfig,
 ) -> Result<Vec<Rendered>> {
     let frame_err = |source| Error::Frame { context: "preparing charts", source };
@@ -82,47 +142,28 @@ pub fn charts(
         keys.iter().map(|k| (k.key, (k.name.as_str(), k.rows.as_slice()))).collect();
     let in_incident: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
     let chart_err = |e: String| Error::Usage(format!("drawing a chart failed: {e}"));
-    // Which charts, in their order; drawn in parallel.
-    enum Job<'i> {
-        Timeline(&'i Incident),
-        Sources(&'i Incident),
-        Heatmap(&'i Incident),
-        World(&'i Incident),
-    }
-    let mut jobs = Vec::new();
-    let mut keys_done = BTreeSet::new();
-    for inc in incidents.iter().take(MAX_INCIDENTS) {
-        if !key_rows.contains_key(inc.credential.as_str()) {
-            continue;
-        }
-        jobs.extend([Job::Timeline(inc), Job::Sources(inc)]);
-        if keys_done.insert(inc.credential.clone()) {
-            jobs.extend([Job::Heatmap(inc), Job::World(inc)]);
-        }
-    }
+    let jobs = jobs(incidents, ranked, |i| key_rows.contains_key(i.credential.as_str()));
     let rendered: Vec<Option<Rendered>> = jobs
         .par_iter()
         .map(|job| {
-            let inc = match job {
-                Job::Timeline(i) | Job::Sources(i) | Job::Heatmap(i) | Job::World(i) => *i,
-            };
+            let inc = job.incident();
             let Some(&(name, rows)) = key_rows.get(inc.credential.as_str()) else { return Ok(None) };
             let key_incidents = || incidents.iter().filter(|i| i.credential == inc.credential).collect::<Vec<_>>();
             let chart = match job {
                 Job::Timeline(_) => {
                     let c = timeline(&cols, events, inc, name, rows, &rate.calendar, rate)?;
-                    render(format!("{}-timeline", inc.id), c.title.clone(), &c)
+                    render(job.name(), c.title.clone(), &c)
                 }
                 Job::Sources(_) => {
                     let c = sources(&cols, inc, name, rows, &in_incident);
-                    render(format!("{}-sources", inc.id), c.title.clone(), &c)
+                    render(job.name(), c.title.clone(), &c)
                 }
                 Job::Heatmap(_) => {
                     let c = heatmap(&cols, name, rows, &key_incidents(), &in_incident, &rate.calendar);
-                    render(format!("key-{}-heatmap", slug(&inc.credential)), c.title.clone(), &c)
+                    render(job.name(), c.title.clone(), &c)
                 }
                 Job::World(_) => match world(&cols, name, rows, &key_incidents()) {
-                    Some(c) => render(format!("key-{}-world", slug(&inc.credential)), c.title.clone(), &c),
+                    Some(c) => render(job.name(), c.title.clone(), &c),
                     None => return Ok(None),
                 },
             };

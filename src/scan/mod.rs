@@ -1,5 +1,7 @@
 //! `scan`: the whole pipeline over a set of inputs, written to one output directory.
 
+pub mod streaming;
+
 use crate::detect::off_hours::{OffHours, OffHoursConfig};
 use crate::detect::rate::{RateConfig, RateSpike};
 use crate::detect::rotation::{Rotation, RotationConfig};
@@ -9,7 +11,7 @@ use crate::enrich::geoip::{GeoDatabases, Sources};
 use crate::enrich::{self, GeoStats};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, Progress};
-use crate::report::{self, summary, Output, OutputDir};
+use crate::report::{self, summary, Content, Output, OutputDir};
 use crate::timestamp::format_rfc3339;
 use chrono_tz::Tz;
 use polars::prelude::*;
@@ -30,6 +32,21 @@ pub struct ScanOptions {
     pub rate: RateConfig,
     pub off_hours: OffHoursConfig,
     pub rotation: RotationConfig,
+    /// Whether the events are held in memory or judged one bucket of keys at a time.
+    pub streaming: Streaming,
+}
+
+/// Whether a scan holds every event in memory, or reads them to disk grouped by key and
+/// judges one bucket of keys at a time ([`streaming`]): slower, but memory grows with the
+/// largest key's events instead of with the input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Streaming {
+    /// Streaming when the inputs look too large for the memory available.
+    #[default]
+    Auto,
+    Never,
+    /// Streaming, with this many buckets of keys ([`streaming::BUCKETS`] unless testing).
+    Buckets(usize),
 }
 
 /// The result of a scan that ran to the end (some inputs may still have failed).
@@ -42,6 +59,8 @@ pub struct ScanOutcome {
     /// The most severe incident, if any.
     pub worst: Option<Severity>,
     pub timings: Timings,
+    /// Whether the events were judged one bucket of keys at a time.
+    pub streamed: bool,
 }
 
 /// Where a scan spent its time (wall clock; not part of any output file, which stay
@@ -93,6 +112,19 @@ pub const OUTPUTS: [&str; 10] = [
 
 /// Reads the inputs, runs the detectors and writes the outputs ([`OUTPUTS`]).
 pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> {
+    let buckets = match opts.streaming {
+        Streaming::Buckets(n) => Some(n),
+        Streaming::Never => None,
+        Streaming::Auto => {
+            let (inputs, _) = ingest::expand(&opts.inputs, &ingest_options(opts).skip_dirs);
+            let bytes = inputs.iter().map(streaming::expected_bytes).sum();
+            let large = streaming::available_memory().is_some_and(|available| streaming::too_large(bytes, available));
+            large.then_some(streaming::BUCKETS)
+        }
+    };
+    if let Some(buckets) = buckets {
+        return streaming::scan(opts, buckets, progress);
+    }
     let dbs = open_databases(&opts.geoip)?;
     let out = OutputDir::create(&opts.out_dir)?;
     let mut timings = Timings::default();
@@ -105,7 +137,14 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     let run = Run { all: &ingested.events, new: None, ingested: &ingested, geo: &geo };
     let verdict = judge_and_write(&run, &ingested.events, opts, &out, Vec::new(), progress, &mut timings)?;
     let totals = summary::Totals::of(&ingested.files);
-    Ok(ScanOutcome { errors: ingested.errors, totals, text: verdict.text, worst: verdict.worst, timings })
+    Ok(ScanOutcome {
+        errors: ingested.errors,
+        totals,
+        text: verdict.text,
+        worst: verdict.worst,
+        timings,
+        streamed: false,
+    })
 }
 
 /// The GeoIP databases, every one checked before any log is read, all problems reported at once.
@@ -175,32 +214,73 @@ pub(crate) fn judge_and_write(
         (judged, parquet.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
     let Judged { keys, detection, incidents, flags, charts } = judged?;
-    let baseline = crate::detect::rate::baseline_frame(run.all, &keys, &opts.rate)?;
-    let time_range = time_range(events).map_err(|source| Error::Frame { context: "finding the time range", source })?;
-    let after_rotation = crate::detect::rotation::late_clients(run.all, &detection.findings)?;
+    let results = Results {
+        baseline: crate::detect::rate::baseline_frame(run.all, &keys, &opts.rate)?,
+        time_range: time_range(events).map_err(|source| Error::Frame { context: "finding the time range", source })?,
+        after_rotation: crate::detect::rotation::late_clients(run.all, &detection.findings)?,
+        flagged: run.all,
+        flags,
+        detection,
+        incidents,
+        charts,
+        events_parquet: Content::Bytes(events_parquet?),
+    };
+    let verdict = write_outputs(results, run.ingested, run.geo, opts, out, extra)?;
+    timings.report = clock.elapsed() - timings.detect;
+    progress.finish();
+    Ok(verdict)
+}
+
+/// Everything a run's outputs are made of.
+pub(crate) struct Results<'a> {
+    pub detection: Detection,
+    pub incidents: Vec<crate::detect::incident::Incident>,
+    /// The events the flags' rows are rows of.
+    pub flagged: &'a DataFrame,
+    /// In the order of `flagged_events.csv`.
+    pub flags: Vec<report::flagged::Flag>,
+    pub charts: Vec<report::charts::Rendered>,
+    pub baseline: DataFrame,
+    /// First and last event time, RFC 3339.
+    pub time_range: Option<(String, String)>,
+    pub after_rotation: Vec<crate::detect::rotation::LateClient>,
+    pub events_parquet: Content,
+}
+
+/// Writes every output ([`OUTPUTS`], then `extra`, then the charts) atomically.
+pub(crate) fn write_outputs(
+    results: Results<'_>,
+    ingested: &ingest::Ingested,
+    geo: &summary::GeoSummary,
+    opts: &ScanOptions,
+    out: &OutputDir,
+    extra: Vec<Output>,
+) -> Result<Verdict> {
+    let Results { detection, incidents, flagged, flags, charts, baseline, time_range, after_rotation, events_parquet } =
+        results;
     let summary_input = summary::SummaryInput {
-        files: &run.ingested.files,
-        credentials: &run.ingested.credentials,
+        files: &ingested.files,
+        credentials: &ingested.credentials,
         time_range,
         timezone: opts.timezone.name(),
         outputs: &OUTPUTS,
-        geo: run.geo,
+        geo,
         detection: &detection,
         incidents: &incidents,
         after_rotation: &after_rotation,
     };
     let summary_json = summary::to_json(&summary_input);
     let text = summary::to_text(&summary_input, &out.path().display().to_string());
-    let flagged_csv = report::flagged::to_csv(run.all, &flags)?;
-    let flagged_jsonl = report::flagged::to_jsonl(run.all, &flags)?;
+    let flagged_csv = report::flagged::to_csv(flagged, &flags)?;
+    let flagged_jsonl = report::flagged::to_jsonl(flagged, &flags)?;
     let outputs = [
-        Output { name: OUTPUTS[0].into(), bytes: events_parquet? },
-        Output { name: OUTPUTS[1].into(), bytes: report::rejects::to_bytes(&run.ingested.rejects) },
-        Output { name: OUTPUTS[2].into(), bytes: summary_json },
-        Output { name: OUTPUTS[3].into(), bytes: flagged_csv },
-        Output { name: OUTPUTS[4].into(), bytes: flagged_jsonl },
-        Output { name: OUTPUTS[5].into(), bytes: report::findings::to_json(&detection) },
-        Output { name: OUTPUTS[6].into(), bytes: report::incidents::to_json(&incidents, &detection.findings) },
+        Output { name: OUTPUTS[0].into(), content: events_parquet },
+        Output::new(OUTPUTS[1], report::rejects::to_bytes(&ingested.rejects)),
+        Output::new(OUTPUTS[2], summary_json),
+        Output::new(OUTPUTS[3], flagged_csv),
+        Output::new(OUTPUTS[4], flagged_jsonl),
+        Output::new(OUTPUTS[5], report::findings::to_json(&detection)),
+        Output::new(OUTPUTS[6], report::incidents::to_json(&incidents, &detection.findings)),
         Output::new(OUTPUTS[7], report::html::to_html(&summary_input, &incidents, &detection.findings, &charts)),
         Output::new(
             OUTPUTS[8],
@@ -215,8 +295,6 @@ pub(crate) fn judge_and_write(
         outputs.push(Output::new(format!("charts/{}.svg", c.name), c.svg));
     }
     out.commit(&outputs)?;
-    timings.report = clock.elapsed() - timings.detect;
-    progress.finish();
     out.remove_stale("charts", &outputs);
     let worst = incidents.iter().map(|i| i.severity).max();
     Ok(Verdict { text, worst, incidents })
@@ -259,15 +337,19 @@ fn judge<'a>(
     Ok(Judged { keys, detection, incidents, flags, charts })
 }
 
-/// Every detector over the events.
-fn detect(events: &DataFrame, keys: &[crate::detect::KeyRows<'_>], opts: &ScanOptions) -> Result<Detection> {
-    let detectors: Vec<Box<dyn Detector>> = vec![
+/// Every detector, in the order their findings are listed.
+fn detectors(opts: &ScanOptions) -> Vec<Box<dyn Detector>> {
+    vec![
         Box::new(UnfamiliarSource { config: opts.unfamiliar.clone() }),
         Box::new(RateSpike { config: opts.rate.clone() }),
         Box::new(OffHours { config: opts.off_hours.clone() }),
         Box::new(Rotation { config: opts.rotation.clone() }),
-    ];
-    let detections = detectors.iter().map(|d| d.detect_keys(events, keys)).collect::<Result<Vec<_>>>()?;
+    ]
+}
+
+/// Every detector over the events.
+fn detect(events: &DataFrame, keys: &[crate::detect::KeyRows<'_>], opts: &ScanOptions) -> Result<Detection> {
+    let detections = detectors(opts).iter().map(|d| d.detect_keys(events, keys)).collect::<Result<Vec<_>>>()?;
     Ok(Detection::merge(detections))
 }
 

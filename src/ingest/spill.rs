@@ -1,0 +1,324 @@
+//! The spill of a streaming scan: accepted rows moved to disk block by block as inputs are
+//! read, grouped by key into buckets, and read back one bucket at a time.
+//!
+//! Rows are stored as the builder holds them (ids into its dictionaries, which stay in
+//! memory), so a bucket read back builds the same frame, restricted to its keys, as a scan in
+//! memory would. Each block that was read becomes one piece in every bucket file it has rows
+//! for; a file left out after some of its blocks were spilled has those pieces marked dropped.
+//! The directory is removed when the spill is dropped.
+
+use super::builder::{Arena, Rows};
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The bucket of a credential id: credentials are numbered as first seen, so the first
+/// `buckets` keys each get a bucket of their own.
+pub fn bucket_of(credential: u32, buckets: usize) -> usize {
+    credential as usize % buckets
+}
+
+/// One block's rows as spilled.
+#[derive(Debug, Clone)]
+struct Piece {
+    /// Index of the block's first row among all rows appended (the builder's numbering).
+    start: usize,
+    rows: usize,
+    /// Left out with its file.
+    dropped: bool,
+    /// Rows and requests (weighted by `count`) per credential id.
+    usage: Vec<(u32, u64, i64)>,
+    /// The earliest event time.
+    first: Option<i64>,
+}
+
+/// Rows on disk, by bucket.
+pub struct Spill {
+    dir: PathBuf,
+    writers: Vec<Option<BufWriter<File>>>,
+    pieces: Vec<Piece>,
+    /// Rows spilled so far (dropped ones included): the builder's numbering goes on from here.
+    spilled: usize,
+}
+
+impl Spill {
+    /// A fresh spill directory inside `parent` (the output directory: on disk, where the user
+    /// chose to write, unlike a temporary directory that may live in memory).
+    pub fn create(parent: &Path, buckets: usize) -> Result<Self> {
+        let dir = parent.join(format!(".leakhound-spill-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Spill { path: dir.clone(), source })?;
+        Ok(Self { dir, writers: (0..buckets.max(1)).map(|_| None).collect(), pieces: Vec::new(), spilled: 0 })
+    }
+
+    pub fn buckets(&self) -> usize {
+        self.writers.len()
+    }
+
+    /// Rows spilled so far, dropped ones included.
+    pub fn spilled(&self) -> usize {
+        self.spilled
+    }
+
+    fn path(&self, bucket: usize) -> PathBuf {
+        self.dir.join(format!("bucket-{bucket:04}.bin"))
+    }
+
+    fn err(&self, bucket: usize) -> impl Fn(std::io::Error) -> Error + '_ {
+        move |source| Error::Spill { path: self.path(bucket), source }
+    }
+
+    /// Appends a block's rows (ids into `paths` resolved to text), bucket by bucket.
+    pub fn store(&mut self, rows: &Rows) -> Result<()> {
+        let n = rows.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let piece = self.pieces.len() as u32;
+        let buckets = self.buckets();
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); buckets];
+        let mut usage: std::collections::BTreeMap<u32, (u64, i64)> = Default::default();
+        for (i, (&c, &count)) in rows.credential.iter().zip(&rows.count).enumerate() {
+            members[bucket_of(c, buckets)].push(i as u32);
+            let u = usage.entry(c).or_default();
+            u.0 += 1;
+            u.1 += count;
+        }
+        for (bucket, members) in members.iter().enumerate().filter(|(_, m)| !m.is_empty()) {
+            let bytes = encode(piece, rows, members);
+            if self.writers[bucket].is_none() {
+                let file = File::create(self.path(bucket)).map_err(self.err(bucket))?;
+                self.writers[bucket] = Some(BufWriter::with_capacity(1 << 20, file));
+            }
+            let written = match &mut self.writers[bucket] {
+                Some(w) => w.write_all(&bytes),
+                None => Ok(()),
+            };
+            written.map_err(self.err(bucket))?;
+        }
+        self.pieces.push(Piece {
+            start: self.spilled,
+            rows: n,
+            dropped: false,
+            usage: usage.into_iter().map(|(c, (r, q))| (c, r, q)).collect(),
+            first: rows.timestamp.iter().min().copied(),
+        });
+        self.spilled += n;
+        Ok(())
+    }
+
+    /// Drops every spilled row numbered `from` or later (a file left out; its rows were the
+    /// last ones appended). Returns their source lines.
+    pub fn drop_from(&mut self, from: usize) -> Result<Vec<u64>> {
+        let mut dropped = Vec::new();
+        for (i, p) in self.pieces.iter_mut().enumerate() {
+            if p.start + p.rows > from && !p.dropped {
+                // Files are read whole, one after another: a piece never straddles a file.
+                debug_assert!(p.start >= from, "a spilled block straddles a file boundary");
+                p.dropped = true;
+                dropped.push(i as u32);
+            }
+        }
+        if dropped.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.flush()?;
+        let mut lines = Vec::new();
+        for bucket in 0..self.buckets() {
+            self.read_pieces(bucket, |piece| {
+                if dropped.contains(&piece.index) {
+                    lines.extend(piece.rows.line);
+                }
+            })?;
+        }
+        Ok(lines)
+    }
+
+    /// Rows and requests per credential id, over the rows not dropped.
+    pub fn usage(&self, credentials: usize) -> Vec<(u64, i64)> {
+        let mut usage = vec![(0u64, 0i64); credentials];
+        for p in self.pieces.iter().filter(|p| !p.dropped) {
+            for &(c, rows, requests) in &p.usage {
+                if let Some(u) = usage.get_mut(c as usize) {
+                    u.0 += rows;
+                    u.1 += requests;
+                }
+            }
+        }
+        usage
+    }
+
+    /// The earliest time of the rows not dropped.
+    pub fn first_time(&self) -> Option<i64> {
+        self.pieces.iter().filter(|p| !p.dropped).filter_map(|p| p.first).min()
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&mut self) -> Result<()> {
+        for bucket in 0..self.writers.len() {
+            if let Some(w) = &mut self.writers[bucket] {
+                let flushed = w.flush();
+                flushed.map_err(|source| Error::Spill { path: self.path(bucket), source })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows of one bucket that were not dropped, in the order they were read.
+    pub fn read_bucket(&mut self, bucket: usize) -> Result<Rows> {
+        self.flush()?;
+        let mut all = Rows::default();
+        self.read_pieces(bucket, |piece| {
+            if self.pieces.get(piece.index as usize).is_some_and(|p| !p.dropped) {
+                append(&mut all, piece.rows);
+            }
+        })?;
+        Ok(all)
+    }
+
+    /// Reads the pieces of a bucket one after another, each handed to `each`.
+    fn read_pieces(&self, bucket: usize, mut each: impl FnMut(Decoded)) -> Result<()> {
+        let file = match File::open(self.path(bucket)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.err(bucket)(e)),
+        };
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut bytes = Vec::new();
+        loop {
+            let mut header = [0u8; 8];
+            match reader.read_exact(&mut header) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(self.err(bucket)(e)),
+            }
+            let [i0, i1, i2, i3, n0, n1, n2, n3] = header;
+            let (index, n) = (u32::from_le_bytes([i0, i1, i2, i3]), u32::from_le_bytes([n0, n1, n2, n3]) as usize);
+            // The fixed-width columns, then the paths' text.
+            bytes.resize(n * ROW_BYTES, 0);
+            reader.read_exact(&mut bytes).map_err(self.err(bucket))?;
+            let text: usize = bytes[n * (ROW_BYTES - 4)..]
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .filter(|&len| len != NO_ID)
+                .map(|len| len as usize)
+                .sum();
+            let fixed = bytes.len();
+            bytes.resize(fixed + text, 0);
+            reader.read_exact(&mut bytes[fixed..]).map_err(self.err(bucket))?;
+            let rows = decode(&mut Decoder { bytes: &bytes, at: 0 }, n).ok_or_else(|| {
+                self.err(bucket)(std::io::Error::new(std::io::ErrorKind::InvalidData, "spill file is damaged"))
+            })?;
+            each(Decoded { index, rows });
+        }
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        self.writers.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Bytes of a row's fixed-width columns (a path's length included, not its text).
+const ROW_BYTES: usize = 8 + 4 + 4 + 4 + 4 + 8 + 4 + 8 + 4 + 8 + 4;
+
+/// Absent values: no valid row has them (statuses are 100–599, byte counts are not negative).
+const NO_ID: u32 = u32::MAX;
+const NO_STATUS: i32 = i32::MIN;
+const NO_BYTES: i64 = i64::MIN;
+
+/// A piece: its index, row count, then each column of the chosen rows (little-endian), paths
+/// as lengths (`NO_ID` for none) followed by their text.
+fn encode(piece: u32, rows: &Rows, members: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + members.len() * 80);
+    out.extend_from_slice(&piece.to_le_bytes());
+    out.extend_from_slice(&(members.len() as u32).to_le_bytes());
+    let at = |i: &u32| *i as usize;
+    let id = |v: Option<u32>| v.unwrap_or(NO_ID).to_le_bytes();
+    members.iter().for_each(|i| out.extend_from_slice(&rows.timestamp[at(i)].to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.credential[at(i)].to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(&id(rows.source_ip[at(i)])));
+    members.iter().for_each(|i| out.extend_from_slice(&id(rows.method[at(i)])));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.status[at(i)].unwrap_or(NO_STATUS).to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.bytes[at(i)].unwrap_or(NO_BYTES).to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(&id(rows.user_agent[at(i)])));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.count[at(i)].to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.file[at(i)].to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.line[at(i)].to_le_bytes()));
+    let path = |i: &u32| rows.path[at(i)].map(|p| rows.paths.get(p as usize));
+    members.iter().for_each(|i| out.extend_from_slice(&path(i).map_or(NO_ID, |p| p.len() as u32).to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(path(i).unwrap_or("").as_bytes()));
+    out
+}
+
+struct Decoded {
+    index: u32,
+    rows: Rows,
+}
+
+struct Decoder<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Decoder<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let b = self.bytes.get(self.at..self.at + N)?;
+        self.at += N;
+        b.try_into().ok()
+    }
+
+    fn many<T, const N: usize>(&mut self, n: usize, f: impl Fn([u8; N]) -> T) -> Option<Vec<T>> {
+        (0..n).map(|_| self.take::<N>().map(&f)).collect()
+    }
+}
+
+/// The `n` rows of a piece, from its columns (after the piece's header).
+fn decode(d: &mut Decoder<'_>, n: usize) -> Option<Rows> {
+    let id = |b: [u8; 4]| Some(u32::from_le_bytes(b)).filter(|&v| v != NO_ID);
+    let mut rows = Rows {
+        timestamp: d.many(n, i64::from_le_bytes)?,
+        credential: d.many(n, u32::from_le_bytes)?,
+        source_ip: d.many(n, id)?,
+        method: d.many(n, id)?,
+        status: d.many(n, |b| Some(i32::from_le_bytes(b)).filter(|&v| v != NO_STATUS))?,
+        bytes: d.many(n, |b| Some(i64::from_le_bytes(b)).filter(|&v| v != NO_BYTES))?,
+        user_agent: d.many(n, id)?,
+        count: d.many(n, i64::from_le_bytes)?,
+        file: d.many(n, u32::from_le_bytes)?,
+        line: d.many(n, u64::from_le_bytes)?,
+        path: Vec::with_capacity(n),
+        paths: Arena::default(),
+    };
+    let lengths = d.many(n, id)?;
+    for len in lengths {
+        rows.path.push(match len {
+            None => None,
+            Some(len) => {
+                let text = d.bytes.get(d.at..d.at + len as usize)?;
+                d.at += len as usize;
+                Some(rows.paths.push(std::str::from_utf8(text).ok()?))
+            }
+        });
+    }
+    Some(rows)
+}
+
+/// Moves `more` to the end of `all`.
+fn append(all: &mut Rows, more: Rows) {
+    let first_path = all.paths.extend(more.paths);
+    all.timestamp.extend(more.timestamp);
+    all.credential.extend(more.credential);
+    all.source_ip.extend(more.source_ip);
+    all.method.extend(more.method);
+    all.path.extend(more.path.into_iter().map(|p| p.map(|p| p + first_path)));
+    all.status.extend(more.status);
+    all.bytes.extend(more.bytes);
+    all.user_agent.extend(more.user_agent);
+    all.count.extend(more.count);
+    all.file.extend(more.file);
+    all.line.extend(more.line);
+}

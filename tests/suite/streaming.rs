@@ -1,0 +1,83 @@
+//! Streaming scans (`--streaming`): the same outputs as a scan in memory, whatever the number
+//! of key buckets, with nothing left behind in the output directory.
+
+use crate::common::*;
+use std::path::Path;
+
+/// Sorts the events of `events.parquet` the way a scan in memory orders them.
+fn sorted_events(out: &Path) -> polars::prelude::DataFrame {
+    use polars::prelude::*;
+    read_events(out).sort(["timestamp", "source_file", "source_line"], SortMultipleOptions::default()).unwrap()
+}
+
+/// Every output of the two runs is byte for byte the same, but `events.parquet`, whose events
+/// come bucket by bucket in a streaming scan: the same events and columns.
+fn assert_same_outputs(memory: &Path, streamed: &Path, what: &str) {
+    let files = list_files(memory);
+    assert_eq!(files, list_files(streamed), "{what}: the same files");
+    for f in files.iter().filter(|f| *f != "events.parquet") {
+        let (a, b) = (std::fs::read(memory.join(f)).unwrap(), std::fs::read(streamed.join(f)).unwrap());
+        if a != b {
+            panic!("{what}: {f} differs:\n{}", line_diff(&String::from_utf8_lossy(&a), &String::from_utf8_lossy(&b)));
+        }
+    }
+    let (a, b) = (sorted_events(memory), sorted_events(streamed));
+    assert_eq!(a.schema(), b.schema(), "{what}: events.parquet columns");
+    assert!(a.equals_missing(&b), "{what}: events.parquet rows");
+    assert_no_temporaries(streamed);
+    let leftovers: Vec<String> = std::fs::read_dir(streamed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{what}: left in the output directory: {leftovers:?}");
+}
+
+/// The demo, with every detector finding something: one bucket per key, several keys per
+/// bucket, all keys in one; with a rolling baseline and with `--baseline-days` (whose
+/// "first days of the input" are those of all keys together, not of a bucket's).
+#[test]
+fn streaming_demo_scan_writes_what_a_scan_in_memory_writes() {
+    for extra in [&[][..], &["--baseline-days", "3"][..]] {
+        let (_m, memory, run) = demo_scan(&[&["--no-streaming"], extra].concat());
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        for buckets in [None, Some("3"), Some("1")] {
+            let args: Vec<&str> = match buckets {
+                None => vec!["--streaming"],
+                Some(n) => vec!["--streaming-buckets", n],
+            };
+            let (_s, streamed, run) = demo_scan(&[&args[..], extra].concat());
+            assert_eq!(run.status, 0, "{}", run.stderr);
+            assert_same_outputs(&memory, &streamed, &format!("{args:?} {extra:?}"));
+        }
+    }
+}
+
+/// Rejected rows, a file left out for too many of them (after some of its rows were already
+/// on disk), files of every format: accounted for as in memory.
+#[test]
+fn streaming_accounts_for_rejects_and_files_left_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bad = String::from("timestamp,ip,api_key\n");
+    for i in 0..3000 {
+        let ts = if i % 4 == 0 { format!("2026-03-02T10:{:02}:00Z", i % 60) } else { "not a time".into() };
+        bad.push_str(&format!("{ts},198.51.100.{},sk_live_0123456789abcdef{}\n", i % 250, i % 3));
+    }
+    let bad_path = tmp.path().join("mostly-bad.csv");
+    std::fs::write(&bad_path, bad).unwrap();
+    let mut inputs: Vec<std::path::PathBuf> =
+        ["gateway.jsonl", "export.json", "export.csv", "usage.tsv", "access.log", "alb.log"]
+            .iter()
+            .map(|f| fixture_path(f))
+            .collect();
+    inputs.insert(3, bad_path);
+    let inputs: Vec<&Path> = inputs.iter().map(|p| p.as_path()).collect();
+    let common = ["--tz", "Europe/Berlin"];
+    let memory = scan(&inputs, &[&common[..], &["--no-streaming"]].concat());
+    let streamed = scan(&inputs, &[&common[..], &["--streaming-buckets", "2"]].concat());
+    assert_eq!(memory.run.status, streamed.run.status);
+    assert_eq!(memory.run.stderr, streamed.run.stderr);
+    assert!(memory.run.stderr.contains("mostly-bad.csv"), "{}", memory.run.stderr);
+    assert!(memory.rejects().contains("file_left_out"));
+    assert_same_outputs(&memory.out, &streamed.out, "fixtures");
+}
