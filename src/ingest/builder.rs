@@ -152,6 +152,24 @@ pub struct Rows {
 }
 
 impl Rows {
+    /// Empty, with room for `rows` rows whose paths have `text` bytes.
+    pub(super) fn with_capacity(rows: usize, text: usize) -> Self {
+        Rows {
+            timestamp: Vec::with_capacity(rows),
+            credential: Vec::with_capacity(rows),
+            source_ip: Vec::with_capacity(rows),
+            method: Vec::with_capacity(rows),
+            path: Vec::with_capacity(rows),
+            status: Vec::with_capacity(rows),
+            bytes: Vec::with_capacity(rows),
+            user_agent: Vec::with_capacity(rows),
+            count: Vec::with_capacity(rows),
+            file: Vec::with_capacity(rows),
+            line: Vec::with_capacity(rows),
+            paths: Arena { bytes: String::with_capacity(text), ends: Vec::with_capacity(rows) },
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.timestamp.len()
     }

@@ -31,6 +31,8 @@ struct Piece {
     usage: Vec<(u32, u64, i64)>,
     /// The earliest event time.
     first: Option<i64>,
+    /// Per bucket with rows of this block: the bucket, its rows, and the bytes of their paths.
+    sizes: Vec<(usize, usize, usize)>,
 }
 
 /// Rows on disk, by bucket.
@@ -85,8 +87,10 @@ impl Spill {
             u.0 += 1;
             u.1 += count;
         }
+        let mut sizes = Vec::new();
         for (bucket, members) in members.iter().enumerate().filter(|(_, m)| !m.is_empty()) {
-            let bytes = encode(piece, rows, members);
+            let (bytes, text) = encode(piece, rows, members);
+            sizes.push((bucket, members.len(), text));
             if self.writers[bucket].is_none() {
                 let file = File::create(self.path(bucket)).map_err(self.err(bucket))?;
                 self.writers[bucket] = Some(BufWriter::with_capacity(1 << 20, file));
@@ -103,6 +107,7 @@ impl Spill {
             dropped: false,
             usage: usage.into_iter().map(|(c, (r, q))| (c, r, q)).collect(),
             first: rows.timestamp.iter().min().copied(),
+            sizes,
         });
         self.spilled += n;
         Ok(())
@@ -168,7 +173,15 @@ impl Spill {
     /// The rows of one bucket that were not dropped, in the order they were read.
     pub fn read_bucket(&mut self, bucket: usize) -> Result<Rows> {
         self.flush()?;
-        let mut all = Rows::default();
+        // Room for all of them at once: growing by doubling would need up to three times as much.
+        let (mut rows, mut text) = (0, 0);
+        for p in self.pieces.iter().filter(|p| !p.dropped) {
+            if let Some(&(_, r, t)) = p.sizes.iter().find(|(b, _, _)| *b == bucket) {
+                rows += r;
+                text += t;
+            }
+        }
+        let mut all = Rows::with_capacity(rows, text);
         self.read_pieces(bucket, |piece| {
             if self.pieces.get(piece.index as usize).is_some_and(|p| !p.dropped) {
                 append(&mut all, piece.rows);
@@ -231,8 +244,8 @@ const NO_STATUS: i32 = i32::MIN;
 const NO_BYTES: i64 = i64::MIN;
 
 /// A piece: its index, row count, then each column of the chosen rows (little-endian), paths
-/// as lengths (`NO_ID` for none) followed by their text.
-fn encode(piece: u32, rows: &Rows, members: &[u32]) -> Vec<u8> {
+/// as lengths (`NO_ID` for none) followed by their text. Also returns the bytes of that text.
+fn encode(piece: u32, rows: &Rows, members: &[u32]) -> (Vec<u8>, usize) {
     let mut out = Vec::with_capacity(8 + members.len() * 80);
     out.extend_from_slice(&piece.to_le_bytes());
     out.extend_from_slice(&(members.len() as u32).to_le_bytes());
@@ -250,8 +263,10 @@ fn encode(piece: u32, rows: &Rows, members: &[u32]) -> Vec<u8> {
     members.iter().for_each(|i| out.extend_from_slice(&rows.line[at(i)].to_le_bytes()));
     let path = |i: &u32| rows.path[at(i)].map(|p| rows.paths.get(p as usize));
     members.iter().for_each(|i| out.extend_from_slice(&path(i).map_or(NO_ID, |p| p.len() as u32).to_le_bytes()));
+    let before = out.len();
     members.iter().for_each(|i| out.extend_from_slice(path(i).unwrap_or("").as_bytes()));
-    out
+    let text = out.len() - before;
+    (out, text)
 }
 
 struct Decoded {
