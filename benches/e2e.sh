@@ -40,25 +40,26 @@ measure() {
     rm -f "$log"
 }
 
-echo "| events | CSV | leakhound | events/s | peak RSS | polars floor | × floor | Python script | Python peak RSS | leakhound speed-up | leakhound, same events as NDJSON | peak RSS |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| events | CSV | leakhound | events/s | peak RSS | polars floor | × floor | Python script | Python peak RSS | leakhound speed-up | leakhound --streaming | peak RSS | leakhound, same events as NDJSON | peak RSS |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in $sizes; do
     input="$work/events-$n.csv"
     [ -s "$input" ] || "$bin" generate-bench --events "$n" --out "$input"
     size=$(du -m "$input" | cut -f1)
     # Warm the page cache so that every contender reads from memory.
     cat "$input" >/dev/null
-    read -r lh_s lh_mb < <(measure "$bin" scan "$input" --geoip-dir "$geoip" --out "$work/out-$n" --quiet)
+    read -r lh_s lh_mb < <(measure "$bin" scan "$input" --geoip-dir "$geoip" --out "$work/out-$n" --quiet --no-streaming)
+    read -r st_s st_mb < <(measure "$bin" scan "$input" --geoip-dir "$geoip" --out "$work/out-$n-streaming" --quiet --streaming)
     read -r floor_s _ < <(measure "$venv/bin/python" benches/polars_floor.py "$input")
     read -r py_s py_mb < <(measure "$venv/bin/python" benches/python_baseline.py "$input" "$geoip" "$work/py-$n")
     ndjson="$work/events-$n.jsonl"
     [ -s "$ndjson" ] || "$bin" generate-bench --events "$n" --format jsonl --out "$ndjson"
     cat "$ndjson" >/dev/null
-    read -r nd_s nd_mb < <(measure "$bin" scan "$ndjson" --geoip-dir "$geoip" --out "$work/out-$n-ndjson" --quiet)
-    awk -v n="$n" -v size="$size" -v lh="$lh_s" -v lhmb="$lh_mb" -v floor="$floor_s" -v py="$py_s" -v pymb="$py_mb" -v nd="$nd_s" -v ndmb="$nd_mb" '
+    read -r nd_s nd_mb < <(measure "$bin" scan "$ndjson" --geoip-dir "$geoip" --out "$work/out-$n-ndjson" --quiet --no-streaming)
+    awk -v n="$n" -v size="$size" -v lh="$lh_s" -v lhmb="$lh_mb" -v floor="$floor_s" -v py="$py_s" -v pymb="$py_mb" -v nd="$nd_s" -v ndmb="$nd_mb" -v st="$st_s" -v stmb="$st_mb" '
     function thousands(x,   s, out) { s = sprintf("%d", x); out = ""; while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) } return s out }
     BEGIN {
-        printf "| %s | %d MB | %.1f s | %s | %d MB | %.1f s | %.1f | %.1f s | %d MB | %.2f× | %.1f s | %d MB |\n",
-            thousands(n), size, lh, thousands(n / lh), lhmb, floor, lh / floor, py, pymb, py / lh, nd, ndmb
+        printf "| %s | %d MB | %.1f s | %s | %d MB | %.1f s | %.1f | %.1f s | %d MB | %.2f× | %.1f s | %d MB | %.1f s | %d MB |\n",
+            thousands(n), size, lh, thousands(n / lh), lhmb, floor, lh / floor, py, pymb, py / lh, st, stmb, nd, ndmb
     }'
 done

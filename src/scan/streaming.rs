@@ -345,3 +345,41 @@ fn concat(frames: &[DataFrame], empty: &DataFrame) -> Result<DataFrame> {
     all.rechunk_mut();
     Ok(all)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GB: u64 = 1_000_000_000;
+
+    #[test]
+    fn streaming_when_a_scan_in_memory_would_need_more_than_half_of_what_is_free() {
+        // Ten million events (1.7 GB of CSV) fit in 24 GB; fifty million (8.7 GB) do not.
+        assert!(!too_large(17 * GB / 10, 24 * GB));
+        assert!(too_large(87 * GB / 10, 24 * GB));
+        // The boundary: 2.5 × input against half of what is available.
+        assert!(!too_large(2 * GB, 10 * GB));
+        assert!(too_large(2 * GB + 1, 10 * GB));
+        assert!(!too_large(0, 0), "nothing to read");
+        assert!(too_large(1, 0), "no memory at all");
+    }
+
+    #[test]
+    fn gzipped_inputs_count_decompressed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, gz) = (dir.path().join("a.log"), dir.path().join("b.log.gz"));
+        std::fs::write(&plain, vec![b'x'; 100]).unwrap();
+        std::fs::write(&gz, vec![b'x'; 100]).unwrap();
+        let (inputs, errors) = ingest::expand(&[plain.display().to_string(), gz.display().to_string()], &[]);
+        assert!(errors.is_empty());
+        let sizes: Vec<u64> = inputs.iter().map(expected_bytes).collect();
+        assert_eq!(sizes, vec![100, 100 * GZIP_RATIO]);
+    }
+
+    #[test]
+    fn available_memory_is_read_where_the_system_tells() {
+        if std::path::Path::new("/proc/meminfo").exists() {
+            assert!(available_memory().is_some_and(|m| m > 0));
+        }
+    }
+}
