@@ -208,6 +208,11 @@ impl Spilled {
         self.spill.buckets()
     }
 
+    /// The buckets that hold events, in order.
+    pub fn filled_buckets(&self) -> Vec<usize> {
+        (0..self.buckets()).filter(|&b| self.spill.bucket_rows(b) > 0).collect()
+    }
+
     /// The events of one bucket of keys: the frame a scan in memory builds, restricted to
     /// those keys (sorted by time, then file and line), and each row's address (ids into
     /// [`Spilled::addresses`]).

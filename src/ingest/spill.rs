@@ -48,7 +48,8 @@ impl Spill {
     /// A fresh spill directory inside `parent` (the output directory: on disk, where the user
     /// chose to write, unlike a temporary directory that may live in memory).
     pub fn create(parent: &Path, buckets: usize) -> Result<Self> {
-        let dir = parent.join(format!(".leakhound-spill-{}", std::process::id()));
+        remove_abandoned(parent);
+        let dir = parent.join(format!("{PREFIX}{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|source| Error::Spill { path: dir.clone(), source })?;
         Ok(Self { dir, writers: (0..buckets.max(1)).map(|_| None).collect(), pieces: Vec::new(), spilled: 0 })
@@ -56,6 +57,12 @@ impl Spill {
 
     pub fn buckets(&self) -> usize {
         self.writers.len()
+    }
+
+    /// Rows not dropped in one bucket.
+    pub fn bucket_rows(&self, bucket: usize) -> usize {
+        let sizes = self.pieces.iter().filter(|p| !p.dropped).flat_map(|p| &p.sizes);
+        sizes.filter(|(b, _, _)| *b == bucket).map(|(_, rows, _)| rows).sum()
     }
 
     /// Rows spilled so far, dropped ones included.
@@ -228,6 +235,27 @@ impl Spill {
     }
 }
 
+/// Spill directories start with this, then the process id.
+const PREFIX: &str = ".leakhound-spill-";
+
+/// Removes the spill directories in `parent` of scans that were killed (their process is gone).
+fn remove_abandoned(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(PREFIX).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !process_exists(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this id runs (always `true` where that cannot be told).
+fn process_exists(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
 impl Drop for Spill {
     fn drop(&mut self) {
         self.writers.clear();
@@ -336,4 +364,28 @@ fn append(all: &mut Rows, more: Rows) {
     all.count.extend(more.count);
     all.file.extend(more.file);
     all.line.extend(more.line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spills_of_killed_scans_are_removed_and_live_ones_kept() {
+        let parent = tempfile::tempdir().unwrap();
+        // Above any Linux pid_max: no such process. Process 1 always runs.
+        let (gone, live) = (parent.path().join(".leakhound-spill-999999999"), parent.path().join(".leakhound-spill-1"));
+        for d in [&gone, &live] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::write(d.join("bucket-0000.bin"), b"x").unwrap();
+        }
+        let spill = Spill::create(parent.path(), 4).unwrap();
+        if Path::new("/proc/self").exists() {
+            assert!(!gone.exists(), "a killed scan's spill is removed");
+        }
+        assert!(live.exists(), "a running scan's spill is left alone");
+        drop(spill);
+        let left: Vec<_> = std::fs::read_dir(parent.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), if Path::new("/proc/self").exists() { 1 } else { 2 }, "{left:?}");
+    }
 }

@@ -126,8 +126,9 @@ fn judge_and_write(
     let (mut parts, mut baselines, mut after_rotation) = (Vec::new(), Vec::new(), Vec::<LateClient>::new());
     let mut time_range: Option<(i64, i64)> = None;
     // First pass: findings, incidents and flags, bucket by bucket, and the events file.
-    for bucket in 0..spilled.buckets() {
-        progress.stage(&format!("detecting, keys {} of {}", bucket + 1, spilled.buckets()));
+    let filled = spilled.filled_buckets();
+    for (n, &bucket) in filled.iter().enumerate() {
+        progress.stage(&format!("detecting (key group {} of {})", n + 1, filled.len()));
         let Some(events) = load(spilled, bucket, geo)? else { continue };
         if writer.is_none() {
             let file = std::fs::File::create(staged).map_err(write_err)?;
@@ -159,9 +160,9 @@ fn judge_and_write(
     let mut charts = Vec::new();
     let charted: std::collections::BTreeSet<usize> =
         owners.iter().take(report::charts::data::MAX_INCIDENTS).map(|&(p, _)| p).collect();
-    for &p in &charted {
+    for (n, &p) in charted.iter().enumerate() {
         let part = &parts[p];
-        progress.stage(&format!("drawing charts, keys {} of {}", part.bucket + 1, spilled.buckets()));
+        progress.stage(&format!("drawing charts (key group {} of {})", n + 1, charted.len()));
         let Some(events) = load(spilled, part.bucket, geo)? else { continue };
         let keys = rows_by_key(&events).map_err(|source| Error::Frame { context: "grouping events by key", source })?;
         // This bucket's incidents (rows and findings its own), with their ids, in report order.
