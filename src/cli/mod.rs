@@ -137,6 +137,11 @@ struct ScanArgs {
     #[arg(long)]
     no_streaming: bool,
 
+    /// Memory a scan may use before it streams (e.g. 4G; K, M, G, T are powers of 1024).
+    /// Default: half of the memory available when it starts.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with_all = ["streaming", "no_streaming"])]
+    max_memory: Option<u64>,
+
     /// Streaming with this many groups of keys (for tests).
     #[arg(long, value_name = "N", hide = true, conflicts_with = "no_streaming", value_parser = clap::value_parser!(u16).range(1..))]
     streaming_buckets: Option<u16>,
@@ -245,7 +250,7 @@ impl DetectArgs {
             rate: RateConfig { calendar: calendar.clone(), bucket_minutes: self.bucket, ..RateConfig::default() },
             off_hours: OffHoursConfig { calendar, ..OffHoursConfig::default() },
             rotation: RotationConfig { rotated, all_rotated_at: self.rotated_at },
-            streaming: Streaming::Auto,
+            streaming: Streaming::default(),
         })
     }
 }
@@ -401,6 +406,27 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `4G`, `512M`, `1.5GiB`, `100000` (bytes); K, M, G and T are powers of 1024.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let power = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 0,
+        "K" => 1,
+        "M" => 2,
+        "G" => 3,
+        "T" => 4,
+        _ => return Err(format!("`{s}`: use a size such as 512M or 4G")),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("`{s}`: use a size such as 512M or 4G"))?;
+    let bytes = value * 1024f64.powi(power);
+    if !(1.0..1.0e19).contains(&bytes) {
+        return Err(format!("`{s}`: use a size of at least one byte, such as 512M or 4G"));
+    }
+    Ok(bytes as u64)
+}
+
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
 }
@@ -473,7 +499,7 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
         (Some(n), _, _) => Streaming::Buckets(usize::from(n)),
         (None, true, _) => Streaming::Buckets(leakhound::scan::streaming::BUCKETS),
         (None, _, true) => Streaming::Never,
-        _ => Streaming::Auto,
+        _ => Streaming::Auto { max_memory: args.max_memory },
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = progress::Bar::new(show_progress);
@@ -484,9 +510,9 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<Status> {
     if !args.quiet {
         print!("{}", outcome.text);
     }
-    if outcome.streamed && opts.streaming == Streaming::Auto && !args.quiet {
+    if outcome.streamed && matches!(opts.streaming, Streaming::Auto { .. }) && !args.quiet {
         eprintln!(
-            "leakhound: note: the inputs are large for the memory available, so the events were read to disk and judged one group of keys at a time (--no-streaming holds them in memory)"
+            "leakhound: note: the events did not fit in the memory a scan may use (--max-memory, default half of what is available), so they were read to disk and judged one group of keys at a time (--no-streaming holds them in memory)"
         );
     }
     if args.timings {

@@ -170,12 +170,8 @@ impl Rows {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.timestamp.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.timestamp.is_empty()
     }
 }
 
@@ -194,6 +190,17 @@ pub struct EventBuilder {
     /// Where rows go block by block in a streaming scan, and the first error writing there.
     spill: Option<super::spill::Spill>,
     spill_error: Option<crate::error::Error>,
+    /// When to start spilling, if ever.
+    spill_plan: Option<SpillPlan>,
+}
+
+/// When a read starts to move its rows to disk: once it holds more than `beyond_rows` rows
+/// (0: from the first block), into a spill of `buckets` buckets in `dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpillPlan {
+    pub dir: std::path::PathBuf,
+    pub buckets: usize,
+    pub beyond_rows: usize,
 }
 
 /// Rows per block when a large table is normalised in parallel.
@@ -286,15 +293,30 @@ impl EventBuilder {
         lines
     }
 
-    /// From now on, rows go to `spill` at every [`EventBuilder::spill_block`] instead of
-    /// staying in memory (a streaming scan).
-    pub fn spill_to(&mut self, spill: super::spill::Spill) {
-        self.spill = Some(spill);
+    /// Rows go to a spill at [`EventBuilder::spill_block`] once the plan says so.
+    pub fn plan_spill(&mut self, plan: SpillPlan) {
+        self.spill_plan = Some(plan);
     }
 
-    /// With a spill: moves the rows appended so far to disk. A write error is kept for
-    /// [`EventBuilder::take_spill_error`]; the rows are dropped.
+    /// Whether rows are being moved to disk.
+    pub fn is_spilling(&self) -> bool {
+        self.spill.is_some()
+    }
+
+    /// With a spill, or past the rows its plan allows in memory: moves the rows appended so far
+    /// to disk. A write error is kept for [`EventBuilder::take_spill_error`]; the rows are
+    /// dropped.
     pub fn spill_block(&mut self) {
+        if self.spill.is_none() {
+            let Some(plan) = self.spill_plan.as_ref().filter(|p| self.rows.len() > p.beyond_rows) else { return };
+            match super::spill::Spill::create(&plan.dir, plan.buckets) {
+                Ok(spill) => self.spill = Some(spill),
+                Err(e) => {
+                    self.spill_error.get_or_insert(e);
+                    return;
+                }
+            }
+        }
         let Some(spill) = &mut self.spill else { return };
         let rows = std::mem::take(&mut self.rows);
         if self.spill_error.is_none() {

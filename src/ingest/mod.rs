@@ -19,11 +19,10 @@ mod table;
 mod tokens;
 
 pub(crate) use builder::{dictionary, gather};
-pub use builder::{parse_ip, Credential, CredentialKind};
+pub use builder::{parse_ip, Credential, CredentialKind, SpillPlan};
 pub use csv::split_record as split_csv_record;
 pub use detect::Format;
 pub use source::{expand, Input};
-pub use spill::Spill;
 
 use crate::error::{Error, Result};
 use crate::mapping::Mapping;
@@ -172,34 +171,44 @@ pub fn ingest_inputs(
     Ok(ingested)
 }
 
-/// Reads all inputs named by `args` for a streaming scan: the events go to `spill` block by
-/// block, grouped by key, and are read back one bucket of keys at a time ([`Spilled`]). The
-/// returned [`Ingested`] has everything but the events (its frame is empty).
-pub fn ingest_spilled(
+/// Reads all inputs named by `args`, moving the events to disk block by block, grouped by key,
+/// once `plan` says so (a streaming scan). Without that, the events are in the returned
+/// [`Ingested`]; with it, they are in the [`Spilled`], read back one bucket of keys at a time,
+/// and the frame of [`Ingested`] is empty.
+pub fn ingest_planned(
     args: &[String],
     opts: &IngestOptions,
-    spill: Spill,
+    plan: SpillPlan,
     progress: &dyn Progress,
-) -> Result<(Ingested, Spilled)> {
+) -> Result<(Ingested, Option<Spilled>)> {
     let (inputs, errors) = source::expand(args, &opts.skip_dirs);
     let mut builder = EventBuilder::default();
-    builder.spill_to(spill);
+    builder.plan_spill(plan);
     let (builder, mut ingested) = read_inputs(&inputs, errors, opts, builder, progress)?;
     let usage = ingested.credentials_usage();
+    if !builder.is_spilling() {
+        let (events, credentials, addresses) = builder
+            .finish(&labels(opts))
+            .map_err(|source| Error::Frame { context: "building the events frame", source })?;
+        ingested.credentials = credential_usage(credentials, usage);
+        ingested.events = events;
+        ingested.addresses = Some(addresses);
+        return Ok((ingested, None));
+    }
     let (dictionaries, spill, scrubber) = builder.finish_spilled(&labels(opts))?;
     ingested.credentials = credential_usage(dictionaries.credentials().to_vec(), usage);
     let (events, _) = dictionaries
         .frame(&builder::Rows::default())
         .map_err(|source| Error::Frame { context: "building the events frame", source })?;
     ingested.events = events;
-    Ok((ingested, Spilled { dictionaries, spill, scrubber }))
+    Ok((ingested, Some(Spilled { dictionaries, spill, scrubber })))
 }
 
 /// Events of a streaming scan on disk, grouped by key into buckets.
 pub struct Spilled {
     /// The builder that read them, without rows: its dictionaries give the rows' text.
     dictionaries: EventBuilder,
-    spill: Spill,
+    spill: spill::Spill,
     scrubber: Option<builder::Scrubber>,
 }
 
@@ -609,9 +618,11 @@ mod tests {
         let whole = ingest(&inputs, &opts, &NoProgress).unwrap();
         let spill_dir = tmp.path().join("out");
         std::fs::create_dir(&spill_dir).unwrap();
-        for buckets in [1, 2, 5] {
-            let spill = Spill::create(&spill_dir, buckets).unwrap();
-            let (ingested, mut spilled) = ingest_spilled(&inputs, &opts, spill, &NoProgress).unwrap();
+        // Spilling from the start, or once some files are read (the rows held so far go first).
+        for (buckets, beyond_rows) in [(1, 0), (2, 0), (5, 0), (3, 20)] {
+            let plan = SpillPlan { dir: spill_dir.clone(), buckets, beyond_rows };
+            let (ingested, spilled) = ingest_planned(&inputs, &opts, plan, &NoProgress).unwrap();
+            let mut spilled = spilled.expect("spilled");
             assert_eq!(ingested.files, whole.files);
             assert!(ingested.files.iter().any(|f| f.error.is_some() && f.file.ends_with("bad.csv")));
             assert_eq!(ingested.rejects, whole.rejects);

@@ -78,21 +78,31 @@ impl Spill {
         move |source| Error::Spill { path: self.path(bucket), source }
     }
 
-    /// Appends a block's rows (ids into `paths` resolved to text), bucket by bucket.
+    /// Appends rows (ids into `paths` resolved to text), bucket by bucket: one piece per input
+    /// file they come from, so that a file left out can be dropped whole.
     pub fn store(&mut self, rows: &Rows) -> Result<()> {
-        let n = rows.len();
-        if n == 0 {
-            return Ok(());
+        let mut start = 0;
+        while start < rows.len() {
+            let file = rows.file[start];
+            let end = rows.file[start..].iter().position(|&f| f != file).map_or(rows.len(), |n| start + n);
+            self.store_piece(rows, start..end)?;
+            start = end;
         }
+        Ok(())
+    }
+
+    /// Appends rows `range` as one piece.
+    fn store_piece(&mut self, rows: &Rows, range: std::ops::Range<usize>) -> Result<()> {
         let piece = self.pieces.len() as u32;
         let buckets = self.buckets();
         let mut members: Vec<Vec<u32>> = vec![Vec::new(); buckets];
         let mut usage: std::collections::BTreeMap<u32, (u64, i64)> = Default::default();
-        for (i, (&c, &count)) in rows.credential.iter().zip(&rows.count).enumerate() {
+        for i in range.clone() {
+            let c = rows.credential[i];
             members[bucket_of(c, buckets)].push(i as u32);
             let u = usage.entry(c).or_default();
             u.0 += 1;
-            u.1 += count;
+            u.1 += rows.count[i];
         }
         let mut sizes = Vec::new();
         for (bucket, members) in members.iter().enumerate().filter(|(_, m)| !m.is_empty()) {
@@ -110,13 +120,13 @@ impl Spill {
         }
         self.pieces.push(Piece {
             start: self.spilled,
-            rows: n,
+            rows: range.len(),
             dropped: false,
             usage: usage.into_iter().map(|(c, (r, q))| (c, r, q)).collect(),
-            first: rows.timestamp.iter().min().copied(),
+            first: rows.timestamp[range.clone()].iter().min().copied(),
             sizes,
         });
-        self.spilled += n;
+        self.spilled += range.len();
         Ok(())
     }
 

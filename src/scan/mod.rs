@@ -37,17 +37,32 @@ pub struct ScanOptions {
 }
 
 /// Whether a scan holds every event in memory, or reads them to disk grouped by key and
-/// judges one bucket of keys at a time ([`streaming`]): slower, but memory grows with the
-/// largest key's events instead of with the input.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// judges one bucket of keys at a time ([`streaming`]): memory then grows with the largest
+/// key's events instead of with the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Streaming {
-    /// Streaming when the inputs look too large for the memory available.
-    #[default]
-    Auto,
+    /// In memory while the events fit in `max_memory` bytes (estimated: [`BYTES_PER_EVENT`]
+    /// each; `None`: half of the memory available when the scan starts), else streaming:
+    /// from the start when the inputs' size says they will not fit, or as soon as the events
+    /// read so far do not.
+    Auto {
+        max_memory: Option<u64>,
+    },
     Never,
-    /// Streaming, with this many buckets of keys ([`streaming::BUCKETS`] unless testing).
+    /// Streaming from the start, with this many buckets of keys ([`streaming::BUCKETS`]
+    /// unless testing).
     Buckets(usize),
 }
+
+impl Default for Streaming {
+    fn default() -> Self {
+        Streaming::Auto { max_memory: None }
+    }
+}
+
+/// Memory a scan in memory needs per event at its peak, about (measured: 360–390 bytes at ten
+/// million events, with the GeoIP columns).
+pub const BYTES_PER_EVENT: u64 = 400;
 
 /// The result of a scan that ran to the end (some inputs may still have failed).
 pub struct ScanOutcome {
@@ -112,25 +127,16 @@ pub const OUTPUTS: [&str; 10] = [
 
 /// Reads the inputs, runs the detectors and writes the outputs ([`OUTPUTS`]).
 pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> {
-    let buckets = match opts.streaming {
-        Streaming::Buckets(n) => Some(n),
-        Streaming::Never => None,
-        Streaming::Auto => {
-            let (inputs, _) = ingest::expand(&opts.inputs, &ingest_options(opts).skip_dirs);
-            let bytes = inputs.iter().map(streaming::expected_bytes).sum();
-            let large = streaming::available_memory().is_some_and(|available| streaming::too_large(bytes, available));
-            large.then_some(streaming::BUCKETS)
-        }
-    };
-    if let Some(buckets) = buckets {
-        return streaming::scan(opts, buckets, progress);
-    }
     let dbs = open_databases(&opts.geoip)?;
     let out = OutputDir::create(&opts.out_dir)?;
     let mut timings = Timings::default();
     let clock = std::time::Instant::now();
-    let mut ingested = ingest::ingest(&opts.inputs, &ingest_options(opts), progress)?;
+    let plan = spill_plan(opts, out.path());
+    let (mut ingested, spilled) = ingest::ingest_planned(&opts.inputs, &ingest_options(opts), plan, progress)?;
     timings.read = clock.elapsed();
+    if let Some(spilled) = spilled {
+        return streaming::judge_and_write(opts, &dbs, &out, ingested, spilled, timings, progress);
+    }
     progress.stage("geolocating");
     let geo = geolocate(&mut ingested.events, &dbs, ingested.addresses.take().as_ref())?;
     timings.enrich = clock.elapsed() - timings.read;
@@ -145,6 +151,29 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
         timings,
         streamed: false,
     })
+}
+
+/// When the scan starts to move the events to disk (see [`Streaming`]); in the output
+/// directory `dir`.
+fn spill_plan(opts: &ScanOptions, dir: &std::path::Path) -> ingest::SpillPlan {
+    let plan = |buckets, beyond_rows| ingest::SpillPlan { dir: dir.to_path_buf(), buckets, beyond_rows };
+    match opts.streaming {
+        Streaming::Buckets(n) => plan(n, 0),
+        Streaming::Never => plan(streaming::BUCKETS, usize::MAX),
+        Streaming::Auto { max_memory } => {
+            let Some(budget) = max_memory.or_else(|| streaming::available_memory().map(|m| m / 2)) else {
+                return plan(streaming::BUCKETS, usize::MAX);
+            };
+            let (inputs, _) = ingest::expand(&opts.inputs, &ingest_options(opts).skip_dirs);
+            let bytes = inputs.iter().map(streaming::expected_bytes).sum();
+            let rows = if streaming::too_large(bytes, budget) {
+                0
+            } else {
+                usize::try_from(budget / BYTES_PER_EVENT).unwrap_or(usize::MAX)
+            };
+            plan(streaming::BUCKETS, rows)
+        }
+    }
 }
 
 /// The GeoIP databases, every one checked before any log is read, all problems reported at once.

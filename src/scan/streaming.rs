@@ -8,7 +8,7 @@
 //! writes the events, bucket by bucket. The outputs are those of a scan in memory, except that
 //! `events.parquet` holds the events bucket by bucket (each in time order).
 
-use super::{detect, open_databases, ScanOptions, ScanOutcome, Timings, OUTPUTS};
+use super::{detect, ScanOptions, ScanOutcome, Timings, OUTPUTS};
 use crate::detect::incident::Incident;
 use crate::detect::rotation::LateClient;
 use crate::detect::unfamiliar::Baseline;
@@ -16,7 +16,7 @@ use crate::detect::{rows_by_key, Detection, Finding, Note};
 use crate::enrich::geoip::GeoDatabases;
 use crate::enrich::{self, GeoCache};
 use crate::error::{Error, Result};
-use crate::ingest::{self, Progress, Spill, Spilled};
+use crate::ingest::{self, Progress, Spilled};
 use crate::report::flagged::Flag;
 use crate::report::{self, summary, Content, OutputDir};
 use crate::schema::col;
@@ -35,10 +35,10 @@ const MEMORY_PER_INPUT_BYTE: f64 = 2.5;
 /// How much larger a gzipped input is once decompressed, about (access logs compress 8–12×).
 const GZIP_RATIO: u64 = 10;
 
-/// Whether inputs of `bytes` (decompressed) are too large to judge in memory, with
-/// `available` bytes of memory: when a scan in memory would need more than half of it.
-pub fn too_large(bytes: u64, available: u64) -> bool {
-    bytes as f64 * MEMORY_PER_INPUT_BYTE > available as f64 / 2.0
+/// Whether inputs of `bytes` (decompressed) are too large to judge in `budget` bytes of
+/// memory.
+pub fn too_large(bytes: u64, budget: u64) -> bool {
+    bytes as f64 * MEMORY_PER_INPUT_BYTE > budget as f64
 }
 
 /// An input's size once decompressed, about.
@@ -66,16 +66,18 @@ struct Part {
     flags: Vec<Flag>,
 }
 
-/// Reads the inputs to disk grouped by key, then judges them one bucket of keys at a time;
-/// writes the outputs of [`super::scan`].
-pub fn scan(opts: &ScanOptions, buckets: usize, progress: &dyn Progress) -> Result<ScanOutcome> {
-    let dbs = open_databases(&opts.geoip)?;
-    let out = OutputDir::create(&opts.out_dir)?;
-    let mut timings = Timings::default();
+/// Judges events read to disk ([`Spilled`]) one bucket of keys at a time and writes the
+/// outputs of [`super::scan`]. `ingested` has everything of the read but the events.
+pub(super) fn judge_and_write(
+    opts: &ScanOptions,
+    dbs: &GeoDatabases,
+    out: &OutputDir,
+    ingested: ingest::Ingested,
+    mut spilled: Spilled,
+    mut timings: Timings,
+    progress: &dyn Progress,
+) -> Result<ScanOutcome> {
     let clock = std::time::Instant::now();
-    let spill = Spill::create(out.path(), buckets)?;
-    let (ingested, mut spilled) = ingest::ingest_spilled(&opts.inputs, &super::ingest_options(opts), spill, progress)?;
-    timings.read = clock.elapsed();
     // "The first N days of the input" are the first N days of all keys' events together.
     let mut opts = opts.clone();
     if let (Baseline::Days(_), Some(cutoff)) =
@@ -85,15 +87,15 @@ pub fn scan(opts: &ScanOptions, buckets: usize, progress: &dyn Progress) -> Resu
     }
     let opts = &opts;
     let distinct: Vec<IpAddr> = spilled.addresses().to_vec();
-    let mut geo = Geo { dbs: &dbs, cache: GeoCache::new(&distinct), time: std::time::Duration::ZERO };
+    let mut geo = Geo { dbs, cache: GeoCache::new(&distinct), time: std::time::Duration::ZERO };
     let staged = out.staging_path(OUTPUTS[0]);
-    let result = judge_and_write(&mut spilled, &ingested, &mut geo, opts, &out, &staged, &mut timings, progress);
+    let result = judge_buckets(&mut spilled, &ingested, &mut geo, opts, out, &staged, &mut timings, progress);
     if result.is_err() {
         let _ = std::fs::remove_file(&staged);
     }
     let verdict = result?;
     timings.enrich = geo.time;
-    timings.report = clock.elapsed() - timings.read - timings.enrich - timings.detect;
+    timings.report = clock.elapsed() - timings.enrich - timings.detect;
     progress.finish();
     let totals = summary::Totals::of(&ingested.files);
     Ok(ScanOutcome {
@@ -109,7 +111,7 @@ pub fn scan(opts: &ScanOptions, buckets: usize, progress: &dyn Progress) -> Resu
 /// Judges the spilled events bucket by bucket and writes every output; `events.parquet` is
 /// written to `staged` on the way.
 #[allow(clippy::too_many_arguments)]
-fn judge_and_write(
+fn judge_buckets(
     spilled: &mut Spilled,
     ingested: &ingest::Ingested,
     geo: &mut Geo<'_>,
@@ -354,13 +356,13 @@ mod tests {
     const GB: u64 = 1_000_000_000;
 
     #[test]
-    fn streaming_when_a_scan_in_memory_would_need_more_than_half_of_what_is_free() {
-        // Ten million events (1.7 GB of CSV) fit in 24 GB; fifty million (8.7 GB) do not.
-        assert!(!too_large(17 * GB / 10, 24 * GB));
-        assert!(too_large(87 * GB / 10, 24 * GB));
-        // The boundary: 2.5 × input against half of what is available.
-        assert!(!too_large(2 * GB, 10 * GB));
-        assert!(too_large(2 * GB + 1, 10 * GB));
+    fn streaming_when_a_scan_in_memory_would_need_more_than_the_budget() {
+        // Ten million events (1.7 GB of CSV) fit in half of 24 GB; fifty million (8.7 GB) do not.
+        assert!(!too_large(17 * GB / 10, 12 * GB));
+        assert!(too_large(87 * GB / 10, 12 * GB));
+        // The boundary: 2.5 × input.
+        assert!(!too_large(2 * GB, 5 * GB));
+        assert!(too_large(2 * GB + 1, 5 * GB));
         assert!(!too_large(0, 0), "nothing to read");
         assert!(too_large(1, 0), "no memory at all");
     }

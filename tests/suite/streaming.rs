@@ -81,3 +81,40 @@ fn streaming_accounts_for_rejects_and_files_left_out() {
     assert!(memory.rejects().contains("file_left_out"));
     assert_same_outputs(&memory.out, &streamed.out, "fixtures");
 }
+
+/// Standard input has no size to judge by: the scan starts in memory and streams as soon as
+/// the events read outgrow `--max-memory`, with the same outputs as in memory.
+#[test]
+fn streaming_starts_when_the_events_outgrow_max_memory() {
+    let gz = std::fs::read(project_root().join("data/logs/gateway/api-gateway-2026-10.jsonl.gz")).unwrap();
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut text).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run_with = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let out_arg = out.display().to_string();
+        let mut args = vec!["scan", "-", "--tz", "Europe/Berlin", "--out", &out_arg];
+        args.extend_from_slice(extra);
+        let run = leakhound_stdin(&args, &text);
+        (out, run)
+    };
+    let (memory, run) = run_with("memory", &["--no-streaming"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("judged one group of keys at a time"), "{}", run.stderr);
+    let (streamed, run) = run_with("streamed", &["--max-memory", "1M"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("judged one group of keys at a time"), "{}", run.stderr);
+    assert_same_outputs(&memory, &streamed, "--max-memory 1M");
+    // Within the limit: in memory, no note.
+    let (_, run) = run_with("roomy", &["--max-memory", "4G"]);
+    assert!(!run.stderr.contains("judged one group of keys at a time"), "{}", run.stderr);
+}
+
+#[test]
+fn max_memory_must_be_a_size() {
+    for bad in ["lots", "4Q", "0", "-1G"] {
+        let run = leakhound(&["scan", "x.log", "--out", "/nonexistent/out", &format!("--max-memory={bad}")]);
+        assert_eq!(run.status, 2, "{bad}: {}", run.stderr);
+        assert!(run.stderr.contains("use a size"), "{bad}: {}", run.stderr);
+    }
+}
