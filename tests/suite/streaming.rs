@@ -38,10 +38,12 @@ fn assert_same_outputs(memory: &Path, streamed: &Path, what: &str) {
 /// "first days of the input" are those of all keys together, not of a bucket's).
 #[test]
 fn streaming_demo_scan_writes_what_a_scan_in_memory_writes() {
-    for extra in [&[][..], &["--baseline-days", "3"][..]] {
+    let cases: [(&[&str], &[Option<&str>]); 2] =
+        [(&[], &[None, Some("3"), Some("1")]), (&["--baseline-days", "3"], &[Some("3")])];
+    for (extra, bucket_counts) in cases {
         let (_m, memory, run) = demo_scan(&[&["--no-streaming"], extra].concat());
         assert_eq!(run.status, 0, "{}", run.stderr);
-        for buckets in [None, Some("3"), Some("1")] {
+        for &buckets in bucket_counts {
             let args: Vec<&str> = match buckets {
                 None => vec!["--streaming"],
                 Some(n) => vec!["--streaming-buckets", n],
