@@ -42,8 +42,12 @@ pub struct Incident {
     pub score: f64,
     pub start: i64,
     pub end: i64,
-    /// The first anomalous event: when the abuse is estimated to have begun.
+    /// The first anomalous event: when the abuse is estimated to have begun (for a known
+    /// client, its first use of the key after the rotation).
     pub abuse_started: i64,
+    /// A client the key had before, still using it after its rotation: a service to update,
+    /// not abuse.
+    pub known_client: bool,
     pub detectors: Vec<&'static str>,
     /// Indices into the findings.
     pub findings: Vec<usize>,
@@ -55,6 +59,17 @@ pub struct Incident {
     pub sources: Vec<Source>,
     /// Endpoints (paths with ids folded to `{id}`) by requests, most first.
     pub endpoints: Vec<(String, i64)>,
+}
+
+impl Incident {
+    /// How reports name `abuse_started`.
+    pub fn start_phrase(&self) -> &'static str {
+        if self.known_client {
+            "known client, still in use after the rotation since"
+        } else {
+            "abuse began (estimate)"
+        }
+    }
 }
 
 /// The severity of agreeing evidence: the strongest finding's severity, raised one level when
@@ -124,25 +139,25 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
     for (i, f) in findings.iter().enumerate() {
         by_key.entry((f.credential.as_str(), f.kind == KNOWN_CLIENT_AFTER_ROTATION)).or_default().push(i);
     }
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (_, mut idx) in by_key {
+    let mut groups: Vec<(bool, Vec<usize>)> = Vec::new();
+    for ((_, known_client), mut idx) in by_key {
         idx.sort_by_key(|&i| (findings[i].start, findings[i].end));
         let mut current: Vec<usize> = Vec::new();
         let mut end = i64::MIN;
         for i in idx {
             let f = &findings[i];
             if !current.is_empty() && f.start > end.saturating_add(GAP) {
-                groups.push(std::mem::take(&mut current));
+                groups.push((known_client, std::mem::take(&mut current)));
             }
             end = if current.is_empty() { f.end } else { end.max(f.end) };
             current.push(i);
         }
-        groups.push(current);
+        groups.push((known_client, current));
     }
 
     let mut incidents: Vec<Incident> = groups
         .into_iter()
-        .map(|g| {
+        .map(|(known_client, g)| {
             let fs: Vec<&Finding> = g.iter().map(|&i| &findings[i]).collect();
             let rows: Vec<u32> =
                 fs.iter().flat_map(|f| f.rows.iter().copied()).collect::<BTreeSet<_>>().into_iter().collect();
@@ -214,6 +229,7 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
                 abuse_started: first_row
                     .and_then(|i| ts.get(i))
                     .unwrap_or_else(|| fs.iter().map(|f| f.start).min().unwrap_or(0)),
+                known_client,
                 detectors,
                 findings: g,
                 rows,

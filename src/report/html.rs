@@ -155,9 +155,10 @@ pub fn to_html(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Finding
         );
         let _ = writeln!(
             out,
-            "<p>From {} to {}; abuse began (estimate) <strong>{}</strong>; {} requests, {} bytes.</p>",
+            "<p>From {} to {}; {} <strong>{}</strong>; {} requests, {} bytes.</p>",
             escape(&format_rfc3339(i.start)),
             escape(&format_rfc3339(i.end)),
+            i.start_phrase(),
             escape(&format_rfc3339(i.abuse_started)),
             thousands(i.requests as f64),
             thousands(i.bytes as f64)

@@ -20,6 +20,7 @@ pub fn incident_json(inc: &Incident, findings: &[Finding]) -> Value {
         "start": format_rfc3339(inc.start),
         "end": format_rfc3339(inc.end),
         "abuse_started": format_rfc3339(inc.abuse_started),
+        "known_client": inc.known_client,
         "detectors": inc.detectors,
         "events": inc.rows.len(),
         "requests": inc.requests,

@@ -90,12 +90,13 @@ pub fn to_markdown(s: &SummaryInput<'_>, incidents: &[Incident], findings: &[Fin
     for i in incidents {
         let _ = writeln!(
             out,
-            "\n## {}\n\n**{}** · {} · {} requests, {} bytes · abuse began (estimate) {}\n",
+            "\n## {}\n\n**{}** · {} · {} requests, {} bytes · {} {}\n",
             i.id,
             i.severity,
             escape(&key_label(i)),
             thousands(i.requests as f64),
             thousands(i.bytes as f64),
+            i.start_phrase(),
             format_rfc3339(i.abuse_started)
         );
         if let Some(c) = has_chart(&format!("{}-timeline", i.id)) {

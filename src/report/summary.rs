@@ -172,6 +172,7 @@ pub fn to_json(s: &SummaryInput<'_>) -> Vec<u8> {
                 "start": crate::timestamp::format_rfc3339(i.start),
                 "end": crate::timestamp::format_rfc3339(i.end),
                 "abuse_started": crate::timestamp::format_rfc3339(i.abuse_started),
+                "known_client": i.known_client,
                 "detectors": i.detectors,
                 "requests": i.requests,
             })).collect::<Vec<_>>(),
@@ -216,12 +217,13 @@ pub fn incident_line(i: &Incident) -> String {
         })
         .unwrap_or_default();
     format!(
-        "{} [{}] {key}: {} requests{source}, {} – {}; abuse began {}; {}",
+        "{} [{}] {key}: {} requests{source}, {} – {}; {} {}; {}",
         i.id,
         i.severity,
         thousands(i.requests as f64),
         crate::timestamp::format_rfc3339(i.start),
         crate::timestamp::format_rfc3339(i.end),
+        if i.known_client { i.start_phrase() } else { "abuse began" },
         crate::timestamp::format_rfc3339(i.abuse_started),
         i.detectors.join(" + ")
     )

@@ -32,7 +32,11 @@ pub fn verdict_row(i: &Incident) -> [String; 8] {
         i.id.clone(),
         i.severity.name().to_string(),
         key_label(i),
-        format_rfc3339(i.abuse_started),
+        if i.known_client {
+            format!("none: known client, since {}", format_rfc3339(i.abuse_started))
+        } else {
+            format_rfc3339(i.abuse_started)
+        },
         format_rfc3339(i.end),
         thousands(i.requests as f64),
         source.trim().to_string(),

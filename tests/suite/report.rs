@@ -28,6 +28,20 @@ fn demo_report_summary_and_charts() {
     let incidents = read_json(&out.join("incidents.json"));
     let ids: Vec<&str> = incidents["incidents"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 6, "five leaks (two on prod-bot) and the service that kept the rotated key");
+    // Regression: the service that kept the rotated key is a client to update, not abuse, and
+    // the report must not say that abuse began when it first used the old key.
+    let known: Vec<&str> = incidents["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["known_client"] == true)
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(known.len(), 1, "one known client after the rotation: {known:?}");
+    let known_section = &html[html.find(&format!("<section id=\"{}\">", known[0])).unwrap()..];
+    let known_section = &known_section[..known_section.find("</section>").unwrap()];
+    assert!(!known_section.contains("abuse began"), "{known_section}");
+    assert!(known_section.contains("known client, still in use after the rotation since"), "{known_section}");
     for id in &ids {
         let section = html.find(&format!("<section id=\"{id}\">")).unwrap_or_else(|| panic!("no section for {id}"));
         assert!(section > verdict, "the verdict comes first");
