@@ -3,9 +3,10 @@
 //!
 //! Rows are stored as the builder holds them (ids into its dictionaries, which stay in
 //! memory), so a bucket read back builds the same frame, restricted to its keys, as a scan in
-//! memory would. Each block that was read becomes one piece in every bucket file it has rows
-//! for; a file left out after some of its blocks were spilled has those pieces marked dropped.
-//! The directory is removed when the spill is dropped.
+//! memory would. The rows of one input file in one block become a piece, written to every
+//! bucket file it has rows for; a file left out after some of its blocks were spilled has its
+//! pieces marked dropped. The directory is removed when the spill is dropped, and by the next
+//! scan writing to the same directory if this one was killed.
 
 use super::builder::{Arena, Rows};
 use crate::error::{Error, Result};
@@ -19,10 +20,10 @@ pub fn bucket_of(credential: u32, buckets: usize) -> usize {
     credential as usize % buckets
 }
 
-/// One block's rows as spilled.
+/// The rows of one input file in one block, as spilled.
 #[derive(Debug, Clone)]
 struct Piece {
-    /// Index of the block's first row among all rows appended (the builder's numbering).
+    /// Index of the piece's first row among all rows appended (the builder's numbering).
     start: usize,
     rows: usize,
     /// Left out with its file.
@@ -31,7 +32,7 @@ struct Piece {
     usage: Vec<(u32, u64, i64)>,
     /// The earliest event time.
     first: Option<i64>,
-    /// Per bucket with rows of this block: the bucket, its rows, and the bytes of their paths.
+    /// Per bucket with rows of this piece: the bucket, its rows, and the bytes of their paths.
     sizes: Vec<(usize, usize, usize)>,
 }
 
