@@ -401,15 +401,18 @@ fn ingest_one(
         }
     }
     let csv = matches!(format, Format::Csv | Format::Tsv);
-    // The CSV header, put in front of every later block.
+    // The CSV header, put in front of every later block as it is read (`skip` bytes of the
+    // buffer are that copy).
     let mut header: Vec<u8> = Vec::new();
     let mut header_lines = 0u64;
+    let mut skip = 0;
     let mut lines_before = 0u64;
     let mut first = true;
     let mut jsonl_keys = None;
     loop {
         let end = if more { linewise::last_record_end(&buf, csv) } else { buf.len() };
-        if more && (end == 0 || (first && csv && end <= csv::header_len(&buf))) {
+        let no_record_before = if first && csv { csv::header_len(&buf) } else { skip };
+        if more && (end == 0 || end <= no_record_before) {
             // No complete record in the buffer yet (a very long one): read on.
             match reader.fill(&mut buf, opts.block_bytes.max(1)) {
                 Ok(m) => more = m,
@@ -427,21 +430,17 @@ fn ingest_one(
         // While this block is parsed and normalised, the next one is read (and decompressed).
         let block_bytes = opts.block_bytes.max(1);
         let (parsed, next) = std::thread::scope(|scope| {
-            let (rest, reader) = (&buf[end..], &mut reader);
+            let (rest, reader, header) = (&buf[end..], &mut reader, &header);
             let prefetch = more.then(|| {
                 scope.spawn(move || {
-                    let mut next = Vec::with_capacity(rest.len() + block_bytes);
+                    let mut next = Vec::with_capacity(header.len() + rest.len() + block_bytes);
+                    next.extend_from_slice(header);
                     next.extend_from_slice(rest);
                     reader.fill(&mut next, block_bytes).map(|more| (next, more))
                 })
             });
-            let with_header;
-            let (text, offset): (&[u8], u64) = if csv && !first {
-                with_header = [header.as_slice(), &buf[..end]].concat();
-                (with_header.as_slice(), lines_before - header_lines)
-            } else {
-                (&buf[..end], lines_before)
-            };
+            let text = &buf[..end];
+            let offset = if csv && !first { lines_before - header_lines } else { lines_before };
             let parsed = parse_block(format, &path, text, &opts.mapping, &mut jsonl_keys).map(|mut table| {
                 for line in table.lines.iter_mut().chain(table.rejected.iter_mut().map(|(l, _)| l)) {
                     *line += offset;
@@ -459,8 +458,9 @@ fn ingest_one(
         }
         // A streaming scan moves the block's rows to disk.
         builder.spill_block();
-        lines_before += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
+        lines_before += memchr::memchr_iter(b'\n', &buf[skip..end]).count() as u64;
         first = false;
+        skip = header.len();
         match next {
             None => break,
             Some(Ok((next, m))) => {
@@ -556,8 +556,9 @@ mod tests {
         let mut inputs = Vec::new();
         for name in ["access.log", "alb.log", "export.csv", "gateway.jsonl", "usage.tsv"] {
             let bytes = std::fs::read(fixtures.join(name)).unwrap();
-            // Long enough to need many blocks (JSON Lines: past the lines its keys are found on).
-            let text: Vec<u8> = bytes.repeat(if name.ends_with(".jsonl") { 120 } else { 3 });
+            // Longer than what is read first to tell the format (64 KiB), so that every format
+            // is read in many blocks (JSON Lines: past the lines its keys are found on).
+            let text: Vec<u8> = bytes.repeat(100_000 / bytes.len() + 1);
             let path = tmp.path().join(name);
             std::fs::write(&path, &text).unwrap();
             let gz = tmp.path().join(format!("{name}.gz"));
@@ -589,6 +590,28 @@ mod tests {
             );
             assert_eq!(blocks.files, whole.files);
         }
+    }
+
+    /// Each block of a CSV file after the first is read behind a copy of the header: the
+    /// events' lines count the file's lines, not the copies.
+    #[test]
+    fn csv_lines_are_counted_across_blocks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("many.csv");
+        let mut text = String::from("timestamp,ip\n");
+        // Longer than what is read first to tell the format (64 KiB): several blocks.
+        for i in 0..6000 {
+            text.push_str(&format!("2026-03-02T10:{:02}:{:02}Z,198.51.100.{}\n", i / 60 % 60, i % 60, i % 250));
+        }
+        text.push_str("not a time,198.51.100.1\n");
+        std::fs::write(&path, text).unwrap();
+        let opts = IngestOptions { block_bytes: 500, ..IngestOptions::default() };
+        let ingested = ingest(&[path.display().to_string()], &opts, &NoProgress).unwrap();
+        let lines = ingested.events.column(col::SOURCE_LINE).unwrap().u64().unwrap().clone();
+        assert!(std::fs::metadata(&path).unwrap().len() > 2 << 16);
+        assert_eq!(lines.len(), 6000);
+        assert_eq!((lines.min(), lines.max()), (Some(2), Some(6001)));
+        assert_eq!(ingested.rejects.iter().map(|r| r.line).collect::<Vec<_>>(), vec![6002]);
     }
 
     /// A streaming read gives, bucket by bucket, the frame a read in memory gives restricted
