@@ -2,11 +2,13 @@
 //! bucket of keys at a time, so that memory grows with the largest bucket, not the input.
 //!
 //! Every detector judges each key on its own, so a bucket's findings are the findings a scan
-//! in memory makes for its keys. Two passes over the buckets: the first finds and groups the
-//! findings (incident ids are given in time order across all keys, so they are known only
-//! once every bucket is judged); the second draws the charts, picks the flagged events and
-//! writes the events, bucket by bucket. The outputs are those of a scan in memory, except that
-//! `events.parquet` holds the events bucket by bucket (each in time order).
+//! in memory makes for its keys. The first pass over the buckets finds the findings, groups
+//! them into incidents, picks the flagged events and writes the events. Incident ids are given
+//! in time order across all keys, so they are known only once every bucket is judged; the
+//! charts, whose names and titles carry them, are drawn in a second pass over the buckets whose
+//! incidents get charts. Then everything is put in the order one frame over all keys gives:
+//! the outputs are those of a scan in memory, except that `events.parquet` holds the events
+//! bucket by bucket (each in time order).
 
 use super::{detect, ScanOptions, ScanOutcome, Timings, OUTPUTS};
 use crate::detect::incident::Incident;
@@ -95,7 +97,7 @@ pub(super) fn judge_and_write(
     }
     let verdict = result?;
     timings.enrich = geo.time;
-    timings.report = clock.elapsed() - timings.enrich - timings.detect;
+    timings.report = clock.elapsed().saturating_sub(timings.enrich + timings.detect);
     progress.finish();
     let totals = summary::Totals::of(&ingested.files);
     Ok(ScanOutcome {
@@ -156,7 +158,8 @@ fn judge_buckets(
     }
     let order: Vec<&str> = super::detectors(opts).iter().map(|d| d.name()).collect();
     let (detection, incidents, owners) = merge(&parts, &order);
-    timings.detect = clock.elapsed();
+    // Geolocation is counted on its own.
+    timings.detect = clock.elapsed().saturating_sub(geo.time);
 
     // Second pass, over the buckets whose incidents get charts: the charts.
     let mut charts = Vec::new();
@@ -262,7 +265,11 @@ fn flagged_events(
     let ts = crate::detect::timestamps_ref(&flagged).map_err(err)?;
     let file = flagged.column(col::SOURCE_FILE).and_then(|c| c.str()).map_err(err)?;
     let line = flagged.column(col::SOURCE_LINE).and_then(|c| c.u64()).map_err(err)?;
-    let order = |name: Option<&str>| files.iter().position(|f| Some(f.file.as_str()) == name);
+    let mut rank: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, f) in files.iter().enumerate() {
+        rank.entry(f.file.as_str()).or_insert(i);
+    }
+    let order = |name: Option<&str>| name.and_then(|n| rank.get(n).copied());
     flags.sort_by_cached_key(|f| {
         let i = f.row as usize;
         (ts.get(i), order(file.get(i)), line.get(i))
