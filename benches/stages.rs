@@ -1,5 +1,7 @@
-//! Criterion benches of each stage: every parser (MB/s), geolocation (per distinct address,
-//! with the share of rows an earlier lookup serves), and every detector (events/s).
+//! Criterion benches of each stage: every parser (MB/s), the spill of a streaming scan (the
+//! generated CSV read to disk by key and every bucket read back, MB/s), geolocation (per
+//! distinct address, with the share of rows an earlier lookup serves), and every detector
+//! (events/s).
 //!
 //! `cargo bench --bench stages`. Inputs: a generated gateway log (`leakhound::synth`, CSV and
 //! NDJSON, `STAGES_EVENTS` events, 100,000 by default) and the demo's access logs (CLF, ALB).
@@ -13,7 +15,7 @@ use leakhound::detect::rotation::{Rotation, RotationConfig};
 use leakhound::detect::unfamiliar::UnfamiliarSource;
 use leakhound::detect::{rows_by_key, Detector};
 use leakhound::enrich::geoip::{GeoDatabases, Sources};
-use leakhound::ingest::{ingest, IngestOptions, Ingested, NoProgress};
+use leakhound::ingest::{ingest, ingest_planned, IngestOptions, Ingested, NoProgress, SpillPlan};
 use leakhound::synth::{write, Spec, SynthFormat};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -62,6 +64,27 @@ fn stages(c: &mut Criterion) {
         parsers.bench_function(*name, |b| b.iter(|| black_box(read(path))));
     }
     parsers.finish();
+
+    // The same CSV as a streaming scan reads it: to disk by key, then each bucket back as a
+    // frame (against `parse/csv`, which builds one frame in memory).
+    let (_, csv) = &inputs.files[0];
+    let spill_dir = tempfile::tempdir().expect("a spill directory");
+    let mut spill = c.benchmark_group("spill");
+    spill.sample_size(10);
+    spill.throughput(Throughput::Bytes(std::fs::metadata(csv).map_or(0, |m| m.len())));
+    spill.bench_function("csv_to_disk_and_back", |b| {
+        b.iter(|| {
+            let plan = SpillPlan { dir: spill_dir.path().to_path_buf(), buckets: 64, beyond_rows: 0 };
+            let (_, spilled) =
+                ingest_planned(&[csv.display().to_string()], &IngestOptions::default(), plan, &NoProgress)
+                    .expect("the bench input reads");
+            let mut spilled = spilled.expect("spilled");
+            for bucket in spilled.filled_buckets() {
+                black_box(spilled.bucket(bucket).expect("a bucket reads back"));
+            }
+        })
+    });
+    spill.finish();
 
     let ingested = read(&inputs.files[0].1);
     let (dbs, problems) = GeoDatabases::discover(&Sources { dirs: vec![inputs.geoip.clone()], ..Default::default() });
