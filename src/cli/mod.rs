@@ -128,8 +128,8 @@ struct ScanArgs {
     timings: bool,
 
     /// Read the events to disk (in the output directory) grouped by key and judge one group of
-    /// keys at a time: for inputs larger than memory. Chosen by itself when the inputs look too
-    /// large for the memory available.
+    /// keys at a time: for inputs larger than memory. Chosen by itself when the events do not
+    /// fit in --max-memory.
     #[arg(long, conflicts_with = "no_streaming")]
     streaming: bool,
 
