@@ -318,7 +318,12 @@ impl EventBuilder {
             }
         }
         let Some(spill) = &mut self.spill else { return };
-        let rows = std::mem::take(&mut self.rows);
+        let mut rows = std::mem::take(&mut self.rows);
+        // Copies of the secrets known so far do not go to disk; those found later are scrubbed
+        // when the rows are read back.
+        if let Some(scrubber) = Scrubber::new(&self.secrets, &self.credentials) {
+            scrubber.scrub_arena(&mut rows.paths);
+        }
         if self.spill_error.is_none() {
             if let Err(e) = spill.store(&rows) {
                 self.spill_error = Some(e);

@@ -614,6 +614,38 @@ mod tests {
         assert_eq!(ingested.rejects.iter().map(|r| r.line).collect::<Vec<_>>(), vec![6002]);
     }
 
+    /// A key pasted into a path is not written to disk by a streaming read.
+    #[test]
+    fn spilled_paths_hold_no_known_secret() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("keys.csv");
+        let secret = "sk_live_9f3c0123456789abcdef";
+        let mut text = String::from("timestamp,ip,api_key,path\n");
+        for i in 0..50 {
+            text.push_str(&format!("2026-03-02T10:00:{:02}Z,198.51.100.7,{secret},/v2/users/{secret}/x{i}\n", i % 60));
+        }
+        std::fs::write(&path, text).unwrap();
+        let spill_dir = tmp.path().join("out");
+        std::fs::create_dir(&spill_dir).unwrap();
+        let plan = SpillPlan { dir: spill_dir.clone(), buckets: 2, beyond_rows: 0 };
+        let (_, spilled) =
+            ingest_planned(&[path.display().to_string()], &IngestOptions::default(), plan, &NoProgress).unwrap();
+        let mut spilled = spilled.expect("spilled");
+        // Reading a bucket back writes out what is buffered.
+        let (frame, _) = spilled.bucket(spilled.filled_buckets()[0]).unwrap();
+        let mut files = 0;
+        for dir in std::fs::read_dir(&spill_dir).unwrap() {
+            for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+                let bytes = std::fs::read(f.unwrap().path()).unwrap();
+                files += usize::from(!bytes.is_empty());
+                assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "a raw key on disk");
+            }
+        }
+        assert!(files > 0);
+        let first = frame.column(col::PATH).unwrap().str().unwrap().get(0).unwrap().to_string();
+        assert!(first.starts_with("/v2/users/fc1:") && !first.contains(secret), "{first}");
+    }
+
     /// A streaming read gives, bucket by bucket, the frame a read in memory gives restricted
     /// to the bucket's keys; the same files, rejects and credentials; and a file left out
     /// after some of its blocks were spilled is dropped from the spill too.

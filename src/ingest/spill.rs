@@ -52,7 +52,11 @@ impl Spill {
         remove_abandoned(parent);
         let dir = parent.join(format!("{PREFIX}{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Spill { path: dir.clone(), source })?;
+        // Readable by this user only: the rows are the events of the logs.
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(|source| Error::Spill { path: dir.clone(), source })?;
         Ok(Self { dir, writers: (0..buckets.max(1)).map(|_| None).collect(), pieces: Vec::new(), spilled: 0 })
     }
 

@@ -60,6 +60,14 @@ impl Default for Streaming {
     }
 }
 
+impl ScanOutcome {
+    /// The outcome of a scan that read `ingested` and came to `verdict`.
+    fn of(ingested: ingest::Ingested, verdict: Verdict, timings: Timings, streamed: bool) -> Self {
+        let totals = summary::Totals::of(&ingested.files);
+        ScanOutcome { errors: ingested.errors, totals, text: verdict.text, worst: verdict.worst, timings, streamed }
+    }
+}
+
 /// Memory a scan in memory needs per event at its peak, about (measured: 360–390 bytes at ten
 /// million events, with the GeoIP columns).
 pub const BYTES_PER_EVENT: u64 = 400;
@@ -142,15 +150,7 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
     timings.enrich = clock.elapsed() - timings.read;
     let run = Run { all: &ingested.events, new: None, ingested: &ingested, geo: &geo };
     let verdict = judge_and_write(&run, &ingested.events, opts, &out, Vec::new(), progress, &mut timings)?;
-    let totals = summary::Totals::of(&ingested.files);
-    Ok(ScanOutcome {
-        errors: ingested.errors,
-        totals,
-        text: verdict.text,
-        worst: verdict.worst,
-        timings,
-        streamed: false,
-    })
+    Ok(ScanOutcome::of(ingested, verdict, timings, false))
 }
 
 /// When the scan starts to move the events to disk (see [`Streaming`]); in the output

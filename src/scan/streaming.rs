@@ -99,15 +99,7 @@ pub(super) fn judge_and_write(
     timings.enrich = geo.time;
     timings.report = clock.elapsed().saturating_sub(timings.enrich + timings.detect);
     progress.finish();
-    let totals = summary::Totals::of(&ingested.files);
-    Ok(ScanOutcome {
-        errors: ingested.errors,
-        totals,
-        text: verdict.text,
-        worst: verdict.worst,
-        timings,
-        streamed: true,
-    })
+    Ok(ScanOutcome::of(ingested, verdict, timings, true))
 }
 
 /// Judges the spilled events bucket by bucket and writes every output; `events.parquet` is
