@@ -409,6 +409,8 @@ fn ingest_one(
     let mut lines_before = 0u64;
     let mut first = true;
     let mut jsonl_keys = None;
+    // Blocks alternate between two buffers: one is parsed while the next is read into the other.
+    let mut spare: Vec<u8> = Vec::new();
     loop {
         let end = if more { linewise::last_record_end(&buf, csv) } else { buf.len() };
         let no_record_before = if first && csv { csv::header_len(&buf) } else { skip };
@@ -431,9 +433,12 @@ fn ingest_one(
         let block_bytes = opts.block_bytes.max(1);
         let (parsed, next) = std::thread::scope(|scope| {
             let (rest, reader, header) = (&buf[end..], &mut reader, &header);
+            let mut next = std::mem::take(&mut spare);
             let prefetch = more.then(|| {
                 scope.spawn(move || {
-                    let mut next = Vec::with_capacity(header.len() + rest.len() + block_bytes);
+                    // The buffer of the block before last, whose memory is already mapped.
+                    next.clear();
+                    next.reserve(header.len() + rest.len() + block_bytes.min(BLOCK_BYTES));
                     next.extend_from_slice(header);
                     next.extend_from_slice(rest);
                     reader.fill(&mut next, block_bytes).map(|more| (next, more))
@@ -464,7 +469,7 @@ fn ingest_one(
         match next {
             None => break,
             Some(Ok((next, m))) => {
-                buf = next;
+                spare = std::mem::replace(&mut buf, next);
                 more = m;
             }
             Some(Err(e)) => {

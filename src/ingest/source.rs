@@ -149,23 +149,21 @@ impl Reader {
     }
 
     /// Appends up to `want` more bytes to `buf`; false once the input is exhausted.
+    ///
+    /// Reads into `buf`'s spare capacity without zeroing it first (`read_to_end` through
+    /// `take`), so that a reused buffer costs nothing but the copy.
     pub fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<bool> {
-        let target = buf.len() + want;
-        while !self.eof && buf.len() < target {
-            let start = buf.len();
-            buf.resize(target.min(start + (1 << 20)), 0);
-            match self.inner.read(&mut buf[start..]) {
-                Ok(0) => {
-                    buf.truncate(start);
-                    self.eof = true;
-                }
-                Ok(n) => buf.truncate(start + n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
-                Err(source) => {
-                    buf.truncate(start);
-                    let path = self.path.clone();
-                    return Err(if self.gzip { Error::Gzip { path, source } } else { Error::Read { path, source } });
-                }
+        if self.eof || want == 0 {
+            return Ok(!self.eof);
+        }
+        // Room for a whole block at most; a larger `want` (the rest of an input) grows as read.
+        buf.reserve(want.min(super::BLOCK_BYTES));
+        match (&mut self.inner).take(want as u64).read_to_end(buf) {
+            // Fewer bytes than asked for: the input ended (`take` stops only at its limit).
+            Ok(n) => self.eof = n < want,
+            Err(source) => {
+                let path = self.path.clone();
+                return Err(if self.gzip { Error::Gzip { path, source } } else { Error::Read { path, source } });
             }
         }
         Ok(!self.eof)
