@@ -1,7 +1,7 @@
 //! Criterion benches of each stage: every parser (MB/s), the spill of a streaming scan (the
 //! generated CSV read to disk by key and every bucket read back, MB/s), geolocation (per
-//! distinct address, with the share of rows an earlier lookup serves), and every detector
-//! (events/s).
+//! distinct address, with the share of rows an earlier lookup serves), every detector
+//! (events/s) and the events written as Parquet (events/s).
 //!
 //! `cargo bench --bench stages`. Inputs: a generated gateway log (`leakhound::synth`, CSV and
 //! NDJSON, `STAGES_EVENTS` events, 100,000 by default) and the demo's access logs (CLF, ALB).
@@ -124,6 +124,15 @@ fn stages(c: &mut Criterion) {
         detect.bench_function(d.name(), |b| b.iter(|| black_box(d.detect_keys(&located, &keys).expect("detect"))));
     }
     detect.finish();
+
+    // The largest output: every event, enriched, as Parquet.
+    let mut report = c.benchmark_group("report");
+    report.sample_size(10);
+    report.throughput(Throughput::Elements(located.height() as u64));
+    report.bench_function("events_parquet", |b| {
+        b.iter(|| black_box(leakhound::report::parquet::to_bytes(&located).expect("events as Parquet")))
+    });
+    report.finish();
 }
 
 criterion_group!(benches, stages);
