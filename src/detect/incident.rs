@@ -245,8 +245,18 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
     for (n, inc) in incidents.iter_mut().enumerate() {
         inc.id = id(n);
     }
-    incidents.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.score.total_cmp(&a.score)).then(a.start.cmp(&b.start)));
+    incidents.sort_by(report_order);
     Ok(incidents)
+}
+
+/// The order reports list incidents in: most severe first, then highest score, earliest,
+/// and by key.
+pub fn report_order(a: &Incident, b: &Incident) -> std::cmp::Ordering {
+    b.severity
+        .cmp(&a.severity)
+        .then(b.score.total_cmp(&a.score))
+        .then(a.start.cmp(&b.start))
+        .then(a.credential.cmp(&b.credential))
 }
 
 #[cfg(test)]

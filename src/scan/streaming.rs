@@ -2,16 +2,16 @@
 //! bucket of keys at a time, so that memory grows with the largest bucket, not the input.
 //!
 //! Every detector judges each key on its own, so a bucket's findings are the findings a scan
-//! in memory makes for its keys. The first pass over the buckets finds the findings, groups
-//! them into incidents, picks the flagged events and writes the events. Incident ids are given
-//! in time order across all keys, so they are known only once every bucket is judged; the
-//! charts, whose names and titles carry them, are drawn in a second pass over the buckets whose
-//! incidents get charts. Then everything is put in the order one frame over all keys gives:
-//! the outputs are those of a scan in memory, except that `events.parquet` holds the events
+//! in memory makes for its keys. One pass over the buckets finds the findings, groups them
+//! into incidents, picks the flagged events, computes the charts of the incidents that may be
+//! among the run's most prominent, and writes the events. Incident ids are given in time order
+//! across all keys, so they are known only once every bucket is judged: then the charts get
+//! them and are drawn, and everything is put in the order one frame over all keys gives. The
+//! outputs are those of a scan in memory, except that `events.parquet` holds the events
 //! bucket by bucket (each in time order).
 
 use super::{detect, ScanOptions, ScanOutcome, Timings, OUTPUTS};
-use crate::detect::incident::Incident;
+use crate::detect::incident::{report_order, Incident};
 use crate::detect::rotation::LateClient;
 use crate::detect::unfamiliar::Baseline;
 use crate::detect::{rows_by_key, Detection, Finding, Note};
@@ -19,11 +19,13 @@ use crate::enrich::geoip::GeoDatabases;
 use crate::enrich::{self, GeoCache};
 use crate::error::{Error, Result};
 use crate::ingest::{self, Progress, Spilled};
+use crate::report::charts::data::{Prepared, MAX_INCIDENTS};
 use crate::report::flagged::Flag;
 use crate::report::{self, summary, Content, OutputDir};
 use crate::schema::col;
 use crate::timestamp::format_rfc3339;
 use polars::prelude::*;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Buckets of keys a streaming scan uses: with no more keys than this, each key is judged on
@@ -57,15 +59,40 @@ pub fn available_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// What the first pass found in one bucket.
+/// What was found in one bucket.
 struct Part {
-    bucket: usize,
     detection: Detection,
     /// Incidents of the bucket's findings (rows, ids and finding indices local to the bucket).
     incidents: Vec<Incident>,
     /// The flagged events, with their flags (rows of `flagged`, incident ids local).
     flagged: DataFrame,
     flags: Vec<Flag>,
+    /// Charts of the incidents that may get charts (incident ids local).
+    charts: Vec<Prepared>,
+}
+
+/// The most prominent incidents judged so far (at most [`MAX_INCIDENTS`], in report order, as
+/// (part, incident) indices): an incident behind all of them cannot be among the run's first
+/// [`MAX_INCIDENTS`], whose incidents get charts.
+#[derive(Default)]
+struct Leaders(Vec<(usize, usize)>);
+
+impl Leaders {
+    /// Whether `incident` may still be among the first [`MAX_INCIDENTS`] of the run.
+    fn may_lead(&self, parts: &[Part], incident: &Incident) -> bool {
+        match self.0.get(MAX_INCIDENTS - 1) {
+            Some(&(p, i)) => report_order(&parts[p].incidents[i], incident).is_ge(),
+            None => true,
+        }
+    }
+
+    /// Counts in the incidents of `parts[p]`.
+    fn add(&mut self, parts: &[Part], p: usize) {
+        let n = parts[p].incidents.len().min(MAX_INCIDENTS);
+        self.0.extend((0..n).map(|i| (p, i)));
+        self.0.sort_by(|&(pa, a), &(pb, b)| report_order(&parts[pa].incidents[a], &parts[pb].incidents[b]));
+        self.0.truncate(MAX_INCIDENTS);
+    }
 }
 
 /// Judges events read to disk ([`Spilled`]) one bucket of keys at a time and writes the
@@ -121,7 +148,8 @@ fn judge_buckets(
     let mut writer: Option<report::parquet::Writer<std::io::BufWriter<std::fs::File>>> = None;
     let (mut parts, mut baselines, mut after_rotation) = (Vec::new(), Vec::new(), Vec::<LateClient>::new());
     let mut time_range: Option<(i64, i64)> = None;
-    // First pass: findings, incidents and flags, bucket by bucket, and the events file.
+    let mut leaders = Leaders::default();
+    // Findings, incidents, flags and charts, bucket by bucket, and the events file.
     let filled = spilled.filled_buckets();
     for (n, &bucket) in filled.iter().enumerate() {
         progress.stage(&format!("detecting (key group {} of {})", n + 1, filled.len()));
@@ -134,12 +162,13 @@ fn judge_buckets(
         // The bucket's events are encoded while the detectors run: they share the cores.
         let (judged, written) = std::thread::scope(|scope| {
             let encoder = scope.spawn(|| writer.as_mut().map_or(Ok(()), |w| w.write(&events)));
-            let judged = judge(&events, bucket, opts);
+            let judged = judge(&events, &|i| leaders.may_lead(&parts, i), opts);
             (judged, encoder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
         written.map_err(parquet_err)?;
         let (part, baseline, late) = judged?;
         parts.push(part);
+        leaders.add(&parts, parts.len() - 1);
         baselines.push(baseline);
         after_rotation.extend(late);
         let ts = crate::detect::timestamps_ref(&events)
@@ -153,26 +182,21 @@ fn judge_buckets(
     // Geolocation is counted on its own.
     timings.detect = clock.elapsed().saturating_sub(geo.time);
 
-    // Second pass, over the buckets whose incidents get charts: the charts.
-    let mut charts = Vec::new();
-    let charted: std::collections::BTreeSet<usize> =
-        owners.iter().take(report::charts::data::MAX_INCIDENTS).map(|&(p, _)| p).collect();
-    for (n, &p) in charted.iter().enumerate() {
-        let part = &parts[p];
-        progress.stage(&format!("drawing charts (key group {} of {})", n + 1, charted.len()));
-        let Some(events) = load(spilled, part.bucket, geo)? else { continue };
-        let keys = rows_by_key(&events).map_err(|source| Error::Frame { context: "grouping events by key", source })?;
-        // This bucket's incidents (rows and findings its own), with their ids, in report order.
-        let mine: Vec<Incident> = incidents
-            .iter()
-            .zip(&owners)
-            .filter(|(_, (owner, _))| *owner == p)
-            .map(|(global, &(_, i))| Incident { id: global.id.clone(), ..part.incidents[i].clone() })
-            .collect();
-        charts.extend(report::charts::data::charts_of(&events, &keys, &mine, &incidents, &opts.rate)?);
-    }
+    // The charts of the incidents that got them, with the run's ids.
+    progress.stage("drawing charts");
+    let ids = run_ids(&parts, &incidents, &owners);
     let chart_order = report::charts::data::chart_order(&incidents);
-    charts.sort_by_key(|c| chart_order.iter().position(|n| *n == c.name));
+    let mut prepared: Vec<(usize, Prepared)> = Vec::new();
+    for (part, ids) in parts.iter_mut().zip(&ids) {
+        for mut chart in std::mem::take(&mut part.charts) {
+            chart.relabel(|id| ids.get(id).cloned().unwrap_or_else(|| id.to_string()));
+            if let Some(at) = chart_order.iter().position(|name| *name == chart.name()) {
+                prepared.push((at, chart));
+            }
+        }
+    }
+    prepared.sort_by_key(|(at, _)| *at);
+    let charts = report::charts::data::render_all(prepared.into_iter().map(|(_, c)| c).collect())?;
 
     let events_parquet = match writer {
         Some(w) => {
@@ -190,7 +214,7 @@ fn judge_buckets(
         }
     };
     let geo_summary = summary::GeoSummary::new(geo.dbs, (!geo.dbs.is_empty()).then(|| geo.cache.stats()));
-    let (flagged, flags) = flagged_events(&mut parts, &incidents, &owners, &ingested.events, &ingested.files)?;
+    let (flagged, flags) = flagged_events(&mut parts, &ids, &ingested.events, &ingested.files)?;
     // Keys in order, as one frame over all keys lists them.
     let no_baseline = crate::detect::rate::baseline_frame(&ingested.events, &[], &opts.rate)?;
     let baseline = concat(&baselines, &no_baseline)?
@@ -211,12 +235,20 @@ fn judge_buckets(
     super::write_outputs(results, ingested, &geo_summary, opts, out, Vec::new())
 }
 
-/// One bucket's findings, incidents and flagged events, its baseline table and its clients
-/// after a rotation.
-fn judge(events: &DataFrame, bucket: usize, opts: &ScanOptions) -> Result<(Part, DataFrame, Vec<LateClient>)> {
+/// One bucket's findings, incidents, flagged events and the charts of those of its incidents
+/// that `may_lead` (see [`Leaders`]); its baseline table and its clients after a rotation.
+fn judge(
+    events: &DataFrame,
+    may_lead: &(dyn Fn(&Incident) -> bool + Sync),
+    opts: &ScanOptions,
+) -> Result<(Part, DataFrame, Vec<LateClient>)> {
     let keys = rows_by_key(events).map_err(|source| Error::Frame { context: "grouping events by key", source })?;
     let detection = detect(events, &keys, opts)?;
     let incidents = crate::detect::incident::build(events, &detection.findings)?;
+    // In report order, so those that may lead come first.
+    let leading = incidents.iter().take_while(|i| may_lead(i)).take(MAX_INCIDENTS);
+    let charted = leading.map(|i| i.id.as_str()).collect();
+    let charts = report::charts::data::prepare(events, &keys, &incidents, &charted, &opts.rate)?;
     let mut flags = report::flagged::flags(&detection.findings, &incidents);
     let rows = IdxCa::from_vec("rows".into(), flags.iter().map(|f| f.row as IdxSize).collect());
     let flagged = events.take(&rows).map_err(|source| Error::Frame { context: "picking flagged events", source })?;
@@ -225,29 +257,33 @@ fn judge(events: &DataFrame, bucket: usize, opts: &ScanOptions) -> Result<(Part,
     }
     let baseline = crate::detect::rate::baseline_frame(events, &keys, &opts.rate)?;
     let late = crate::detect::rotation::late_clients(events, &detection.findings)?;
-    Ok((Part { bucket, detection, incidents, flagged, flags }, baseline, late))
+    Ok((Part { detection, incidents, flagged, flags, charts }, baseline, late))
+}
+
+/// Per part, its incidents' ids (local to the part) to the run's.
+fn run_ids(parts: &[Part], incidents: &[Incident], owners: &[(usize, usize)]) -> Vec<HashMap<String, String>> {
+    let mut ids = vec![HashMap::new(); parts.len()];
+    for (global, &(p, i)) in incidents.iter().zip(owners) {
+        ids[p].insert(parts[p].incidents[i].id.clone(), global.id.clone());
+    }
+    ids
 }
 
 /// The flagged events of all buckets as one frame, and their flags (incident ids now the
-/// run's) in the order of their events in one frame over all keys: by time, then input file
-/// (in the order read), then line.
+/// run's, `ids` from [`run_ids`]) in the order of their events in one frame over all keys: by
+/// time, then input file (in the order read), then line.
 fn flagged_events(
     parts: &mut [Part],
-    incidents: &[Incident],
-    owners: &[(usize, usize)],
+    ids: &[HashMap<String, String>],
     empty: &DataFrame,
     files: &[ingest::FileReport],
 ) -> Result<(DataFrame, Vec<Flag>)> {
-    let mut ids: std::collections::HashMap<(usize, &str), &str> = std::collections::HashMap::new();
-    for (global, &(p, i)) in incidents.iter().zip(owners) {
-        ids.insert((p, parts[p].incidents[i].id.as_str()), global.id.as_str());
-    }
     let mut flags = Vec::new();
-    for (p, part) in parts.iter().enumerate() {
+    for (part, ids) in parts.iter().zip(ids) {
         let offset = flags.len() as u32;
         flags.extend(part.flags.iter().map(|f| Flag {
             row: f.row + offset,
-            incident_id: f.incident_id.as_deref().and_then(|id| ids.get(&(p, id))).map(|id| id.to_string()),
+            incident_id: f.incident_id.as_ref().and_then(|id| ids.get(id)).cloned(),
             ..f.clone()
         }));
     }
@@ -328,9 +364,7 @@ fn merge(parts: &[Part], detectors: &[&str]) -> (Detection, Vec<Incident>, Vec<(
     for (n, (inc, _)) in incidents.iter_mut().enumerate() {
         inc.id = crate::detect::incident::id(n);
     }
-    incidents.sort_by(|(a, _), (b, _)| {
-        b.severity.cmp(&a.severity).then(b.score.total_cmp(&a.score)).then(a.start.cmp(&b.start))
-    });
+    incidents.sort_by(|(a, _), (b, _)| crate::detect::incident::report_order(a, b));
     let (incidents, owners) = incidents.into_iter().unzip();
     (detection, incidents, owners)
 }

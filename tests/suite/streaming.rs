@@ -112,6 +112,33 @@ fn streaming_starts_when_the_events_outgrow_max_memory() {
     assert!(!run.stderr.contains("judged one group of keys at a time"), "{}", run.stderr);
 }
 
+/// More incidents than get charts (the first 20 in report order), on many keys: the charts a
+/// streaming scan computes bucket by bucket, before the incidents have the run's ids, are those
+/// of a scan in memory, with the same names and titles.
+#[test]
+fn streaming_charts_the_same_incidents_when_there_are_more_than_get_charts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("many-keys.csv");
+    let input_arg = input.display().to_string();
+    let run = leakhound(&["generate-bench", "--events", "20000", "--keys", "30", "--out", &input_arg]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let memory = scan(&[input.as_path()], &["--no-streaming"]);
+    let incidents = read_json(&memory.out.join("incidents.json"))["incidents"].as_array().unwrap().clone();
+    let keys: std::collections::BTreeSet<&str> =
+        incidents[..20].iter().map(|i| i["credential"].as_str().unwrap()).collect();
+    assert!(
+        incidents.len() > 60 && keys.len() > 5,
+        "{} incidents, the first 20 on {} keys",
+        incidents.len(),
+        keys.len()
+    );
+    for buckets in ["3", "64"] {
+        let streamed = scan(&[input.as_path()], &["--streaming-buckets", buckets]);
+        assert_eq!(streamed.run.status, memory.run.status, "{}", streamed.run.stderr);
+        assert_same_outputs(&memory.out, &streamed.out, &format!("{buckets} buckets"));
+    }
+}
+
 #[test]
 fn max_memory_must_be_a_size() {
     for bad in ["lots", "4Q", "0", "-1G"] {

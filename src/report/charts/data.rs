@@ -69,43 +69,69 @@ impl Cols {
     }
 }
 
-/// One chart to draw.
-enum Job<'i> {
-    Timeline(&'i Incident),
-    Sources(&'i Incident),
-    Heatmap(&'i Incident),
-    World(&'i Incident),
+/// The kinds of chart: two per incident, two per key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Timeline,
+    Sources,
+    Heatmap,
+    World,
+}
+
+impl Kind {
+    /// The file name (without extension) of the chart of this kind of `of`: an incident's id
+    /// (timeline, sources) or a key's credential (heatmap, map).
+    fn file_name(self, of: &str) -> String {
+        match self {
+            Kind::Timeline => format!("{of}-timeline"),
+            Kind::Sources => format!("{of}-sources"),
+            Kind::Heatmap => format!("key-{}-heatmap", slug(of)),
+            Kind::World => format!("key-{}-world", slug(of)),
+        }
+    }
+
+    fn of_key(self) -> bool {
+        matches!(self, Kind::Heatmap | Kind::World)
+    }
+}
+
+/// One chart to draw: of an incident, or of the key of an incident.
+struct Job<'i> {
+    kind: Kind,
+    incident: &'i Incident,
 }
 
 impl Job<'_> {
-    fn incident(&self) -> &Incident {
-        match self {
-            Job::Timeline(i) | Job::Sources(i) | Job::Heatmap(i) | Job::World(i) => i,
+    fn of(&self) -> &str {
+        if self.kind.of_key() {
+            &self.incident.credential
+        } else {
+            &self.incident.id
         }
     }
 
     fn name(&self) -> String {
-        match self {
-            Job::Timeline(i) => format!("{}-timeline", i.id),
-            Job::Sources(i) => format!("{}-sources", i.id),
-            Job::Heatmap(i) => format!("key-{}-heatmap", slug(&i.credential)),
-            Job::World(i) => format!("key-{}-world", slug(&i.credential)),
-        }
+        self.kind.file_name(self.of())
     }
 }
 
-/// The charts of `incidents` (in report order) that are among the first [`MAX_INCIDENTS`]
-/// of `ranked`, in the order reports show them: each incident's timeline and sources, and the
-/// heatmap and map of its key with the key's first incident.
-/// Incidents whose key `drawable` refuses (no events to draw) get none.
-fn jobs<'i>(incidents: &'i [Incident], ranked: &[Incident], drawable: impl Fn(&Incident) -> bool) -> Vec<Job<'i>> {
-    let charted: BTreeSet<&str> = ranked.iter().take(MAX_INCIDENTS).map(|i| i.id.as_str()).collect();
+/// The ids of the incidents that get charts: the first [`MAX_INCIDENTS`] of `ranked` (in
+/// report order).
+pub fn charted(ranked: &[Incident]) -> BTreeSet<&str> {
+    ranked.iter().take(MAX_INCIDENTS).map(|i| i.id.as_str()).collect()
+}
+
+/// The charts of the `charted` ones of `incidents` (in report order), in the order reports
+/// show them: each incident's timeline and sources, and the heatmap and map of its key with
+/// the key's first incident. Incidents whose key `drawable` refuses (no events to draw) get
+/// none.
+fn jobs<'i>(incidents: &'i [Incident], charted: &BTreeSet<&str>, drawable: impl Fn(&Incident) -> bool) -> Vec<Job<'i>> {
     let mut jobs = Vec::new();
     let mut keys_done = BTreeSet::new();
     for inc in incidents.iter().filter(|i| charted.contains(i.id.as_str()) && drawable(i)) {
-        jobs.extend([Job::Timeline(inc), Job::Sources(inc)]);
+        jobs.extend([Kind::Timeline, Kind::Sources].map(|kind| Job { kind, incident: inc }));
         if keys_done.insert(inc.credential.as_str()) {
-            jobs.extend([Job::Heatmap(inc), Job::World(inc)]);
+            jobs.extend([Kind::Heatmap, Kind::World].map(|kind| Job { kind, incident: inc }));
         }
     }
     jobs
@@ -114,7 +140,7 @@ fn jobs<'i>(incidents: &'i [Incident], ranked: &[Incident], drawable: impl Fn(&I
 /// The names of the charts of `incidents` (all of a run's, in report order), in the order
 /// reports show them: for putting charts drawn in parts back in order.
 pub fn chart_order(incidents: &[Incident]) -> Vec<String> {
-    jobs(incidents, incidents, |_| true).iter().map(Job::name).collect()
+    jobs(incidents, &charted(incidents), |_| true).iter().map(Job::name).collect()
 }
 
 /// Renders the charts of the incidents (at most [`MAX_INCIDENTS`]) and of their keys.
@@ -124,53 +150,111 @@ pub fn charts(
     incidents: &[Incident],
     rate: &RateConfig,
 ) -> Result<Vec<Rendered>> {
-    charts_of(events, keys, incidents, incidents, rate)
+    render_all(prepare(events, keys, incidents, &charted(incidents), rate)?)
 }
 
-/// Renders the charts of `incidents` (those of the keys of `events`, in report order) that
-/// are among the first [`MAX_INCIDENTS`] of `ranked` (all of the run's).
-pub fn charts_of(
+/// What one chart shows, computed from the events and ready to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Drawing {
+    Timeline(Timeline),
+    Sources(Sources),
+    Heatmap(Heatmap),
+    World(World),
+}
+
+/// A chart computed but not drawn yet, with the incident or key it is of. A streaming scan
+/// prepares the charts of each bucket of keys while it has its events, before the incidents
+/// have the run's ids, and gives them those ids ([`Prepared::relabel`]) before drawing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// The incident's id (timeline, sources) or the key's credential (heatmap, map).
+    of: String,
+    drawing: Drawing,
+}
+
+impl Prepared {
+    fn kind(&self) -> Kind {
+        match self.drawing {
+            Drawing::Timeline(_) => Kind::Timeline,
+            Drawing::Sources(_) => Kind::Sources,
+            Drawing::Heatmap(_) => Kind::Heatmap,
+            Drawing::World(_) => Kind::World,
+        }
+    }
+
+    /// The chart's file name, without extension (as [`chart_order`] lists it).
+    pub fn name(&self) -> String {
+        self.kind().file_name(&self.of)
+    }
+
+    /// Gives the incidents named in the chart (its own, or its key's) new ids.
+    pub fn relabel(&mut self, id: impl Fn(&str) -> String) {
+        match &mut self.drawing {
+            Drawing::Timeline(c) => {
+                c.incident = id(&c.incident);
+                self.of = id(&self.of);
+            }
+            Drawing::Sources(c) => {
+                c.incident = id(&c.incident);
+                self.of = id(&self.of);
+            }
+            Drawing::Heatmap(c) => c.incidents = c.incidents.iter().map(|i| id(i)).collect(),
+            Drawing::World(_) => {}
+        }
+    }
+
+    fn render(&self) -> std::result::Result<Rendered, String> {
+        let name = self.name();
+        match &self.drawing {
+            Drawing::Timeline(c) => render(name, c.title(), c),
+            Drawing::Sources(c) => render(name, c.title(), c),
+            Drawing::Heatmap(c) => render(name, c.title(), c),
+            Drawing::World(c) => render(name, c.title.clone(), c),
+        }
+    }
+}
+
+/// Draws prepared charts (in parallel), in the order given.
+pub fn render_all(prepared: Vec<Prepared>) -> Result<Vec<Rendered>> {
+    prepared.par_iter().map(|p| p.render().map_err(|e| Error::Usage(format!("drawing a chart failed: {e}")))).collect()
+}
+
+/// Computes the charts of the `charted` ones of `incidents` (those of the keys of `events`,
+/// in report order; see [`charted`]), in the order reports show them.
+pub fn prepare(
     events: &DataFrame,
     keys: &[KeyRows<'_>],
     incidents: &[Incident],
-    ranked: &[Incident],
+    charted: &BTreeSet<&str>,
     rate: &RateConfig,
-) -> Result<Vec<Rendered>> {
+) -> Result<Vec<Prepared>> {
     let frame_err = |source| Error::Frame { context: "preparing charts", source };
     let cols = Cols::read(events).map_err(frame_err)?;
     let key_rows: BTreeMap<&str, (&str, &[usize])> =
         keys.iter().map(|k| (k.key, (k.name.as_str(), k.rows.as_slice()))).collect();
     let in_incident: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
-    let chart_err = |e: String| Error::Usage(format!("drawing a chart failed: {e}"));
-    let jobs = jobs(incidents, ranked, |i| key_rows.contains_key(i.credential.as_str()));
-    let rendered: Vec<Option<Rendered>> = jobs
+    let jobs = jobs(incidents, charted, |i| key_rows.contains_key(i.credential.as_str()));
+    let prepared: Vec<Option<Prepared>> = jobs
         .par_iter()
         .map(|job| {
-            let inc = job.incident();
+            let inc = job.incident;
             let Some(&(name, rows)) = key_rows.get(inc.credential.as_str()) else { return Ok(None) };
             let key_incidents = || incidents.iter().filter(|i| i.credential == inc.credential).collect::<Vec<_>>();
-            let chart = match job {
-                Job::Timeline(_) => {
-                    let c = timeline(&cols, events, inc, name, rows, &rate.calendar, rate)?;
-                    render(job.name(), c.title.clone(), &c)
+            let drawing = match job.kind {
+                Kind::Timeline => Drawing::Timeline(timeline(&cols, events, inc, name, rows, &rate.calendar, rate)?),
+                Kind::Sources => Drawing::Sources(sources(&cols, inc, name, rows, &in_incident)),
+                Kind::Heatmap => {
+                    Drawing::Heatmap(heatmap(&cols, name, rows, &key_incidents(), &in_incident, &rate.calendar))
                 }
-                Job::Sources(_) => {
-                    let c = sources(&cols, inc, name, rows, &in_incident);
-                    render(job.name(), c.title.clone(), &c)
-                }
-                Job::Heatmap(_) => {
-                    let c = heatmap(&cols, name, rows, &key_incidents(), &in_incident, &rate.calendar);
-                    render(job.name(), c.title.clone(), &c)
-                }
-                Job::World(_) => match world(&cols, name, rows, &key_incidents()) {
-                    Some(c) => render(job.name(), c.title.clone(), &c),
+                Kind::World => match world(&cols, name, rows, &key_incidents()) {
+                    Some(c) => Drawing::World(c),
                     None => return Ok(None),
                 },
             };
-            chart.map(Some).map_err(chart_err)
+            Ok(Some(Prepared { of: job.of().to_string(), drawing }))
         })
         .collect::<Result<_>>()?;
-    Ok(rendered.into_iter().flatten().collect())
+    Ok(prepared.into_iter().flatten().collect())
 }
 
 fn local(cal: &WorkCalendar, t: i64, fmt: &str) -> String {
@@ -232,7 +316,9 @@ fn timeline(
         .collect();
     let top = labels.first().map(|(l, n)| format!("{} from {l}", thousands(*n))).unwrap_or_default();
     Ok(Timeline {
-        title: format!("{name}: requests per {width} min around {} ({})", inc.id, inc.severity),
+        key: name.to_string(),
+        incident: inc.id.clone(),
+        severity: inc.severity,
         subtitle: format!(
             "{} – {} ({}); incident: {} requests, {top}",
             local(cal, inc.start, "%a %d %b %Y %H:%M"),
@@ -283,7 +369,8 @@ fn sources(cols: &Cols, inc: &Incident, name: &str, rows: &[usize], in_incident:
         })
         .collect();
     Sources {
-        title: format!("{name}: sources of {} against the key's normal traffic", inc.id),
+        key: name.to_string(),
+        incident: inc.id.clone(),
         subtitle: format!(
             "{} requests in the incident, {} before it (excluding incidents); share of requests per network owner",
             thousands(at),
@@ -319,14 +406,12 @@ fn heatmap(
             normal[slot] += cols.requests(i) / weeks;
         }
     }
-    let ids: Vec<&str> = incidents.iter().map(|i| i.id.as_str()).collect();
     Heatmap {
-        title: format!("{name}: activity by hour of the week ({})", cal.tz.name()),
-        subtitle: format!(
-            "normal traffic over {weeks:.1} weeks shaded by volume; hours with flagged requests ({}) outlined; working time {}",
-            ids.join(", "),
-            cal.describe()
-        ),
+        key: name.to_string(),
+        zone: cal.tz.name().to_string(),
+        weeks,
+        incidents: incidents.iter().map(|i| i.id.clone()).collect(),
+        working: cal.describe(),
         normal,
         flagged,
     }

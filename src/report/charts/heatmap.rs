@@ -7,8 +7,16 @@ use plotters::prelude::*;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Heatmap {
-    pub title: String,
-    pub subtitle: String,
+    /// The key's name.
+    pub key: String,
+    /// The time zone of the hours.
+    pub zone: String,
+    /// Weeks the normal traffic is averaged over.
+    pub weeks: f64,
+    /// Ids of the key's incidents.
+    pub incidents: Vec<String>,
+    /// The working time, described.
+    pub working: String,
     /// Average requests per week, per hour of the week (Monday 00:00 first), normal traffic.
     pub normal: Vec<f64>,
     /// Hours of the week with flagged events.
@@ -27,13 +35,28 @@ fn shade(v: f64, max: f64) -> RGBColor {
     RGBColor(lerp(222.0, 8.0), lerp(235.0, 48.0), lerp(247.0, 107.0))
 }
 
+impl Heatmap {
+    pub fn title(&self) -> String {
+        format!("{}: activity by hour of the week ({})", self.key, self.zone)
+    }
+
+    fn subtitle(&self) -> String {
+        format!(
+            "normal traffic over {:.1} weeks shaded by volume; hours with flagged requests ({}) outlined; working time {}",
+            self.weeks,
+            self.incidents.join(", "),
+            self.working
+        )
+    }
+}
+
 impl Draw for Heatmap {
     fn size(&self) -> (u32, u32) {
         (1200, 440)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let area = header(root, &self.title, &self.subtitle, 20)?;
+        let area = header(root, &self.title(), &self.subtitle(), 20)?;
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size(45)
             .y_label_area_size(55)

@@ -7,10 +7,18 @@ use plotters::prelude::*;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sources {
-    pub title: String,
+    /// The key's name and the incident's id, for the title.
+    pub key: String,
+    pub incident: String,
     pub subtitle: String,
     /// (source, share of the key's normal requests in %, share of the incident's in %, new?)
     pub rows: Vec<(String, f64, f64, bool)>,
+}
+
+impl Sources {
+    pub fn title(&self) -> String {
+        format!("{}: sources of {} against the key's normal traffic", self.key, self.incident)
+    }
 }
 
 impl Draw for Sources {
@@ -19,7 +27,7 @@ impl Draw for Sources {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let area = header(root, &self.title, &self.subtitle, 30)?;
+        let area = header(root, &self.title(), &self.subtitle, 30)?;
         let n = self.rows.len().max(1);
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size(45)

@@ -11,7 +11,10 @@ use plotters::prelude::*;
 /// What the timeline shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timeline {
-    pub title: String,
+    /// The key's name, the incident's id and its severity, for the title.
+    pub key: String,
+    pub incident: String,
+    pub severity: crate::detect::Severity,
     pub subtitle: String,
     pub tz: Tz,
     /// Start of the first bucket (UTC µs).
@@ -31,6 +34,10 @@ pub struct Timeline {
 const HOUR: f64 = 3_600_000_000.0;
 
 impl Timeline {
+    pub fn title(&self) -> String {
+        format!("{}: requests per {} min around {} ({})", self.key, self.width_minutes, self.incident, self.severity)
+    }
+
     fn x(&self, micros: i64) -> f64 {
         (micros - self.start) as f64 / HOUR
     }
@@ -49,7 +56,7 @@ impl Draw for Timeline {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let area = header(root, &self.title, &self.subtitle, 20)?;
+        let area = header(root, &self.title(), &self.subtitle, 20)?;
         let w = self.width_minutes as f64 / 60.0;
         let n = self.counts.len();
         let x_max = (n as f64 * w).max(w);
