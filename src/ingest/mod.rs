@@ -461,6 +461,12 @@ fn ingest_one(
             builder.drop_since(before);
             return fail(report, e);
         }
+        // The rest of a large input will need room like the first block's rows, times what is
+        // left to read: made once, instead of growing the rows again and again.
+        let size = input.size();
+        if first && more && !reader.is_gzip() && size > end as u64 {
+            builder.reserve_like(builder.len() - before, size as f64 / end as f64 - 1.0);
+        }
         // A streaming scan moves the block's rows to disk.
         builder.spill_block();
         lines_before += memchr::memchr_iter(b'\n', &buf[skip..end]).count() as u64;

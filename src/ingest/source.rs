@@ -169,6 +169,11 @@ impl Reader {
         Ok(!self.eof)
     }
 
+    /// Whether the input is gzipped (its size on disk does not tell how much there is to read).
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
     /// Appends everything that is left to `buf`.
     pub fn read_rest(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         while self.fill(buf, 1 << 24)? {}

@@ -155,7 +155,7 @@ pub fn charts(
 
 /// What one chart shows, computed from the events and ready to draw.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Drawing {
+enum Drawing {
     Timeline(Timeline),
     Sources(Sources),
     Heatmap(Heatmap),
