@@ -1,7 +1,7 @@
 //! Criterion benches of each stage: every parser (MB/s), the spill of a streaming scan (the
 //! generated CSV read to disk by key and every bucket read back, MB/s), geolocation (per
 //! distinct address, with the share of rows an earlier lookup serves), every detector
-//! (events/s) and the events written as Parquet (events/s).
+//! (events/s), the events written as Parquet and the data of the charts (events/s).
 //!
 //! `cargo bench --bench stages`. Inputs: a generated gateway log (`leakhound::synth`, CSV and
 //! NDJSON, `STAGES_EVENTS` events, 100,000 by default) and the demo's access logs (CLF, ALB).
@@ -10,12 +10,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use leakhound::detect::off_hours::OffHours;
-use leakhound::detect::rate::RateSpike;
+use leakhound::detect::rate::{RateConfig, RateSpike};
 use leakhound::detect::rotation::{Rotation, RotationConfig};
 use leakhound::detect::unfamiliar::UnfamiliarSource;
 use leakhound::detect::{rows_by_key, Detector};
 use leakhound::enrich::geoip::{GeoDatabases, Sources};
 use leakhound::ingest::{ingest, ingest_planned, IngestOptions, Ingested, NoProgress, SpillPlan};
+use leakhound::report::charts::data as charts;
 use leakhound::synth::{write, Spec, SynthFormat};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -131,6 +132,18 @@ fn stages(c: &mut Criterion) {
     report.throughput(Throughput::Elements(located.height() as u64));
     report.bench_function("events_parquet", |b| {
         b.iter(|| black_box(leakhound::report::parquet::to_bytes(&located).expect("events as Parquet")))
+    });
+    // What the charts of the most prominent incidents show, computed from the events (drawing
+    // them does not depend on the number of events).
+    let findings: Vec<_> =
+        detectors.iter().flat_map(|d| d.detect_keys(&located, &keys).expect("detect").findings).collect();
+    let incidents = leakhound::detect::incident::build(&located, &findings).expect("incidents");
+    let charted = charts::charted(&incidents);
+    eprintln!("charts: {} incidents, {} with charts", incidents.len(), charted.len());
+    report.bench_function("chart_data", |b| {
+        b.iter(|| {
+            black_box(charts::prepare(&located, &keys, &incidents, &charted, &RateConfig::default()).expect("charts"))
+        })
     });
     report.finish();
 }

@@ -16,7 +16,7 @@ use crate::text::thousands;
 use chrono::DateTime;
 use polars::prelude::*;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Incidents that get charts (the most severe first); the rest are in the tables only.
 pub const MAX_INCIDENTS: usize = 20;
@@ -56,6 +56,31 @@ impl Cols {
                 (None, None) => "no address".into(),
             },
         }
+    }
+
+    /// The distinct addresses of `rows` in order of first appearance, each as its first row
+    /// and the requests of all its rows. A row's GeoIP answers, and so its source label and
+    /// place, are its address's: labels are made once per address instead of once per row.
+    fn by_address(&self, rows: impl IntoIterator<Item = usize>) -> Vec<(usize, f64)> {
+        let mut index: PlHashMap<Option<&str>, usize> = PlHashMap::default();
+        let mut addresses: Vec<(usize, f64)> = Vec::new();
+        for i in rows {
+            let at = *index.entry(self.ip.get(i)).or_insert_with(|| {
+                addresses.push((i, 0.0));
+                addresses.len() - 1
+            });
+            addresses[at].1 += self.requests(i);
+        }
+        addresses
+    }
+
+    /// Requests of `rows` per source label ([`Cols::source_label`]).
+    fn requests_by_label(&self, rows: impl IntoIterator<Item = usize>) -> BTreeMap<String, f64> {
+        let mut by_label: BTreeMap<String, f64> = BTreeMap::new();
+        for (i, n) in self.by_address(rows) {
+            *by_label.entry(self.source_label(i)).or_default() += n;
+        }
+        by_label
     }
 
     fn place(&self, i: usize) -> Option<(f64, f64, String)> {
@@ -232,7 +257,7 @@ pub fn prepare(
     let cols = Cols::read(events).map_err(frame_err)?;
     let key_rows: BTreeMap<&str, (&str, &[usize])> =
         keys.iter().map(|k| (k.key, (k.name.as_str(), k.rows.as_slice()))).collect();
-    let in_incident: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
+    let in_incident: PlHashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
     let jobs = jobs(incidents, charted, |i| key_rows.contains_key(i.credential.as_str()));
     let prepared: Vec<Option<Prepared>> = jobs
         .par_iter()
@@ -277,11 +302,12 @@ fn timeline(
     let w = width * 60_000_000;
     let first = ((from - series.start).max(0) / w) as usize;
     let last = (((to - series.start) / w).max(0) as usize).min(series.observed.len().saturating_sub(1));
-    let incident_rows: HashSet<u32> = inc.rows.iter().copied().collect();
+    let incident_rows: PlHashSet<u32> = inc.rows.iter().copied().collect();
     // Source groups: the usual traffic, then the incident's sources by requests.
+    let incident_addresses = cols.by_address(inc.rows.iter().map(|&r| r as usize));
     let mut by_label: BTreeMap<String, f64> = BTreeMap::new();
-    for &r in &inc.rows {
-        *by_label.entry(cols.source_label(r as usize)).or_default() += cols.requests(r as usize);
+    for &(i, n) in &incident_addresses {
+        *by_label.entry(cols.source_label(i)).or_default() += n;
     }
     let mut labels: Vec<(String, f64)> = by_label.into_iter().collect();
     labels.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -291,6 +317,8 @@ fn timeline(
         groups.push(format!("incident: {} other sources", labels.len() - 4));
     }
     let group_of = |label: &str| labels.iter().position(|(l, _)| l == label).map_or(0, |p| 1 + p.min(4));
+    let group_by_address: PlHashMap<Option<&str>, usize> =
+        incident_addresses.iter().map(|&(i, _)| (cols.ip.get(i), group_of(&cols.source_label(i)))).collect();
     let n = if series.observed.is_empty() { 0 } else { last.saturating_sub(first) + 1 };
     let mut counts = vec![vec![0.0; groups.len()]; n];
     let mut flagged = vec![false; n];
@@ -305,7 +333,7 @@ fn timeline(
         }
         let g = if incident_rows.contains(&(i as u32)) {
             flagged[b] = true;
-            group_of(&cols.source_label(i))
+            group_by_address.get(&cols.ip.get(i)).copied().unwrap_or(0)
         } else {
             0
         };
@@ -337,17 +365,10 @@ fn timeline(
     })
 }
 
-fn sources(cols: &Cols, inc: &Incident, name: &str, rows: &[usize], in_incident: &HashSet<u32>) -> Sources {
-    let mut normal: BTreeMap<String, f64> = BTreeMap::new();
-    for &i in rows {
-        if cols.ts.get(i).is_some_and(|t| t < inc.start) && !in_incident.contains(&(i as u32)) {
-            *normal.entry(cols.source_label(i)).or_default() += cols.requests(i);
-        }
-    }
-    let mut abuse: BTreeMap<String, f64> = BTreeMap::new();
-    for &r in &inc.rows {
-        *abuse.entry(cols.source_label(r as usize)).or_default() += cols.requests(r as usize);
-    }
+fn sources(cols: &Cols, inc: &Incident, name: &str, rows: &[usize], in_incident: &PlHashSet<u32>) -> Sources {
+    let before = rows.iter().copied().filter(|&i| cols.ts.get(i).is_some_and(|t| t < inc.start));
+    let normal = cols.requests_by_label(before.filter(|&i| !in_incident.contains(&(i as u32))));
+    let abuse = cols.requests_by_label(inc.rows.iter().map(|&r| r as usize));
     let (nt, at) = (normal.values().sum::<f64>().max(1.0), abuse.values().sum::<f64>().max(1.0));
     let top = |m: &BTreeMap<String, f64>, k: usize| {
         let mut v: Vec<(&String, &f64)> = m.iter().collect();
@@ -385,7 +406,7 @@ fn heatmap(
     name: &str,
     rows: &[usize],
     incidents: &[&Incident],
-    in_incident: &HashSet<u32>,
+    in_incident: &PlHashSet<u32>,
     cal: &WorkCalendar,
 ) -> Heatmap {
     let mut normal = vec![0.0; 168];
@@ -395,7 +416,7 @@ fn heatmap(
         (Some(a), Some(b)) => ((b - a) as f64 / (7.0 * 24.0 * HOUR as f64)).max(1.0),
         _ => 1.0,
     };
-    let key_incident_rows: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
+    let key_incident_rows: PlHashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
     let mut clock = cal.clock();
     for &i in rows {
         let Some(t) = cols.ts.get(i) else { continue };
@@ -418,15 +439,19 @@ fn heatmap(
 }
 
 fn world(cols: &Cols, name: &str, rows: &[usize], incidents: &[&Incident]) -> Option<World> {
-    let incident_rows: HashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
-    let mut usual: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
-    let mut flagged: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
-    for &i in rows {
-        let Some((lon, lat, label)) = cols.place(i) else { continue };
-        let target = if incident_rows.contains(&(i as u32)) { &mut flagged } else { &mut usual };
-        let e = target.entry(label).or_insert((lon, lat, 0.0));
-        e.2 += cols.requests(i);
-    }
+    let incident_rows: PlHashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
+    // Per place, the position of the first address found there and the requests.
+    let places_of = |rows: Vec<usize>| {
+        let mut places: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
+        for (i, n) in cols.by_address(rows) {
+            let Some((lon, lat, label)) = cols.place(i) else { continue };
+            places.entry(label).or_insert((lon, lat, 0.0)).2 += n;
+        }
+        places
+    };
+    let (in_incidents, others): (Vec<usize>, Vec<usize>) =
+        rows.iter().partition(|&&i| incident_rows.contains(&(i as u32)));
+    let (flagged, usual) = (places_of(in_incidents), places_of(others));
     if usual.is_empty() && flagged.is_empty() {
         return None;
     }
@@ -444,4 +469,39 @@ fn world(cols: &Cols, name: &str, rows: &[usize], incidents: &[&Incident]) -> Op
         ),
         places,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::geo_col;
+
+    /// Labels are made per address: the same sums, in the same places, as row by row.
+    #[test]
+    fn rows_are_summed_per_address_in_order_of_first_appearance() {
+        let df = df!(
+            col::TIMESTAMP => [1i64, 2, 3, 4, 5, 6],
+            col::COUNT => [1i64, 2, 3, 4, 5, 6],
+            col::SOURCE_IP => [Some("192.0.2.1"), Some("198.51.100.7"), None, Some("192.0.2.1"), None, Some("198.51.100.7")],
+            geo_col::COUNTRY => [Some("DE"), Some("US"), None, Some("DE"), None, Some("US")],
+            geo_col::ASN => [Some(3320i64), None, None, Some(3320), None, None],
+            geo_col::AS_ORG => [Some("Deutsche Telekom AG"), None, None, Some("Deutsche Telekom AG"), None, None],
+        )
+        .unwrap();
+        let cols = Cols::read(&df).unwrap();
+        assert_eq!(cols.by_address([5, 0, 1, 2, 3, 4]), vec![(5, 8.0), (0, 5.0), (2, 8.0)]);
+        let by_label = cols.requests_by_label(0..6);
+        let expected: BTreeMap<String, f64> = [
+            ("AS3320 Deutsche Telekom AG (DE)".to_string(), 5.0),
+            ("US".to_string(), 8.0),
+            ("no address".to_string(), 8.0),
+        ]
+        .into();
+        assert_eq!(by_label, expected);
+        let rows: BTreeMap<String, f64> = (0..6).fold(BTreeMap::new(), |mut m, i| {
+            *m.entry(cols.source_label(i)).or_default() += cols.requests(i);
+            m
+        });
+        assert_eq!(by_label, rows, "the same as row by row");
+    }
 }
