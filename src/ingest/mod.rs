@@ -436,7 +436,7 @@ fn ingest_one(
             let mut next = std::mem::take(&mut spare);
             let prefetch = more.then(|| {
                 scope.spawn(move || {
-                    // The buffer of the block before last, whose memory is already mapped.
+                    // The buffer of the block before last: its pages are already in memory.
                     next.clear();
                     next.reserve(header.len() + rest.len() + block_bytes.min(BLOCK_BYTES));
                     next.extend_from_slice(header);
