@@ -174,6 +174,37 @@ impl Rows {
         self.timestamp.len()
     }
 
+    /// Keeps the first `len` rows (their paths stay in the arena, unreferenced).
+    fn truncate(&mut self, len: usize) {
+        self.timestamp.truncate(len);
+        self.credential.truncate(len);
+        self.source_ip.truncate(len);
+        self.method.truncate(len);
+        self.path.truncate(len);
+        self.status.truncate(len);
+        self.bytes.truncate(len);
+        self.user_agent.truncate(len);
+        self.count.truncate(len);
+        self.file.truncate(len);
+        self.line.truncate(len);
+    }
+
+    /// Moves `more` (with the same dictionaries) to the end.
+    pub(super) fn append(&mut self, more: Rows) {
+        let first_path = self.paths.extend(more.paths);
+        self.timestamp.extend(more.timestamp);
+        self.credential.extend(more.credential);
+        self.source_ip.extend(more.source_ip);
+        self.method.extend(more.method);
+        self.path.extend(more.path.into_iter().map(|p| p.map(|p| p + first_path)));
+        self.status.extend(more.status);
+        self.bytes.extend(more.bytes);
+        self.user_agent.extend(more.user_agent);
+        self.count.extend(more.count);
+        self.file.extend(more.file);
+        self.line.extend(more.line);
+    }
+
     /// Makes room for `rows` more rows whose paths have `text` bytes, as far as the system
     /// grants it (an estimate too large for it is no error: the rows grow as they come).
     fn reserve(&mut self, rows: usize, text: usize) -> Result<(), std::collections::TryReserveError> {
@@ -296,18 +327,7 @@ impl EventBuilder {
         }
         let keep = len.saturating_sub(spilled).min(self.rows.len());
         lines.extend_from_slice(&self.rows.line[keep..]);
-        let r = &mut self.rows;
-        r.timestamp.truncate(keep);
-        r.credential.truncate(keep);
-        r.source_ip.truncate(keep);
-        r.method.truncate(keep);
-        r.path.truncate(keep);
-        r.status.truncate(keep);
-        r.bytes.truncate(keep);
-        r.user_agent.truncate(keep);
-        r.count.truncate(keep);
-        r.file.truncate(keep);
-        r.line.truncate(keep);
+        self.rows.truncate(keep);
         lines
     }
 

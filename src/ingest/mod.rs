@@ -161,7 +161,12 @@ pub fn ingest_inputs(
     opts: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<Ingested> {
-    let (builder, mut ingested) = read_inputs(inputs, errors, opts, EventBuilder::default(), progress)?;
+    let (builder, ingested) = read_inputs(inputs, errors, opts, EventBuilder::default(), progress)?;
+    in_memory(builder, ingested, opts)
+}
+
+/// The read's events as one frame, with its credentials and addresses.
+fn in_memory(builder: EventBuilder, mut ingested: Ingested, opts: &IngestOptions) -> Result<Ingested> {
     let (events, credentials, addresses) = builder
         .finish(&labels(opts))
         .map_err(|source| Error::Frame { context: "building the events frame", source })?;
@@ -185,16 +190,10 @@ pub fn ingest_planned(
     let mut builder = EventBuilder::default();
     builder.plan_spill(plan);
     let (builder, mut ingested) = read_inputs(&inputs, errors, opts, builder, progress)?;
-    let usage = ingested.credentials_usage();
     if !builder.is_spilling() {
-        let (events, credentials, addresses) = builder
-            .finish(&labels(opts))
-            .map_err(|source| Error::Frame { context: "building the events frame", source })?;
-        ingested.credentials = credential_usage(credentials, usage);
-        ingested.events = events;
-        ingested.addresses = Some(addresses);
-        return Ok((ingested, None));
+        return Ok((in_memory(builder, ingested, opts)?, None));
     }
+    let usage = ingested.credentials_usage();
     let (dictionaries, spill, scrubber) = builder.finish_spilled(&labels(opts))?;
     ingested.credentials = credential_usage(dictionaries.credentials().to_vec(), usage);
     let (events, _) = dictionaries

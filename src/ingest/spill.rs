@@ -206,7 +206,7 @@ impl Spill {
         let mut all = Rows::with_capacity(rows, text);
         self.read_pieces(bucket, |piece| {
             if self.pieces.get(piece.index as usize).is_some_and(|p| !p.dropped) {
-                append(&mut all, piece.rows);
+                all.append(piece.rows);
             }
         })?;
         Ok(all)
@@ -363,22 +363,6 @@ fn decode(d: &mut Decoder<'_>, n: usize) -> Option<Rows> {
         });
     }
     Some(rows)
-}
-
-/// Moves `more` to the end of `all`.
-fn append(all: &mut Rows, more: Rows) {
-    let first_path = all.paths.extend(more.paths);
-    all.timestamp.extend(more.timestamp);
-    all.credential.extend(more.credential);
-    all.source_ip.extend(more.source_ip);
-    all.method.extend(more.method);
-    all.path.extend(more.path.into_iter().map(|p| p.map(|p| p + first_path)));
-    all.status.extend(more.status);
-    all.bytes.extend(more.bytes);
-    all.user_agent.extend(more.user_agent);
-    all.count.extend(more.count);
-    all.file.extend(more.file);
-    all.line.extend(more.line);
 }
 
 #[cfg(test)]
