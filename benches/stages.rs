@@ -13,7 +13,7 @@ use leakhound::detect::off_hours::OffHours;
 use leakhound::detect::rate::{RateConfig, RateSpike};
 use leakhound::detect::rotation::{Rotation, RotationConfig};
 use leakhound::detect::unfamiliar::UnfamiliarSource;
-use leakhound::detect::{rows_by_key, Detector};
+use leakhound::detect::{rows_by_key, Detector, Events};
 use leakhound::enrich::geoip::{GeoDatabases, Sources};
 use leakhound::ingest::{ingest, ingest_planned, IngestOptions, Ingested, NoProgress, SpillPlan};
 use leakhound::report::charts::data as charts;
@@ -91,7 +91,9 @@ fn stages(c: &mut Criterion) {
     let (dbs, problems) = GeoDatabases::discover(&Sources { dirs: vec![inputs.geoip.clone()], ..Default::default() });
     assert!(problems.is_empty(), "{problems:?}");
     let mut located = ingested.events.clone();
-    let stats = leakhound::enrich::geolocate(&mut located, &dbs, ingested.addresses.as_ref()).expect("geolocate");
+    let (stats, places) =
+        leakhound::enrich::geolocate(&mut located, &dbs, ingested.addresses.as_ref()).expect("geolocate");
+    let located = Events::new(&located, Some(&places));
     let rows = ingested.events.height() as f64;
     eprintln!(
         "geolocate: {} distinct addresses among {rows} events: an earlier lookup serves {:.1}% of the rows",
@@ -109,7 +111,7 @@ fn stages(c: &mut Criterion) {
     });
     geo.finish();
 
-    let keys = rows_by_key(&located).expect("keys");
+    let keys = rows_by_key(located.frame()).expect("keys");
     let detectors: Vec<Box<dyn Detector>> = vec![
         Box::new(UnfamiliarSource::default()),
         Box::new(RateSpike::default()),
@@ -131,7 +133,7 @@ fn stages(c: &mut Criterion) {
     report.sample_size(10);
     report.throughput(Throughput::Elements(located.height() as u64));
     report.bench_function("events_parquet", |b| {
-        b.iter(|| black_box(leakhound::report::parquet::to_bytes(&located).expect("events as Parquet")))
+        b.iter(|| black_box(leakhound::report::parquet::to_bytes(located).expect("events as Parquet")))
     });
     // What the charts of the most prominent incidents show, computed from the events (drawing
     // them does not depend on the number of events).

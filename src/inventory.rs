@@ -5,14 +5,13 @@
 use crate::detect::calendar::WorkCalendar;
 use crate::detect::{rows_by_key, timestamps};
 use crate::enrich::geoip::{GeoDatabases, Sources};
-use crate::enrich::{self, GeoColumns};
+use crate::enrich::{self, Events};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, Progress};
 use crate::report::csv_field;
 use crate::schema::col;
 use crate::text::thousands;
 use crate::timestamp::format_rfc3339;
-use polars::prelude::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -39,16 +38,15 @@ pub struct Client {
 }
 
 /// Groups a key's events into clients. Keys sorted; clients by requests, most first.
-pub fn clients(events: &DataFrame, calendar: &WorkCalendar) -> Result<Vec<Client>> {
+pub fn clients(events: Events<'_>, calendar: &WorkCalendar) -> Result<Vec<Client>> {
     let err = |source| Error::Frame { context: "building the inventory", source };
-    let ts = timestamps(events).map_err(err)?;
+    let ts = timestamps(&events).map_err(err)?;
     let text = |n: &str| events.column(n).and_then(|c| c.str().cloned()).map_err(err);
     let (ip, ua, path) = (text(col::SOURCE_IP)?, text(col::USER_AGENT)?, text(col::PATH)?);
     let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?;
-    let network = events.column(crate::enrich::geo_col::NETWORK).ok().and_then(|c| c.str().ok().cloned());
-    let geo = GeoColumns::read(events);
+    let geo = events.geo();
     let mut out = Vec::new();
-    for k in rows_by_key(events).map_err(err)? {
+    for k in rows_by_key(&events).map_err(err)? {
         struct Acc {
             first: i64,
             last: i64,
@@ -64,7 +62,7 @@ pub fn clients(events: &DataFrame, calendar: &WorkCalendar) -> Result<Vec<Client
         for &i in &k.rows {
             let Some(t) = ts.get(i) else { continue };
             let addr = ip.get(i);
-            let net = network.as_ref().and_then(|c| c.get(i)).map(str::to_string).unwrap_or_else(|| {
+            let net = geo.network(i).map(str::to_string).unwrap_or_else(|| {
                 addr.and_then(|a| a.parse().ok())
                     .map_or_else(|| "no address".to_string(), crate::detect::unfamiliar::prefix_of)
             });
@@ -171,10 +169,12 @@ pub fn inventory(opts: &InventoryOptions<'_>, progress: &dyn Progress) -> Result
     }
     let mut ingested = ingest::ingest(opts.inputs, opts.ingest, progress)?;
     progress.stage("grouping clients");
-    if !dbs.is_empty() {
-        enrich::geolocate(&mut ingested.events, &dbs, ingested.addresses.take().as_ref())?;
-    }
-    let clients = clients(&ingested.events, opts.calendar)?;
+    let places = if dbs.is_empty() {
+        None
+    } else {
+        Some(enrich::geolocate(&mut ingested.events, &dbs, ingested.addresses.take().as_ref())?.1)
+    };
+    let clients = clients(Events::new(&ingested.events, places.as_ref()), opts.calendar)?;
     progress.finish();
     Ok((clients, ingested.errors))
 }
@@ -186,7 +186,7 @@ pub fn inventory_of_state(dir: &std::path::Path, calendar: &WorkCalendar) -> Res
     if state.history.height() == 0 {
         return Ok(Vec::new());
     }
-    clients(&state.history, calendar)
+    clients((&state.history).into(), calendar)
 }
 
 const COLUMNS: [&str; 13] = [

@@ -162,13 +162,18 @@ pub fn audit(opts: &AuditOptions, progress: &dyn Progress) -> Result<AuditOutcom
     }
     timings.read = clock.elapsed();
     progress.stage("geolocating");
-    let geo = scan::geolocate(&mut ingested.events, &dbs, ingested.addresses.take().as_ref())?;
+    let (geo, places) = scan::geolocate(&mut ingested.events, &dbs, ingested.addresses.take().as_ref())?;
+    // The history keeps each event's answers as columns: the answers it had when it was new.
+    if let Some(places) = places {
+        ingested.events = places.expander().expand(&ingested.events).map_err(frame_err("adding GeoIP columns"))?;
+    }
     timings.enrich = clock.elapsed() - timings.read;
 
     let (all, new) = combine(&stored.history, &ingested.events)?;
     let extra = Output::new("audit.json", audit_json(opts, &planned, &stored.manifest, &ingested));
-    let run = Run { all: &all, new: Some(&new), ingested: &ingested, geo: &geo };
-    let verdict = scan::judge_and_write(&run, &ingested.events, &opts.scan, &out, vec![extra], progress, &mut timings)?;
+    let run = Run { all: (&all).into(), new: Some(&new), ingested: &ingested, geo: &geo };
+    let verdict =
+        scan::judge_and_write(&run, (&ingested.events).into(), &opts.scan, &out, vec![extra], progress, &mut timings)?;
 
     // The report is written before the state: if the state cannot be written, the next audit
     // reads these inputs again rather than losing their findings.

@@ -5,8 +5,7 @@
 //! keeps its severity, whose scale already caps weak signals at `low`; agreeing detectors raise
 //! it.
 
-use super::{Finding, Severity};
-use crate::enrich::geo_col;
+use super::{Events, Finding, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use polars::prelude::*;
@@ -119,7 +118,7 @@ pub fn id(n: usize) -> String {
 }
 
 /// Groups findings into incidents, most severe first (ties by start time).
-pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> {
+pub fn build(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<Incident>> {
     let err = |source| Error::Frame { context: "building incidents", source };
     let text = |n: &str| events.column(n).ok().and_then(|c| c.str().ok().cloned());
     let ts = super::timestamps(events).map_err(err)?;
@@ -127,9 +126,8 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
     let bytes = events.column(col::BYTES).and_then(|c| c.i64().cloned()).map_err(err)?;
     let (ip, path, label, hint) =
         (text(col::SOURCE_IP), text(col::PATH), text(col::CREDENTIAL_LABEL), text(col::CREDENTIAL_HINT));
-    let (country, as_org) = (text(geo_col::COUNTRY), text(geo_col::AS_ORG));
     let user_agent = text(col::USER_AGENT);
-    let asn = events.column(geo_col::ASN).ok().and_then(|c| c.i64().ok().cloned());
+    let geo = events.geo();
     let get = |c: &Option<StringChunked>, i: usize| c.as_ref().and_then(|c| c.get(i)).map(str::to_string);
 
     // Group per key: findings sorted by start, merged while they overlap or follow within GAP.
@@ -180,9 +178,9 @@ pub fn build(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Incident>> 
                 if let Some(addr) = get(&ip, i) {
                     let s = sources.entry(addr.clone()).or_insert_with(|| Source {
                         ip: addr,
-                        country: get(&country, i),
-                        asn: asn.as_ref().and_then(|c| c.get(i)),
-                        as_org: get(&as_org, i),
+                        country: geo.country(i).map(str::to_string),
+                        asn: geo.asn(i),
+                        as_org: geo.as_org(i).map(str::to_string),
                         user_agent: None,
                         first: t,
                         last: t,
@@ -328,13 +326,13 @@ mod tests {
             finding("a", "k", 5 * h, 5 * h, vec![5], Severity::Low),
             finding("a", "other", 0, 0, vec![3], Severity::Low),
         ];
-        let incidents = build(&df, &findings).unwrap();
+        let incidents = build(&(&df).into(), &findings).unwrap();
         assert_eq!(incidents.len(), 3);
         let first = &incidents[0];
         assert_eq!((first.id.as_str(), first.severity, first.rows.clone()), ("INC-001", Severity::High, vec![0, 1, 2]));
         assert_eq!((first.requests, first.bytes, first.abuse_started), (3, 300, 0));
         assert_eq!(first.endpoints, vec![("/v2/users/{id}".to_string(), 3)]);
         assert_eq!(first.sources[0].requests, 3);
-        assert!(build(&df, &[]).unwrap().is_empty());
+        assert!(build(&(&df).into(), &[]).unwrap().is_empty());
     }
 }

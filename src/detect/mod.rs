@@ -9,6 +9,7 @@ pub mod rotation;
 pub mod stats;
 pub mod unfamiliar;
 
+pub use crate::enrich::Events;
 use crate::error::Result;
 use crate::schema::col;
 use polars::prelude::*;
@@ -133,13 +134,13 @@ pub trait Detector {
 
     /// Judges the events, given already grouped by key ([`rows_by_key`]): several detectors
     /// over one frame group it once.
-    fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection>;
+    fn detect_keys(&self, events: &Events<'_>, keys: &[KeyRows<'_>]) -> Result<Detection>;
 
-    /// Judges the events.
+    /// Judges the events of a frame (with its GeoIP columns, if any).
     fn detect(&self, events: &DataFrame) -> Result<Detection> {
         let keys = rows_by_key(events)
             .map_err(|source| crate::error::Error::Frame { context: "grouping events by key", source })?;
-        self.detect_keys(events, &keys)
+        self.detect_keys(&Events::from(events), &keys)
     }
 }
 

@@ -3,11 +3,10 @@
 //! A key's own nightly job is normal for that key; only rare hours are reported.
 
 use super::calendar::{WorkCalendar, WEEK_HOURS};
-use super::{timestamps, Detection, Detector, Finding, KeyRows, Note, Severity};
+use super::{timestamps, Detection, Detector, Events, Finding, KeyRows, Note, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::thousands;
-use polars::prelude::*;
 
 const NAME: &str = "off_hours";
 const MICROS_PER_DAY: f64 = 86_400_000_000.0;
@@ -89,7 +88,7 @@ impl Detector for OffHours {
         NAME
     }
 
-    fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection> {
+    fn detect_keys(&self, events: &Events<'_>, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let frame_err = |source| Error::Frame { context: "reading events for the off-hours detector", source };
         let ts = timestamps(events).map_err(frame_err)?;
         let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(frame_err)?;
@@ -199,6 +198,7 @@ impl Detector for OffHours {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars::prelude::*;
 
     const HOUR: i64 = 3_600_000_000;
     const DAY: i64 = 24 * HOUR;

@@ -14,7 +14,7 @@
 use super::calendar::WorkCalendar;
 use super::stats::{bonferroni, format_p, mad, median, upper_tail};
 use super::unfamiliar::prefix_of;
-use super::{timestamps_ref, Detection, Detector, Finding, KeyRows, Note, Numbers, Severity};
+use super::{timestamps_ref, Detection, Detector, Events, Finding, KeyRows, Note, Numbers, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::{duration, thousands};
@@ -317,7 +317,7 @@ impl Detector for RateSpike {
         NAME
     }
 
-    fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection> {
+    fn detect_keys(&self, events: &Events<'_>, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let err = |source| Error::Frame { context: "reading events for the rate-spike detector", source };
         let cols = Cols::read(events).map_err(err)?;
         // Keys are independent: judged in parallel, merged in key order.

@@ -4,12 +4,11 @@
 //! the old key and will break, or was itself compromised).
 
 use super::incident::KNOWN_CLIENT_AFTER_ROTATION;
-use super::{timestamps, Detection, Detector, Finding, KeyRows, Severity};
+use super::{timestamps, Detection, Detector, Events, Finding, KeyRows, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::{duration, thousands};
 use crate::timestamp::format_rfc3339;
-use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -35,7 +34,7 @@ impl Detector for Rotation {
         NAME
     }
 
-    fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection> {
+    fn detect_keys(&self, events: &Events<'_>, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let mut out = Detection::default();
         if self.config.rotated.is_empty() && self.config.all_rotated_at.is_none() {
             return Ok(out);
@@ -130,7 +129,7 @@ pub struct LateClient {
 
 /// The clients behind the rotation findings, grouped by key, network and user agent, in
 /// order of first use after the rotation.
-pub fn late_clients(events: &DataFrame, findings: &[Finding]) -> Result<Vec<LateClient>> {
+pub fn late_clients(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<LateClient>> {
     let err = |source| Error::Frame { context: "listing clients after rotation", source };
     let rotation: Vec<&Finding> = findings.iter().filter(|f| f.detector == NAME).collect();
     if rotation.is_empty() {
@@ -142,14 +141,14 @@ pub fn late_clients(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Late
     let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?;
     let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(err)?;
     let hint = events.column(col::CREDENTIAL_HINT).and_then(|c| c.str().cloned()).map_err(err)?;
-    let geo_network = events.column(crate::enrich::geo_col::NETWORK).ok().and_then(|c| c.str().ok().cloned());
+    let geo = events.geo();
     type Group = (LateClient, std::collections::BTreeSet<String>);
     let mut groups: BTreeMap<(String, String, Option<String>), Group> = BTreeMap::new();
     for f in rotation {
         for &r in &f.rows {
             let i = r as usize;
             let address = ip.get(i).unwrap_or("");
-            let network = match geo_network.as_ref().and_then(|n| n.get(i)) {
+            let network = match geo.network(i) {
                 Some(n) => n.to_string(),
                 None => address.parse::<IpAddr>().map_or_else(|_| "no address".into(), super::unfamiliar::prefix_of),
             };
@@ -186,6 +185,7 @@ pub fn late_clients(events: &DataFrame, findings: &[Finding]) -> Result<Vec<Late
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars::prelude::*;
 
     fn frame() -> DataFrame {
         let ev: [(i64, &str); 6] = [

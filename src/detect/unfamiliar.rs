@@ -9,7 +9,8 @@
 //! very surprising; a key used by browsers on dozens of home networks does not.
 
 use super::{
-    haversine_km, timestamps_ref, unseen_probability, Detection, Detector, Finding, KeyRows, Note, Numbers, Severity,
+    haversine_km, timestamps_ref, unseen_probability, Detection, Detector, Events, Finding, KeyRows, Note, Numbers,
+    Severity,
 };
 use crate::enrich::GeoColumns;
 use crate::error::{Error, Result};
@@ -187,14 +188,15 @@ struct Columns<'a> {
     prefixes: Vec<String>,
     countries: Vec<String>,
     places: Vec<String>,
-    geo: GeoColumns,
+    geo: GeoColumns<'a>,
 }
 
 impl<'a> Columns<'a> {
-    fn read(df: &'a DataFrame) -> PolarsResult<Self> {
+    fn read(events: &Events<'a>) -> PolarsResult<Self> {
+        let df = events.frame();
         let ips = factorize(df.column(col::SOURCE_IP)?.str()?);
         let user_agents = factorize(df.column(col::USER_AGENT)?.str()?);
-        let geo = GeoColumns::read(df);
+        let geo = events.geo();
         let mut first_row = vec![usize::MAX; ips.values.len()];
         for (row, &code) in ips.codes.iter().enumerate() {
             if code != factor::NULL && first_row[code as usize] == usize::MAX {
@@ -390,7 +392,7 @@ impl Detector for UnfamiliarSource {
         NAME
     }
 
-    fn detect_keys(&self, events: &DataFrame, keys: &[KeyRows<'_>]) -> Result<Detection> {
+    fn detect_keys(&self, events: &Events<'_>, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let cols = Columns::read(events)
             .map_err(|source| Error::Frame { context: "reading events for the unfamiliar-source detector", source })?;
         let cutoff = self.config.baseline.cutoff(cols.start);

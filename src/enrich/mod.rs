@@ -1,5 +1,5 @@
 //! Enrichment: what the events' source addresses are (GeoIP location, network owner,
-//! anonymity), added to the events frame as columns.
+//! anonymity), kept per distinct address and written out as columns of the events.
 
 pub mod geoip;
 pub mod table_db;
@@ -7,9 +7,10 @@ pub mod table_db;
 use crate::error::{Error, Result};
 use crate::ingest::Addresses;
 use crate::schema::col;
-use geoip::{GeoDatabases, GeoRecord};
+use geoip::{Anonymity, GeoDatabases, GeoRecord};
 use polars::prelude::*;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// Column names added by [`geolocate`].
@@ -30,82 +31,301 @@ pub mod geo_col {
     pub const IS_PUBLIC_PROXY: &str = "is_public_proxy";
     pub const IS_RESIDENTIAL_PROXY: &str = "is_residential_proxy";
     pub const IS_TOR_EXIT_NODE: &str = "is_tor_exit_node";
+    /// The row's address, an id into the run's [`super::Places`] ([`super::NO_ADDRESS`] for
+    /// none); replaced by the columns above when the events are written.
+    pub const ADDRESS_ID: &str = "address_id";
 }
 
-/// The GeoIP columns of an events frame, each absent when no database provided it.
-pub struct GeoColumns {
-    pub country: Option<StringChunked>,
-    pub city: Option<StringChunked>,
-    pub asn: Option<Int64Chunked>,
-    pub as_org: Option<StringChunked>,
-    pub lat: Option<Float64Chunked>,
-    pub lon: Option<Float64Chunked>,
-    pub accuracy: Option<Int64Chunked>,
+/// An events frame and where its rows' GeoIP answers are: in the frame's own GeoIP columns
+/// (an audit's history, which keeps the answers it had), or per distinct address
+/// ([`Places`], the frame's [`geo_col::ADDRESS_ID`] column naming each row's address). Kept
+/// per address, the answers take 4 bytes a row instead of 16 columns.
+#[derive(Clone, Copy)]
+pub struct Events<'a> {
+    frame: &'a DataFrame,
+    places: Option<&'a Places>,
+}
+
+impl<'a> Events<'a> {
+    /// `places`: the answers of the addresses the frame's address ids name; `None` when the
+    /// answers, if any, are the frame's own columns.
+    pub fn new(frame: &'a DataFrame, places: Option<&'a Places>) -> Self {
+        Self { frame, places: places.filter(|_| frame.column(geo_col::ADDRESS_ID).is_ok()) }
+    }
+
+    pub fn frame(&self) -> &'a DataFrame {
+        self.frame
+    }
+
+    pub fn places(&self) -> Option<&'a Places> {
+        self.places
+    }
+
+    /// The rows' GeoIP answers.
+    pub fn geo(&self) -> GeoColumns<'a> {
+        GeoColumns::read(*self)
+    }
+
+    /// The same kind of events for another frame of rows of this one (a slice, a selection).
+    pub fn with_frame<'b>(&self, frame: &'b DataFrame) -> Events<'b>
+    where
+        'a: 'b,
+    {
+        Events::new(frame, self.places)
+    }
+
+    /// The frame as written out: every GeoIP column in place of the address ids.
+    pub fn materialised(&self) -> PolarsResult<DataFrame> {
+        match self.places {
+            Some(places) => places.expander().expand(self.frame),
+            None => Ok(self.frame.clone()),
+        }
+    }
+}
+
+impl<'a> From<&'a DataFrame> for Events<'a> {
+    fn from(frame: &'a DataFrame) -> Self {
+        Events { frame, places: None }
+    }
+}
+
+impl std::ops::Deref for Events<'_> {
+    type Target = DataFrame;
+
+    fn deref(&self) -> &DataFrame {
+        self.frame
+    }
+}
+
+/// The address id of a row without an address.
+pub const NO_ADDRESS: u32 = u32::MAX;
+
+/// The GeoIP answers of a run's distinct addresses, by address id: row `i` of an events frame
+/// has the answers of address `address_id[i]` (none when the row has no address, or when the
+/// address was not looked up).
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    records: Vec<Option<GeoRecord>>,
+}
+
+impl Places {
+    /// The answers for address `id`.
+    pub fn get(&self, id: u32) -> Option<&GeoRecord> {
+        self.records.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// Something that writes the GeoIP columns of frames of these addresses.
+    pub fn expander(&self) -> Expander<'_> {
+        let dictionaries = GEO_COLUMNS
+            .iter()
+            .filter_map(|(_, value)| match value {
+                Value::Text(f) => Some(crate::ingest::dictionary(self.records.iter().map(|r| r.as_ref().and_then(f)))),
+                _ => None,
+            })
+            .collect();
+        Expander { places: self, dictionaries }
+    }
+}
+
+/// Writes a frame's GeoIP columns from its address ids (see [`Places::expander`]); the text
+/// columns are views into dictionaries made once.
+pub struct Expander<'a> {
+    places: &'a Places,
+    /// Per text column of [`GEO_COLUMNS`], in order: its value for every address.
+    dictionaries: Vec<StringChunked>,
+}
+
+impl Expander<'_> {
+    /// `frame` with its [`geo_col::ADDRESS_ID`] column replaced by the GeoIP columns, at the
+    /// end (a frame without address ids is returned as it is).
+    pub fn expand(&self, frame: &DataFrame) -> PolarsResult<DataFrame> {
+        let Ok(ids) = frame.column(geo_col::ADDRESS_ID) else {
+            return Ok(frame.clone());
+        };
+        let ids = ids.u32()?;
+        let mut out = frame.drop(geo_col::ADDRESS_ID)?;
+        for c in self.columns(ids)? {
+            out.with_column(c)?;
+        }
+        Ok(out)
+    }
+
+    /// The GeoIP columns of rows with the addresses `ids`, built in parallel.
+    fn columns(&self, ids: &UInt32Chunked) -> PolarsResult<Vec<Column>> {
+        let records = &self.places.records;
+        let rec = |i: Option<u32>| records.get(i? as usize)?.as_ref();
+        let text_at: Vec<usize> = GEO_COLUMNS
+            .iter()
+            .scan(0, |n, (_, v)| {
+                let at = *n;
+                *n += usize::from(matches!(v, Value::Text(_)));
+                Some(at)
+            })
+            .collect();
+        GEO_COLUMNS
+            .par_iter()
+            .zip(text_at)
+            .map(|(&(name, value), text)| -> PolarsResult<Column> {
+                let rows = ids.iter().map(|i| i.filter(|&i| i != NO_ADDRESS));
+                Ok(match value {
+                    // Rows are views into the dictionary's strings, not copies.
+                    Value::Text(_) => crate::ingest::gather(&self.dictionaries[text], name, rows)?,
+                    Value::Float(f) => Float64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
+                        .into_series()
+                        .into_column(),
+                    Value::Int(f) => Int64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
+                        .into_series()
+                        .into_column(),
+                    Value::Flag(f) => BooleanChunked::from_iter_options(name.into(), rows.map(|i| rec(i).map(f)))
+                        .into_series()
+                        .into_column(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The GeoIP answers of an events frame's rows, read from its GeoIP columns or from its
+/// addresses' [`Places`] (each absent when no database provided it).
+pub struct GeoColumns<'a>(Source<'a>);
+
+enum Source<'a> {
+    Frame(Box<FrameColumns>),
+    Places { ids: Cow<'a, [u32]>, places: &'a Places },
+}
+
+/// GeoIP columns of a frame.
+struct FrameColumns {
+    country: Option<StringChunked>,
+    city: Option<StringChunked>,
+    asn: Option<Int64Chunked>,
+    as_org: Option<StringChunked>,
+    network: Option<StringChunked>,
+    lat: Option<Float64Chunked>,
+    lon: Option<Float64Chunked>,
+    accuracy: Option<Int64Chunked>,
     /// Tor exit, anonymous VPN, public proxy, residential proxy (in that order, those present).
-    pub anonymous: Vec<(&'static str, BooleanChunked)>,
-    pub hosting: Option<BooleanChunked>,
+    anonymous: Vec<(&'static str, BooleanChunked)>,
+    hosting: Option<BooleanChunked>,
 }
 
-impl GeoColumns {
-    pub fn read(df: &DataFrame) -> Self {
+/// A kind of anonymiser: how it is named, its column, and whether an address is one.
+type Anonymiser = (&'static str, &'static str, fn(&Anonymity) -> bool);
+
+/// The kinds of anonymiser, in the order they are named when an address is several.
+const ANONYMISERS: [Anonymiser; 4] = [
+    ("a Tor exit", geo_col::IS_TOR_EXIT_NODE, |a| a.tor_exit),
+    ("an anonymous VPN", geo_col::IS_ANONYMOUS_VPN, |a| a.vpn),
+    ("a public proxy", geo_col::IS_PUBLIC_PROXY, |a| a.public_proxy),
+    ("a residential proxy", geo_col::IS_RESIDENTIAL_PROXY, |a| a.residential_proxy),
+];
+
+impl<'a> GeoColumns<'a> {
+    pub fn read(events: Events<'a>) -> Self {
+        let df = events.frame;
+        if let Some(places) = events.places {
+            if let Ok(ids) = df.column(geo_col::ADDRESS_ID).and_then(|c| c.u32()) {
+                let ids = match ids.cont_slice() {
+                    Ok(ids) => Cow::Borrowed(ids),
+                    Err(_) => Cow::Owned(ids.iter().map(|i| i.unwrap_or(NO_ADDRESS)).collect()),
+                };
+                return GeoColumns(Source::Places { ids, places });
+            }
+        }
         let text = |n: &str| df.column(n).ok().and_then(|c| c.str().ok().cloned());
         let int = |n: &str| df.column(n).ok().and_then(|c| c.i64().ok().cloned());
         let float = |n: &str| df.column(n).ok().and_then(|c| c.f64().ok().cloned());
         let flag = |n: &str| df.column(n).ok().and_then(|c| c.bool().ok().cloned());
         use geo_col::*;
-        GeoColumns {
+        GeoColumns(Source::Frame(Box::new(FrameColumns {
             country: text(COUNTRY),
             city: text(CITY),
             asn: int(ASN),
             as_org: text(AS_ORG),
+            network: text(NETWORK),
             lat: float(LATITUDE),
             lon: float(LONGITUDE),
             accuracy: int(ACCURACY_KM),
-            anonymous: [
-                ("a Tor exit", IS_TOR_EXIT_NODE),
-                ("an anonymous VPN", IS_ANONYMOUS_VPN),
-                ("a public proxy", IS_PUBLIC_PROXY),
-                ("a residential proxy", IS_RESIDENTIAL_PROXY),
-            ]
-            .into_iter()
-            .filter_map(|(what, n)| flag(n).map(|c| (what, c)))
-            .collect(),
+            anonymous: ANONYMISERS.iter().filter_map(|&(what, n, _)| flag(n).map(|c| (what, c))).collect(),
             hosting: flag(IS_HOSTING_PROVIDER),
-        }
+        })))
+    }
+
+    /// Row `i`'s address's answers (read per address).
+    fn record(ids: &[u32], places: &'a Places, i: usize) -> Option<&'a GeoRecord> {
+        places.get(*ids.get(i)?)
     }
 
     pub fn country(&self, i: usize) -> Option<&str> {
-        self.country.as_ref().and_then(|c| c.get(i))
+        match &self.0 {
+            Source::Frame(f) => f.country.as_ref().and_then(|c| c.get(i)),
+            Source::Places { ids, places } => Self::record(ids, places, i)?.country.as_deref(),
+        }
     }
 
     pub fn city(&self, i: usize) -> Option<&str> {
-        self.city.as_ref().and_then(|c| c.get(i))
+        match &self.0 {
+            Source::Frame(f) => f.city.as_ref().and_then(|c| c.get(i)),
+            Source::Places { ids, places } => Self::record(ids, places, i)?.city.as_deref(),
+        }
     }
 
     pub fn asn(&self, i: usize) -> Option<i64> {
-        self.asn.as_ref().and_then(|c| c.get(i))
+        match &self.0 {
+            Source::Frame(f) => f.asn.as_ref().and_then(|c| c.get(i)),
+            Source::Places { ids, places } => Self::record(ids, places, i)?.asn.map(i64::from),
+        }
     }
 
     pub fn as_org(&self, i: usize) -> Option<&str> {
-        self.as_org.as_ref().and_then(|c| c.get(i))
+        match &self.0 {
+            Source::Frame(f) => f.as_org.as_ref().and_then(|c| c.get(i)),
+            Source::Places { ids, places } => Self::record(ids, places, i)?.as_org.as_deref(),
+        }
+    }
+
+    /// The network prefix the databases matched, e.g. `81.2.69.142/31`.
+    pub fn network(&self, i: usize) -> Option<&str> {
+        match &self.0 {
+            Source::Frame(f) => f.network.as_ref().and_then(|c| c.get(i)),
+            Source::Places { ids, places } => Self::record(ids, places, i)?.network.as_deref(),
+        }
     }
 
     /// Longitude and latitude.
     pub fn position(&self, i: usize) -> Option<(f64, f64)> {
-        Some((self.lon.as_ref()?.get(i)?, self.lat.as_ref()?.get(i)?))
+        match &self.0 {
+            Source::Frame(f) => Some((f.lon.as_ref()?.get(i)?, f.lat.as_ref()?.get(i)?)),
+            Source::Places { ids, places } => {
+                let r = Self::record(ids, places, i)?;
+                Some((r.longitude?, r.latitude?))
+            }
+        }
     }
 
     pub fn accuracy_km(&self, i: usize) -> Option<i64> {
-        self.accuracy.as_ref().and_then(|c| c.get(i))
+        match &self.0 {
+            Source::Frame(f) => f.accuracy.as_ref().and_then(|c| c.get(i)),
+            Source::Places { ids, places } => Self::record(ids, places, i)?.accuracy_km.map(i64::from),
+        }
     }
 
     /// The kind of anonymiser the address is, if the database says it is one.
     pub fn anonymiser(&self, i: usize) -> Option<&'static str> {
-        self.anonymous.iter().find(|(_, c)| c.get(i) == Some(true)).map(|(what, _)| *what)
+        match &self.0 {
+            Source::Frame(f) => f.anonymous.iter().find(|(_, c)| c.get(i) == Some(true)).map(|(what, _)| *what),
+            Source::Places { ids, places } => {
+                let a = &Self::record(ids, places, i)?.anonymous;
+                ANONYMISERS.iter().find(|(_, _, is)| is(a)).map(|(what, _, _)| *what)
+            }
+        }
     }
 
     pub fn is_hosting(&self, i: usize) -> bool {
-        self.hosting.as_ref().and_then(|c| c.get(i)) == Some(true)
+        match &self.0 {
+            Source::Frame(f) => f.hosting.as_ref().and_then(|c| c.get(i)) == Some(true),
+            Source::Places { ids, places } => Self::record(ids, places, i).is_some_and(|r| r.anonymous.hosting),
+        }
     }
 }
 
@@ -147,78 +367,10 @@ enum Value {
     Flag(fn(&GeoRecord) -> bool),
 }
 
-/// Adds the GeoIP columns to the events frame. Each distinct address is looked up once (in
-/// parallel) and the answers are gathered back to the rows. `addresses`, when given, are the
-/// rows' addresses as ingest found them; otherwise the `source_ip` column is read.
-pub fn geolocate(events: &mut DataFrame, dbs: &GeoDatabases, addresses: Option<&Addresses>) -> Result<GeoStats> {
-    let frame_err = |source| Error::Frame { context: "adding GeoIP columns", source };
-    let found;
-    let addresses = match addresses.filter(|a| a.rows.len() == events.height()) {
-        Some(a) => a,
-        None => {
-            found = addresses_of(events).map_err(frame_err)?;
-            &found
-        }
-    };
-    let mut cache = GeoCache::new(&addresses.distinct);
-    geolocate_rows(events, &addresses.rows, dbs, &mut cache)?;
-    Ok(cache.stats())
-}
-
-/// The GeoIP answers for a run's distinct addresses, each looked up once, the first time a
-/// frame has it (a streaming scan geolocates one bucket of keys at a time).
-pub struct GeoCache<'a> {
-    distinct: &'a [IpAddr],
-    records: Vec<Option<GeoRecord>>,
-}
-
-impl<'a> GeoCache<'a> {
-    pub fn new(distinct: &'a [IpAddr]) -> Self {
-        Self { distinct, records: vec![None; distinct.len()] }
-    }
-
-    /// Looks up (in parallel) the addresses of `rows` not looked up yet.
-    fn fill(&mut self, rows: &[Option<u32>], dbs: &GeoDatabases) -> Result<()> {
-        let mut wanted = vec![false; self.distinct.len()];
-        for &i in rows.iter().flatten() {
-            wanted[i as usize] = self.records[i as usize].is_none();
-        }
-        let found: Vec<(usize, GeoRecord)> = wanted
-            .par_iter()
-            .enumerate()
-            .filter(|(_, w)| **w)
-            .map(|(i, _)| Ok((i, dbs.lookup(self.distinct[i])?)))
-            .collect::<Result<_>>()?;
-        for (i, record) in found {
-            self.records[i] = Some(record);
-        }
-        Ok(())
-    }
-
-    /// The addresses looked up so far (those some row has), and how many a database knew.
-    pub fn stats(&self) -> GeoStats {
-        let looked_up = self.records.iter().flatten();
-        GeoStats {
-            distinct_ips: looked_up.clone().count(),
-            located: looked_up.filter(|r| r.country.is_some() || r.asn.is_some()).count(),
-        }
-    }
-}
-
-/// Adds the GeoIP columns to the events frame, whose rows have the addresses `rows` (ids into
-/// the cache's distinct addresses).
-pub fn geolocate_rows(
-    events: &mut DataFrame,
-    rows: &[Option<u32>],
-    dbs: &GeoDatabases,
-    cache: &mut GeoCache<'_>,
-) -> Result<()> {
-    let frame_err = |source| Error::Frame { context: "adding GeoIP columns", source };
-    cache.fill(rows, dbs)?;
-    let records = &cache.records;
-    let rec = |i: &Option<u32>| i.and_then(|i| records[i as usize].as_ref());
+/// The GeoIP columns of an events frame, in order, and how each is read from a record.
+const GEO_COLUMNS: [(&str, Value); 16] = {
     use geo_col::*;
-    let columns: [(&str, Value); 16] = [
+    [
         (IP_CLASS, Value::Text(|r| Some(r.class.name()))),
         (COUNTRY, Value::Text(|r| r.country.as_deref())),
         (COUNTRY_NAME, Value::Text(|r| r.country_name.as_deref())),
@@ -235,34 +387,190 @@ pub fn geolocate_rows(
         (IS_PUBLIC_PROXY, Value::Flag(|r| r.anonymous.public_proxy)),
         (IS_RESIDENTIAL_PROXY, Value::Flag(|r| r.anonymous.residential_proxy)),
         (IS_TOR_EXIT_NODE, Value::Flag(|r| r.anonymous.tor_exit)),
-    ];
-    // The columns are gathered to the rows in parallel.
-    let columns: Vec<Column> = columns
-        .par_iter()
-        .map(|&(name, value)| -> PolarsResult<Column> {
-            Ok(match value {
-                // Text is gathered from the distinct addresses' records: rows are views, not copies.
-                Value::Text(f) => {
-                    let dict = crate::ingest::dictionary(records.iter().map(|r| r.as_ref().and_then(f)));
-                    crate::ingest::gather(&dict, name, rows.iter().copied())?
-                }
-                Value::Float(f) => {
-                    Float64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
-                        .into_series()
-                        .into_column()
-                }
-                Value::Int(f) => Int64Chunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).and_then(f)))
-                    .into_series()
-                    .into_column(),
-                Value::Flag(f) => BooleanChunked::from_iter_options(name.into(), rows.iter().map(|i| rec(i).map(f)))
-                    .into_series()
-                    .into_column(),
-            })
-        })
-        .collect::<PolarsResult<_>>()
-        .map_err(frame_err)?;
-    for c in columns {
-        events.with_column(c).map_err(frame_err)?;
+    ]
+};
+
+/// Looks up the events' addresses, each distinct address once (in parallel), and adds their
+/// ids to the frame ([`geo_col::ADDRESS_ID`]): the answers are the returned [`Places`]
+/// ([`Places::expander`] writes them as columns). `addresses`, when given, are the rows'
+/// addresses as ingest found them; otherwise the `source_ip` column is read.
+pub fn geolocate(
+    events: &mut DataFrame,
+    dbs: &GeoDatabases,
+    addresses: Option<&Addresses>,
+) -> Result<(GeoStats, Places)> {
+    let frame_err = |source| Error::Frame { context: "adding GeoIP columns", source };
+    let found;
+    let addresses = match addresses.filter(|a| a.rows.len() == events.height()) {
+        Some(a) => a,
+        None => {
+            found = addresses_of(events).map_err(frame_err)?;
+            &found
+        }
+    };
+    let mut cache = GeoCache::new(&addresses.distinct);
+    geolocate_rows(events, &addresses.rows, dbs, &mut cache)?;
+    Ok((cache.stats(), cache.places))
+}
+
+/// The GeoIP answers for a run's distinct addresses, each looked up once, the first time a
+/// frame has it (a streaming scan geolocates one bucket of keys at a time).
+pub struct GeoCache<'a> {
+    distinct: &'a [IpAddr],
+    places: Places,
+}
+
+impl<'a> GeoCache<'a> {
+    pub fn new(distinct: &'a [IpAddr]) -> Self {
+        Self { distinct, places: Places { records: vec![None; distinct.len()] } }
     }
+
+    /// The answers looked up so far.
+    pub fn places(&self) -> &Places {
+        &self.places
+    }
+
+    /// Looks up (in parallel) the addresses of `rows` not looked up yet.
+    fn fill(&mut self, rows: &[Option<u32>], dbs: &GeoDatabases) -> Result<()> {
+        let records = &mut self.places.records;
+        let mut wanted = vec![false; self.distinct.len()];
+        for &i in rows.iter().flatten() {
+            wanted[i as usize] = records[i as usize].is_none();
+        }
+        let found: Vec<(usize, GeoRecord)> = wanted
+            .par_iter()
+            .enumerate()
+            .filter(|(_, w)| **w)
+            .map(|(i, _)| Ok((i, dbs.lookup(self.distinct[i])?)))
+            .collect::<Result<_>>()?;
+        for (i, record) in found {
+            records[i] = Some(record);
+        }
+        Ok(())
+    }
+
+    /// The addresses looked up so far (those some row has), and how many a database knew.
+    pub fn stats(&self) -> GeoStats {
+        let looked_up = self.places.records.iter().flatten();
+        GeoStats {
+            distinct_ips: looked_up.clone().count(),
+            located: looked_up.filter(|r| r.country.is_some() || r.asn.is_some()).count(),
+        }
+    }
+}
+
+/// Looks up the addresses of the events frame's rows, `rows` (ids into the cache's distinct
+/// addresses), and adds the ids to the frame ([`geo_col::ADDRESS_ID`]).
+pub fn geolocate_rows(
+    events: &mut DataFrame,
+    rows: &[Option<u32>],
+    dbs: &GeoDatabases,
+    cache: &mut GeoCache<'_>,
+) -> Result<()> {
+    cache.fill(rows, dbs)?;
+    let ids = UInt32Chunked::from_iter_values(geo_col::ADDRESS_ID.into(), rows.iter().map(|i| i.unwrap_or(NO_ADDRESS)));
+    events
+        .with_column(ids.into_series().into_column())
+        .map_err(|source| Error::Frame { context: "adding GeoIP columns", source })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::geoip::IpClass;
+    use super::*;
+
+    fn places() -> Places {
+        let berlin = GeoRecord {
+            class: IpClass::Public,
+            country: Some("DE".into()),
+            country_name: Some("Germany".into()),
+            city: Some("Berlin".into()),
+            latitude: Some(52.5),
+            longitude: Some(13.4),
+            accuracy_km: Some(20),
+            asn: Some(3320),
+            as_org: Some("Deutsche Telekom AG".into()),
+            anonymous: Anonymity::default(),
+            network: Some("91.0.0.0/10".into()),
+        };
+        let exit = GeoRecord {
+            class: IpClass::Public,
+            country: Some("NL".into()),
+            asn: Some(60729),
+            anonymous: Anonymity { anonymous: true, tor_exit: true, vpn: true, hosting: true, ..Default::default() },
+            network: Some("185.220.101.0/24".into()),
+            ..Default::default()
+        };
+        let private = GeoRecord { class: IpClass::Private, ..Default::default() };
+        // Address 3 was never looked up.
+        Places { records: vec![Some(berlin), Some(exit), Some(private), None] }
+    }
+
+    fn frame(ids: &[u32]) -> DataFrame {
+        let n = ids.len();
+        df!(
+            col::SOURCE_IP => vec!["x"; n],
+            geo_col::ADDRESS_ID => ids,
+        )
+        .unwrap()
+    }
+
+    /// Every answer read per address is the answer of the columns written from it, row by row,
+    /// also for rows without an address or whose address was not looked up.
+    #[test]
+    fn answers_per_address_are_those_of_the_written_columns() {
+        let places = places();
+        let ids = [0, 1, NO_ADDRESS, 2, 0, 3, 1];
+        let frame = frame(&ids);
+        let by_address = Events::new(&frame, Some(&places));
+        let written = by_address.materialised().unwrap();
+        let names: Vec<&str> = written.get_column_names().iter().map(|n| n.as_str()).collect();
+        let expected: Vec<&str> = [col::SOURCE_IP].into_iter().chain(GEO_COLUMNS.iter().map(|(n, _)| *n)).collect();
+        assert_eq!(names, expected, "the address ids give way to the GeoIP columns, in order");
+        let (a, b) = (by_address.geo(), Events::from(&written).geo());
+        for i in 0..ids.len() {
+            assert_eq!(a.country(i), b.country(i), "row {i}");
+            assert_eq!(a.city(i), b.city(i), "row {i}");
+            assert_eq!(a.asn(i), b.asn(i), "row {i}");
+            assert_eq!(a.as_org(i), b.as_org(i), "row {i}");
+            assert_eq!(a.network(i), b.network(i), "row {i}");
+            assert_eq!(a.position(i), b.position(i), "row {i}");
+            assert_eq!(a.accuracy_km(i), b.accuracy_km(i), "row {i}");
+            assert_eq!(a.anonymiser(i), b.anonymiser(i), "row {i}");
+            assert_eq!(a.is_hosting(i), b.is_hosting(i), "row {i}");
+        }
+        assert_eq!(a.country(0), Some("DE"));
+        assert_eq!(a.anonymiser(1), Some("a Tor exit"), "the first kind named, as the columns say");
+        assert!(a.is_hosting(1));
+        assert_eq!((a.country(2), a.asn(5)), (None, None), "no address, or not looked up: no answer");
+        let class = written.column(geo_col::IP_CLASS).unwrap().str().unwrap().clone();
+        assert_eq!(class.get(3), Some("private"));
+        assert_eq!(class.get(2), None, "a row without an address has no class");
+    }
+
+    /// Answers read per address follow a frame cut into pieces (ids in several chunks).
+    #[test]
+    fn address_ids_in_several_chunks() {
+        let places = places();
+        let mut frame = frame(&[0, 1]);
+        frame.vstack_mut(&frame.clone()).unwrap();
+        assert!(frame.column(geo_col::ADDRESS_ID).unwrap().u32().unwrap().chunks().len() > 1);
+        let geo = Events::new(&frame, Some(&places)).geo();
+        assert_eq!(
+            (0..4).map(|i| geo.country(i)).collect::<Vec<_>>(),
+            [Some("DE"), Some("NL"), Some("DE"), Some("NL")]
+        );
+    }
+
+    /// Without address ids, the answers are the frame's own columns (an audit's history).
+    #[test]
+    fn frames_without_address_ids_keep_their_columns() {
+        let places = places();
+        let frame = df!(geo_col::COUNTRY => [Some("FR"), None]).unwrap();
+        let events = Events::new(&frame, Some(&places));
+        assert!(events.places().is_none());
+        assert_eq!(events.geo().country(0), Some("FR"));
+        assert!(events.materialised().unwrap().equals_missing(&frame));
+    }
 }

@@ -108,6 +108,39 @@ impl Arena {
     fn values(&self) -> impl Iterator<Item = &str> {
         (0..self.len()).map(|i| self.get(i))
     }
+
+    /// The text column whose row `r` is value `ids[r]`, as views into the arena's own bytes,
+    /// which the column takes over instead of copying them.
+    fn into_column(self, name: &str, ids: impl Iterator<Item = Option<u32>>) -> PolarsResult<Column> {
+        use polars_arrow::array::{Utf8ViewArray, View};
+        use polars_arrow::bitmap::MutableBitmap;
+        use polars_buffer::Buffer;
+        // A view addresses its buffer with a 32-bit offset: larger arenas are copied into a
+        // column of buffers of their own.
+        if u32::try_from(self.bytes.len()).is_err() {
+            return gather(&dictionary(self.values().map(Some)), name, ids);
+        }
+        let Arena { bytes, ends } = self;
+        let buffer = Buffer::from(bytes.into_bytes());
+        let (lower, _) = ids.size_hint();
+        let (mut views, mut valid) = (Vec::with_capacity(lower), MutableBitmap::with_capacity(lower));
+        for id in ids {
+            valid.push(id.is_some());
+            views.push(match id {
+                Some(id) => {
+                    let (id, end) = (id as usize, ends[id as usize]);
+                    let start = if id == 0 { 0 } else { ends[id - 1] };
+                    // The offset fits: the arena is smaller than 4 GiB.
+                    View::new_from_bytes(&buffer[start..end], 0, start as u32)
+                }
+                None => View::default(),
+            });
+        }
+        let validity = (valid.unset_bits() > 0).then(|| valid.into());
+        let array =
+            Utf8ViewArray::try_new(ArrowDataType::Utf8View, views.into(), Buffer::from(vec![buffer]), validity)?;
+        Ok(StringChunked::with_chunk(name.into(), array).into_series().into_column())
+    }
 }
 
 /// How a credential was identified.
@@ -664,8 +697,7 @@ impl EventBuilder {
         if let Some(s) = &scrubber {
             s.scrub_arena(&mut rows.paths);
         }
-        let (df, address_rows) = self.frame(&rows)?;
-        drop(rows);
+        let (df, address_rows) = self.frame(rows)?;
         Ok((df, self.credentials, super::Addresses { distinct: self.ips.values, rows: address_rows }))
     }
 
@@ -699,7 +731,9 @@ impl EventBuilder {
 
     /// The events frame of `rows` (of this builder), sorted by time (then file and line), and
     /// each row's address id.
-    pub fn frame(&self, rows: &Rows) -> PolarsResult<(DataFrame, Vec<Option<u32>>)> {
+    pub fn frame(&self, mut rows: Rows) -> PolarsResult<(DataFrame, Vec<Option<u32>>)> {
+        let paths = std::mem::take(&mut rows.paths);
+        let rows = &rows;
         let n = rows.len();
         let key = |i: usize| (rows.timestamp[i], rows.file[i], rows.line[i]);
         let mut order: Vec<u32> = (0..n as u32).collect();
@@ -710,7 +744,7 @@ impl EventBuilder {
         let at = |i: &u32| *i as usize;
         // String columns are gathered from dictionaries of their distinct values: every row's
         // string is a view into one shared buffer, so a user agent seen ten million times is
-        // stored once.
+        // stored once. Paths, mostly distinct, are views into the arena they were read into.
         let strings = || dictionary(self.strings.values.iter().map(|s| Some(&**s)));
         let text = |v: &Vec<Option<u32>>, name: &str| gather(&strings(), name, order.iter().map(|i| v[at(i)]));
         let creds = &self.credentials;
@@ -724,7 +758,7 @@ impl EventBuilder {
         };
         let files = || dictionary(self.files.iter().map(|f| Some(f.as_str())));
         // Each column is built on its own, in parallel.
-        type Build<'b> = Box<dyn Fn() -> PolarsResult<Column> + Send + Sync + 'b>;
+        type Build<'b> = Box<dyn FnOnce() -> PolarsResult<Column> + Send + 'b>;
         let builds: Vec<Build<'_>> = vec![
             Box::new(|| {
                 Ok(Int64Chunked::from_iter_values(col::TIMESTAMP.into(), order.iter().map(|i| rows.timestamp[at(i)]))
@@ -737,10 +771,7 @@ impl EventBuilder {
             Box::new(|| by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())),
             Box::new(|| gather(&ips(), col::SOURCE_IP, order.iter().map(|i| rows.source_ip[at(i)]))),
             Box::new(|| text(&rows.method, col::METHOD)),
-            Box::new(|| {
-                let paths = dictionary(rows.paths.values().map(Some));
-                gather(&paths, col::PATH, order.iter().map(|i| rows.path[at(i)]))
-            }),
+            Box::new(|| paths.into_column(col::PATH, order.iter().map(|i| rows.path[at(i)]))),
             Box::new(|| {
                 Ok(Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| rows.status[at(i)]))
                     .into_series()
@@ -764,8 +795,7 @@ impl EventBuilder {
                     .into_column())
             }),
         ];
-        let columns = builds.par_iter().map(|build| build()).collect::<PolarsResult<Vec<Column>>>()?;
-        drop(builds);
+        let columns = builds.into_par_iter().map(|build| build()).collect::<PolarsResult<Vec<Column>>>()?;
         let df = DataFrame::new(n, columns)?;
         Ok((df, order.iter().map(|i| rows.source_ip[at(i)]).collect()))
     }
@@ -950,6 +980,23 @@ mod tests {
         assert_eq!(ca, cb);
         assert!(a.equals_missing(&b), "the events differ");
         assert!(a.height() > 2 * BLOCK_ROWS);
+    }
+
+    /// The paths column is views into the arena's bytes: short (inlined) and long values,
+    /// repeated, out of order and missing rows read back as pushed.
+    #[test]
+    fn arena_column_reads_back_what_was_pushed() {
+        let values = ["/a", "/v2/conversations/8c1f4e2a-0b7d-4f3e-9a61-2d5c8e7f1b3a/messages", "", "/abcdefghijkl"];
+        let mut arena = Arena::default();
+        for v in values {
+            arena.push(v);
+        }
+        let ids = [Some(1), None, Some(0), Some(3), Some(1), Some(2)];
+        let column = arena.into_column(col::PATH, ids.iter().copied()).unwrap();
+        let read: Vec<Option<&str>> = column.str().unwrap().iter().collect();
+        let expected: Vec<Option<&str>> = ids.iter().map(|i| i.map(|i| values[i as usize])).collect();
+        assert_eq!(read, expected);
+        assert_eq!(column.name().as_str(), col::PATH);
     }
 
     #[test]

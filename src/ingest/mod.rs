@@ -197,7 +197,7 @@ pub fn ingest_planned(
     let (dictionaries, spill, scrubber) = builder.finish_spilled(&labels(opts))?;
     ingested.credentials = credential_usage(dictionaries.credentials().to_vec(), usage);
     let (events, _) = dictionaries
-        .frame(&builder::Rows::default())
+        .frame(builder::Rows::default())
         .map_err(|source| Error::Frame { context: "building the events frame", source })?;
     ingested.events = events;
     Ok((ingested, Some(Spilled { dictionaries, spill, scrubber })))
@@ -230,7 +230,7 @@ impl Spilled {
             s.scrub_arena(&mut rows.paths);
         }
         self.dictionaries
-            .frame(&rows)
+            .frame(rows)
             .map_err(|source| Error::Frame { context: "building the events frame of a bucket", source })
     }
 

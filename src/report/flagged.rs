@@ -4,7 +4,7 @@
 use super::csv_field;
 use crate::detect::incident::Incident;
 use crate::detect::{Finding, Severity};
-use crate::enrich::geo_col;
+use crate::enrich::Events;
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::timestamp::format_rfc3339;
@@ -91,7 +91,7 @@ enum Cell {
     Float(f64),
 }
 
-fn records(events: &DataFrame, flags: &[Flag]) -> PolarsResult<Vec<Vec<Cell>>> {
+fn records(events: &Events<'_>, flags: &[Flag]) -> PolarsResult<Vec<Vec<Cell>>> {
     let text = |name: &str| -> PolarsResult<Option<StringChunked>> {
         match events.column(name) {
             Ok(c) => Ok(Some(c.str()?.clone())),
@@ -100,12 +100,11 @@ fn records(events: &DataFrame, flags: &[Flag]) -> PolarsResult<Vec<Vec<Cell>>> {
     };
     let ts = crate::detect::timestamps(events)?;
     let texts: Vec<Option<StringChunked>> =
-        [col::CREDENTIAL, col::CREDENTIAL_HINT, col::CREDENTIAL_LABEL, col::SOURCE_IP, geo_col::COUNTRY, geo_col::CITY]
+        [col::CREDENTIAL, col::CREDENTIAL_HINT, col::CREDENTIAL_LABEL, col::SOURCE_IP]
             .iter()
             .map(|n| text(n))
             .collect::<PolarsResult<_>>()?;
-    let asn = events.column(geo_col::ASN).ok().and_then(|c| c.i64().ok().cloned());
-    let as_org = text(geo_col::AS_ORG)?;
+    let geo = events.geo();
     let (method, path) = (text(col::METHOD)?, text(col::PATH)?);
     let status = events.column(col::STATUS)?.i32()?.clone();
     let bytes = events.column(col::BYTES)?.i64()?.clone();
@@ -118,8 +117,10 @@ fn records(events: &DataFrame, flags: &[Flag]) -> PolarsResult<Vec<Vec<Cell>>> {
             let i = f.row as usize;
             let mut row = vec![Cell::Text(ts.get(i).map(format_rfc3339))];
             row.extend(texts.iter().map(|c| get(c, i)));
-            row.push(Cell::Int(asn.as_ref().and_then(|c| c.get(i))));
-            row.push(get(&as_org, i));
+            row.push(Cell::Text(geo.country(i).map(str::to_string)));
+            row.push(Cell::Text(geo.city(i).map(str::to_string)));
+            row.push(Cell::Int(geo.asn(i)));
+            row.push(Cell::Text(geo.as_org(i).map(str::to_string)));
             row.push(get(&method, i));
             row.push(get(&path, i));
             row.push(Cell::Int(status.get(i).map(i64::from)));
@@ -142,7 +143,7 @@ fn frame_err(source: PolarsError) -> Error {
 }
 
 /// `flagged_events.csv`.
-pub fn to_csv(events: &DataFrame, flags: &[Flag]) -> Result<Vec<u8>> {
+pub fn to_csv(events: &Events<'_>, flags: &[Flag]) -> Result<Vec<u8>> {
     let mut out = COLUMNS.join(",");
     out.push('\n');
     for record in records(events, flags).map_err(frame_err)? {
@@ -161,7 +162,7 @@ pub fn to_csv(events: &DataFrame, flags: &[Flag]) -> Result<Vec<u8>> {
 }
 
 /// `flagged_events.jsonl`: the same columns, one JSON object per line, keys in column order.
-pub fn to_jsonl(events: &DataFrame, flags: &[Flag]) -> Result<Vec<u8>> {
+pub fn to_jsonl(events: &Events<'_>, flags: &[Flag]) -> Result<Vec<u8>> {
     let mut out = String::new();
     for record in records(events, flags).map_err(frame_err)? {
         out.push('{');

@@ -8,6 +8,7 @@
 //! what polars would write: the same Parquet types, the same Arrow schema in its metadata
 //! (strings stay strings), zstd, statistics.
 
+use crate::enrich::Events;
 use crate::error::{Error, Result};
 use crate::factor::{self, factorize_at_most};
 use polars::prelude::*;
@@ -28,11 +29,18 @@ const DICTIONARY_MAX_SHARE: f64 = 0.75;
 /// [`DICTIONARY_MAX_SHARE`] of them are distinct, the column is written plain.
 const SAMPLE_ROWS: usize = 1 << 13;
 
-/// A frame as Parquet bytes (zstd-compressed, with statistics).
-pub fn to_bytes(frame: &DataFrame) -> Result<Vec<u8>> {
-    let mut writer = Writer::new(Vec::new(), frame.schema()).map_err(err)?;
-    writer.write(frame).map_err(err)?;
+/// Events (their GeoIP answers as columns) or any frame, as Parquet bytes (zstd-compressed,
+/// with statistics).
+pub fn to_bytes<'a>(events: impl Into<Events<'a>>) -> Result<Vec<u8>> {
+    let events = events.into();
+    let mut writer = Writer::new(Vec::new(), &schema(events).map_err(err)?).map_err(err)?;
+    writer.write(events).map_err(err)?;
     writer.finish().map_err(err)
+}
+
+/// The schema of events as written: their GeoIP answers as columns.
+pub fn schema(events: Events<'_>) -> PolarsResult<Schema> {
+    Ok(events.with_frame(&events.frame().clear()).materialised()?.schema().as_ref().clone())
 }
 
 fn err(source: PolarsError) -> Error {
@@ -64,12 +72,20 @@ impl<W: std::io::Write> Writer<W> {
         Ok(Self { writer: FileWriter::try_new(out, schema, options())?, types })
     }
 
-    /// Appends the frame's rows (its schema must be the writer's), in row groups.
-    pub fn write(&mut self, frame: &DataFrame) -> PolarsResult<()> {
+    /// Appends the events (their schema as written, [`schema`], must be the writer's), in
+    /// row groups. The GeoIP columns are made one row group at a time.
+    pub fn write<'a>(&mut self, events: impl Into<Events<'a>>) -> PolarsResult<()> {
+        let events = events.into();
+        let expander = events.places().map(|p| p.expander());
+        let frame = events.frame();
         let height = frame.height();
         for offset in (0..height).step_by(ROW_GROUP_ROWS) {
             let rows = ROW_GROUP_ROWS.min(height - offset);
             let group = frame.slice(offset as i64, rows);
+            let group = match &expander {
+                Some(e) => e.expand(&group)?,
+                None => group,
+            };
             let columns: Vec<Vec<CompressedPage>> = group
                 .columns()
                 .par_iter()

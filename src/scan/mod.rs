@@ -8,7 +8,7 @@ use crate::detect::rotation::{Rotation, RotationConfig};
 use crate::detect::unfamiliar::{UnfamiliarConfig, UnfamiliarSource};
 use crate::detect::{Detection, Detector, Severity};
 use crate::enrich::geoip::{GeoDatabases, Sources};
-use crate::enrich::{self, GeoStats};
+use crate::enrich::{self, Events, GeoStats, Places};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, Progress};
 use crate::report::{self, summary, Content, Output, OutputDir};
@@ -146,10 +146,11 @@ pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> 
         return streaming::judge_and_write(opts, &dbs, &out, ingested, spilled, timings, progress);
     }
     progress.stage("geolocating");
-    let geo = geolocate(&mut ingested.events, &dbs, ingested.addresses.take().as_ref())?;
+    let (geo, places) = geolocate(&mut ingested.events, &dbs, ingested.addresses.take().as_ref())?;
     timings.enrich = clock.elapsed() - timings.read;
-    let run = Run { all: &ingested.events, new: None, ingested: &ingested, geo: &geo };
-    let verdict = judge_and_write(&run, &ingested.events, opts, &out, Vec::new(), progress, &mut timings)?;
+    let events = Events::new(&ingested.events, places.as_ref());
+    let run = Run { all: events, new: None, ingested: &ingested, geo: &geo };
+    let verdict = judge_and_write(&run, events, opts, &out, Vec::new(), progress, &mut timings)?;
     Ok(ScanOutcome::of(ingested, verdict, timings, false))
 }
 
@@ -193,20 +194,26 @@ pub(crate) fn ingest_options(opts: &ScanOptions) -> IngestOptions {
     ingest_opts
 }
 
-/// Adds the GeoIP columns to the events (when there are databases) and describes them.
+/// Geolocates the events (when there are databases: their address ids are added to the frame,
+/// the answers returned) and describes how it went.
 pub(crate) fn geolocate(
     events: &mut DataFrame,
     dbs: &GeoDatabases,
     addresses: Option<&ingest::Addresses>,
-) -> Result<summary::GeoSummary> {
-    let stats: Option<GeoStats> = if dbs.is_empty() { None } else { Some(enrich::geolocate(events, dbs, addresses)?) };
-    Ok(summary::GeoSummary::new(dbs, stats))
+) -> Result<(summary::GeoSummary, Option<Places>)> {
+    let (stats, places): (Option<GeoStats>, _) = if dbs.is_empty() {
+        (None, None)
+    } else {
+        let (stats, places) = enrich::geolocate(events, dbs, addresses)?;
+        (Some(stats), Some(places))
+    };
+    Ok((summary::GeoSummary::new(dbs, stats), places))
 }
 
 /// What one run judges: all events the detectors see, and which of them are this run's.
 pub(crate) struct Run<'a> {
     /// Events sorted by time: in an audit, the retained history and the new events together.
-    pub all: &'a DataFrame,
+    pub all: Events<'a>,
     /// Which rows of `all` this run reports on (an audit's new events); `None`: every row.
     pub new: Option<&'a [bool]>,
     /// The files, rejects and credentials of this run's inputs.
@@ -227,7 +234,7 @@ pub(crate) struct Verdict {
 /// run's events) becomes `events.parquet`. Shared by `scan` and `audit`.
 pub(crate) fn judge_and_write(
     run: &Run<'_>,
-    events: &DataFrame,
+    events: Events<'_>,
     opts: &ScanOptions,
     out: &OutputDir,
     extra: Vec<Output>,
@@ -244,9 +251,9 @@ pub(crate) fn judge_and_write(
     });
     let Judged { keys, detection, incidents, flags, charts } = judged?;
     let results = Results {
-        baseline: crate::detect::rate::baseline_frame(run.all, &keys, &opts.rate)?,
-        time_range: time_range(events).map_err(|source| Error::Frame { context: "finding the time range", source })?,
-        after_rotation: crate::detect::rotation::late_clients(run.all, &detection.findings)?,
+        baseline: crate::detect::rate::baseline_frame(&run.all, &keys, &opts.rate)?,
+        time_range: time_range(&events).map_err(|source| Error::Frame { context: "finding the time range", source })?,
+        after_rotation: crate::detect::rotation::late_clients(&run.all, &detection.findings)?,
         flagged: run.all,
         flags,
         detection,
@@ -265,7 +272,7 @@ pub(crate) struct Results<'a> {
     pub detection: Detection,
     pub incidents: Vec<crate::detect::incident::Incident>,
     /// The events the flags' rows are rows of.
-    pub flagged: &'a DataFrame,
+    pub flagged: Events<'a>,
     /// In the order of `flagged_events.csv`.
     pub flags: Vec<report::flagged::Flag>,
     pub charts: Vec<report::charts::Rendered>,
@@ -300,8 +307,8 @@ pub(crate) fn write_outputs(
     };
     let summary_json = summary::to_json(&summary_input);
     let text = summary::to_text(&summary_input, &out.path().display().to_string());
-    let flagged_csv = report::flagged::to_csv(flagged, &flags)?;
-    let flagged_jsonl = report::flagged::to_jsonl(flagged, &flags)?;
+    let flagged_csv = report::flagged::to_csv(&flagged, &flags)?;
+    let flagged_jsonl = report::flagged::to_jsonl(&flagged, &flags)?;
     let outputs = [
         Output { name: OUTPUTS[0].into(), content: events_parquet },
         Output::new(OUTPUTS[1], report::rejects::to_bytes(&ingested.rejects)),
@@ -348,21 +355,21 @@ fn judge<'a>(
     clock: std::time::Instant,
 ) -> Result<Judged<'a>> {
     progress.stage("detecting");
-    let keys = crate::detect::rows_by_key(run.all)
+    let keys = crate::detect::rows_by_key(run.all.frame())
         .map_err(|source| Error::Frame { context: "grouping events by key", source })?;
     // Nothing new in an audit: nothing to judge.
     let nothing_new = run.new.is_some_and(|new| !new.contains(&true));
-    let mut detection = if nothing_new { Detection::default() } else { detect(run.all, &keys, opts)? };
+    let mut detection = if nothing_new { Detection::default() } else { detect(&run.all, &keys, opts)? };
     if let Some(new) = run.new {
-        let ts = crate::detect::timestamps(run.all)
+        let ts = crate::detect::timestamps(&run.all)
             .map_err(|source| Error::Frame { context: "reading event times", source })?;
         detection.findings = crate::detect::restrict(detection.findings, new, &ts);
     }
-    let incidents = crate::detect::incident::build(run.all, &detection.findings)?;
+    let incidents = crate::detect::incident::build(&run.all, &detection.findings)?;
     let flags = report::flagged::flags(&detection.findings, &incidents);
     timings.detect = clock.elapsed();
     progress.stage("drawing charts and writing the report");
-    let charts = report::charts::data::charts(run.all, &keys, &incidents, &opts.rate)?;
+    let charts = report::charts::data::charts(&run.all, &keys, &incidents, &opts.rate)?;
     Ok(Judged { keys, detection, incidents, flags, charts })
 }
 
@@ -377,7 +384,7 @@ fn detectors(opts: &ScanOptions) -> Vec<Box<dyn Detector>> {
 }
 
 /// Every detector over the events.
-fn detect(events: &DataFrame, keys: &[crate::detect::KeyRows<'_>], opts: &ScanOptions) -> Result<Detection> {
+fn detect(events: &Events<'_>, keys: &[crate::detect::KeyRows<'_>], opts: &ScanOptions) -> Result<Detection> {
     let detections = detectors(opts).iter().map(|d| d.detect_keys(events, keys)).collect::<Result<Vec<_>>>()?;
     Ok(Detection::merge(detections))
 }

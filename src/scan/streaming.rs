@@ -16,7 +16,7 @@ use crate::detect::rotation::LateClient;
 use crate::detect::unfamiliar::Baseline;
 use crate::detect::{rows_by_key, Detection, Finding, Note};
 use crate::enrich::geoip::GeoDatabases;
-use crate::enrich::{self, GeoCache};
+use crate::enrich::{self, Events, GeoCache};
 use crate::error::{Error, Result};
 use crate::ingest::{self, Progress, Spilled};
 use crate::report::charts::data::{Prepared, MAX_INCIDENTS};
@@ -153,15 +153,17 @@ fn judge_buckets(
     let filled = spilled.filled_buckets();
     for (n, &bucket) in filled.iter().enumerate() {
         progress.stage(&format!("detecting (key group {} of {})", n + 1, filled.len()));
-        let Some(events) = load(spilled, bucket, geo)? else { continue };
+        let Some(frame) = load(spilled, bucket, geo)? else { continue };
+        let events = Events::new(&frame, Some(geo.cache.places()));
         if writer.is_none() {
             let file = std::fs::File::create(staged).map_err(write_err)?;
             let w = std::io::BufWriter::with_capacity(1 << 20, file);
-            writer = Some(report::parquet::Writer::new(w, events.schema()).map_err(parquet_err)?);
+            let schema = report::parquet::schema(events).map_err(parquet_err)?;
+            writer = Some(report::parquet::Writer::new(w, &schema).map_err(parquet_err)?);
         }
         // The bucket's events are encoded while the detectors run: they share the cores.
         let (judged, written) = std::thread::scope(|scope| {
-            let encoder = scope.spawn(|| writer.as_mut().map_or(Ok(()), |w| w.write(&events)));
+            let encoder = scope.spawn(|| writer.as_mut().map_or(Ok(()), |w| w.write(events)));
             let judged = judge(&events, &|i| leaders.may_lead(&parts, i), opts);
             (judged, encoder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
@@ -207,10 +209,8 @@ fn judge_buckets(
         // No events at all: the empty frame, with the GeoIP columns a run with events has.
         None => {
             let mut empty = ingested.events.clone();
-            if !geo.dbs.is_empty() {
-                enrich::geolocate(&mut empty, geo.dbs, None)?;
-            }
-            Content::Bytes(report::parquet::to_bytes(&empty)?)
+            let places = if geo.dbs.is_empty() { None } else { Some(enrich::geolocate(&mut empty, geo.dbs, None)?.1) };
+            Content::Bytes(report::parquet::to_bytes(Events::new(&empty, places.as_ref()))?)
         }
     };
     let geo_summary = summary::GeoSummary::new(geo.dbs, (!geo.dbs.is_empty()).then(|| geo.cache.stats()));
@@ -224,7 +224,7 @@ fn judge_buckets(
     let results = super::Results {
         detection,
         incidents,
-        flagged: &flagged,
+        flagged: Events::new(&flagged, Some(geo.cache.places())),
         flags,
         charts,
         baseline,
@@ -238,7 +238,7 @@ fn judge_buckets(
 /// One bucket's findings, incidents, flagged events and the charts of those of its incidents
 /// that `may_lead` (see [`Leaders`]); its baseline table and its clients after a rotation.
 fn judge(
-    events: &DataFrame,
+    events: &Events<'_>,
     may_lead: &(dyn Fn(&Incident) -> bool + Sync),
     opts: &ScanOptions,
 ) -> Result<(Part, DataFrame, Vec<LateClient>)> {

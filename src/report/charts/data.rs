@@ -9,7 +9,7 @@ use crate::detect::calendar::WorkCalendar;
 use crate::detect::incident::Incident;
 use crate::detect::rate::{request_series, RateConfig};
 use crate::detect::{timestamps, KeyRows};
-use crate::enrich::GeoColumns;
+use crate::enrich::{Events, GeoColumns};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::thousands;
@@ -23,20 +23,20 @@ pub const MAX_INCIDENTS: usize = 20;
 const HOUR: i64 = 3_600_000_000;
 
 /// The columns the charts read.
-struct Cols {
+struct Cols<'a> {
     ts: Int64Chunked,
     count: Int64Chunked,
     ip: StringChunked,
-    geo: GeoColumns,
+    geo: GeoColumns<'a>,
 }
 
-impl Cols {
-    fn read(df: &DataFrame) -> PolarsResult<Self> {
+impl<'a> Cols<'a> {
+    fn read(events: &Events<'a>) -> PolarsResult<Self> {
         Ok(Cols {
-            ts: timestamps(df)?,
-            count: df.column(col::COUNT)?.i64()?.clone(),
-            ip: df.column(col::SOURCE_IP)?.str()?.clone(),
-            geo: GeoColumns::read(df),
+            ts: timestamps(events)?,
+            count: events.column(col::COUNT)?.i64()?.clone(),
+            ip: events.column(col::SOURCE_IP)?.str()?.clone(),
+            geo: events.geo(),
         })
     }
 
@@ -170,7 +170,7 @@ pub fn chart_order(incidents: &[Incident]) -> Vec<String> {
 
 /// Renders the charts of the incidents (at most [`MAX_INCIDENTS`]) and of their keys.
 pub fn charts(
-    events: &DataFrame,
+    events: &Events<'_>,
     keys: &[KeyRows<'_>],
     incidents: &[Incident],
     rate: &RateConfig,
@@ -247,7 +247,7 @@ pub fn render_all(prepared: Vec<Prepared>) -> Result<Vec<Rendered>> {
 /// Computes the charts of the `charted` ones of `incidents` (those of the keys of `events`,
 /// in report order; see [`charted`]), in the order reports show them.
 pub fn prepare(
-    events: &DataFrame,
+    events: &Events<'_>,
     keys: &[KeyRows<'_>],
     incidents: &[Incident],
     charted: &BTreeSet<&str>,
@@ -488,7 +488,7 @@ mod tests {
             geo_col::AS_ORG => [Some("Deutsche Telekom AG"), None, None, Some("Deutsche Telekom AG"), None, None],
         )
         .unwrap();
-        let cols = Cols::read(&df).unwrap();
+        let cols = Cols::read(&(&df).into()).unwrap();
         assert_eq!(cols.by_address([5, 0, 1, 2, 3, 4]), vec![(5, 8.0), (0, 5.0), (2, 8.0)]);
         let by_label = cols.requests_by_label(0..6);
         let expected: BTreeMap<String, f64> = [
