@@ -165,19 +165,69 @@ pub struct Credential {
     pub kind: CredentialKind,
 }
 
+/// A value that may be absent, in the width of the value: absence is a value no valid row has
+/// ([`Absent::ABSENT`]). Half the size of an `Option` of it, for columns of millions of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Packed<T>(T);
+
+/// A value type with a value no valid row has.
+pub(super) trait Absent: Copy + PartialEq {
+    const ABSENT: Self;
+}
+
+/// Ids: no dictionary holds four billion values.
+impl Absent for u32 {
+    const ABSENT: u32 = u32::MAX;
+}
+
+/// Statuses are 100–599.
+impl Absent for i32 {
+    const ABSENT: i32 = i32::MIN;
+}
+
+/// Byte counts are not negative.
+impl Absent for i64 {
+    const ABSENT: i64 = i64::MIN;
+}
+
+impl<T: Absent> Packed<T> {
+    pub(super) fn get(self) -> Option<T> {
+        (self.0 != T::ABSENT).then_some(self.0)
+    }
+
+    /// The stored value, [`Absent::ABSENT`] for none (as a spill writes it).
+    pub(super) fn raw(self) -> T {
+        self.0
+    }
+
+    pub(super) fn from_raw(raw: T) -> Self {
+        Packed(raw)
+    }
+
+    fn map(self, f: impl FnOnce(T) -> T) -> Self {
+        Packed::from(self.get().map(f))
+    }
+}
+
+impl<T: Absent> From<Option<T>> for Packed<T> {
+    fn from(value: Option<T>) -> Self {
+        Packed(value.unwrap_or(T::ABSENT))
+    }
+}
+
 /// Accepted events, one entry per row in each vector; text as ids into the builder's
 /// dictionaries, paths in an arena of their own.
 #[derive(Default)]
 pub struct Rows {
     pub(super) timestamp: Vec<Micros>,
     pub(super) credential: Vec<u32>,
-    pub(super) source_ip: Vec<Option<u32>>,
-    pub(super) method: Vec<Option<u32>>,
+    pub(super) source_ip: Vec<Packed<u32>>,
+    pub(super) method: Vec<Packed<u32>>,
     /// Ids into `paths`.
-    pub(super) path: Vec<Option<u32>>,
-    pub(super) status: Vec<Option<i32>>,
-    pub(super) bytes: Vec<Option<i64>>,
-    pub(super) user_agent: Vec<Option<u32>>,
+    pub(super) path: Vec<Packed<u32>>,
+    pub(super) status: Vec<Packed<i32>>,
+    pub(super) bytes: Vec<Packed<i64>>,
+    pub(super) user_agent: Vec<Packed<u32>>,
     pub(super) count: Vec<i64>,
     pub(super) file: Vec<u32>,
     pub(super) line: Vec<u64>,
@@ -542,7 +592,7 @@ impl EventBuilder {
         for (raw, c) in part.secrets {
             self.secrets.entry(raw).or_insert(credentials[c as usize]);
         }
-        let text = |ids: Vec<Option<u32>>| ids.into_iter().map(|i| i.map(|i| strings[i as usize]));
+        let text = |ids: Vec<Packed<u32>>| ids.into_iter().map(|i| i.map(|i| strings[i as usize]));
         self.rows.timestamp.extend(part.rows.timestamp);
         self.rows.credential.extend(part.rows.credential.into_iter().map(|c| credentials[c as usize]));
         self.rows.source_ip.extend(part.rows.source_ip.into_iter().map(|i| i.map(|i| ips[i as usize])));
@@ -652,12 +702,12 @@ impl EventBuilder {
 
         self.rows.timestamp.push(timestamp);
         self.rows.credential.push(credential);
-        self.rows.source_ip.push(source_ip);
-        self.rows.method.push(method);
-        self.rows.path.push(path);
-        self.rows.status.push(status);
-        self.rows.bytes.push(bytes);
-        self.rows.user_agent.push(user_agent);
+        self.rows.source_ip.push(source_ip.into());
+        self.rows.method.push(method.into());
+        self.rows.path.push(path.into());
+        self.rows.status.push(status.into());
+        self.rows.bytes.push(bytes.into());
+        self.rows.user_agent.push(user_agent.into());
         self.rows.count.push(count);
         self.rows.file.push(file);
         Ok(())
@@ -746,7 +796,7 @@ impl EventBuilder {
         // string is a view into one shared buffer, so a user agent seen ten million times is
         // stored once. Paths, mostly distinct, are views into the arena they were read into.
         let strings = || dictionary(self.strings.values.iter().map(|s| Some(&**s)));
-        let text = |v: &Vec<Option<u32>>, name: &str| gather(&strings(), name, order.iter().map(|i| v[at(i)]));
+        let text = |v: &Vec<Packed<u32>>, name: &str| gather(&strings(), name, order.iter().map(|i| v[at(i)].get()));
         let creds = &self.credentials;
         let by_credential = |name: &str, value: &dyn Fn(&Credential) -> Option<&str>| {
             let dict = dictionary(creds.iter().map(value));
@@ -769,16 +819,16 @@ impl EventBuilder {
             Box::new(|| by_credential(col::CREDENTIAL, &|c| Some(c.id.as_str()))),
             Box::new(|| by_credential(col::CREDENTIAL_HINT, &|c| c.hint.as_deref())),
             Box::new(|| by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())),
-            Box::new(|| gather(&ips(), col::SOURCE_IP, order.iter().map(|i| rows.source_ip[at(i)]))),
+            Box::new(|| gather(&ips(), col::SOURCE_IP, order.iter().map(|i| rows.source_ip[at(i)].get()))),
             Box::new(|| text(&rows.method, col::METHOD)),
-            Box::new(|| paths.into_column(col::PATH, order.iter().map(|i| rows.path[at(i)]))),
+            Box::new(|| paths.into_column(col::PATH, order.iter().map(|i| rows.path[at(i)].get()))),
             Box::new(|| {
-                Ok(Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| rows.status[at(i)]))
+                Ok(Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| rows.status[at(i)].get()))
                     .into_series()
                     .into_column())
             }),
             Box::new(|| {
-                Ok(Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| rows.bytes[at(i)]))
+                Ok(Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| rows.bytes[at(i)].get()))
                     .into_series()
                     .into_column())
             }),
@@ -797,7 +847,7 @@ impl EventBuilder {
         ];
         let columns = builds.into_par_iter().map(|build| build()).collect::<PolarsResult<Vec<Column>>>()?;
         let df = DataFrame::new(n, columns)?;
-        Ok((df, order.iter().map(|i| rows.source_ip[at(i)]).collect()))
+        Ok((df, order.iter().map(|i| rows.source_ip[at(i)].get()).collect()))
     }
 
     /// Per credential: (rows, requests weighted by `count`), spilled rows included.
@@ -997,6 +1047,21 @@ mod tests {
         let expected: Vec<Option<&str>> = ids.iter().map(|i| i.map(|i| values[i as usize])).collect();
         assert_eq!(read, expected);
         assert_eq!(column.name().as_str(), col::PATH);
+    }
+
+    #[test]
+    fn packed_values_keep_absence() {
+        for v in [None, Some(0u32), Some(7), Some(u32::MAX - 1)] {
+            assert_eq!(Packed::from(v).get(), v);
+        }
+        for v in [None, Some(100i32), Some(599)] {
+            assert_eq!(Packed::from(v).get(), v);
+        }
+        for v in [None, Some(0i64), Some(i64::MAX)] {
+            assert_eq!(Packed::from_raw(Packed::from(v).raw()).get(), v);
+        }
+        assert_eq!(Packed::from(Some(3u32)).map(|p| p + 2).get(), Some(5));
+        assert_eq!(Packed::<u32>::from(None).map(|p| p + 2).get(), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! pieces marked dropped. The directory is removed when the spill is dropped, and by the next
 //! scan writing to the same directory if this one was killed.
 
-use super::builder::{Arena, Rows};
+use super::builder::{Arena, Packed, Rows};
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -236,7 +236,7 @@ impl Spill {
             let text: usize = bytes[n * (ROW_BYTES - 4)..]
                 .chunks_exact(4)
                 .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .filter(|&len| len != NO_ID)
+                .filter(|&len| len != NO_PATH)
                 .map(|len| len as usize)
                 .sum();
             let fixed = bytes.len();
@@ -281,31 +281,29 @@ impl Drop for Spill {
 /// Bytes of a row's fixed-width columns (a path's length included, not its text).
 const ROW_BYTES: usize = 8 + 4 + 4 + 4 + 4 + 8 + 4 + 8 + 4 + 8 + 4;
 
-/// Absent values: no valid row has them (statuses are 100–599, byte counts are not negative).
-const NO_ID: u32 = u32::MAX;
-const NO_STATUS: i32 = i32::MIN;
-const NO_BYTES: i64 = i64::MIN;
+/// A path's length for a row without one.
+const NO_PATH: u32 = u32::MAX;
 
-/// A piece: its index, row count, then each column of the chosen rows (little-endian), paths
-/// as lengths (`NO_ID` for none) followed by their text. Also returns the bytes of that text.
+/// A piece: its index, row count, then each column of the chosen rows (little-endian, absent
+/// values as the builder packs them), paths as lengths (`NO_PATH` for none) followed by
+/// their text. Also returns the bytes of that text.
 fn encode(piece: u32, rows: &Rows, members: &[u32]) -> (Vec<u8>, usize) {
     let mut out = Vec::with_capacity(8 + members.len() * 80);
     out.extend_from_slice(&piece.to_le_bytes());
     out.extend_from_slice(&(members.len() as u32).to_le_bytes());
     let at = |i: &u32| *i as usize;
-    let id = |v: Option<u32>| v.unwrap_or(NO_ID).to_le_bytes();
     members.iter().for_each(|i| out.extend_from_slice(&rows.timestamp[at(i)].to_le_bytes()));
     members.iter().for_each(|i| out.extend_from_slice(&rows.credential[at(i)].to_le_bytes()));
-    members.iter().for_each(|i| out.extend_from_slice(&id(rows.source_ip[at(i)])));
-    members.iter().for_each(|i| out.extend_from_slice(&id(rows.method[at(i)])));
-    members.iter().for_each(|i| out.extend_from_slice(&rows.status[at(i)].unwrap_or(NO_STATUS).to_le_bytes()));
-    members.iter().for_each(|i| out.extend_from_slice(&rows.bytes[at(i)].unwrap_or(NO_BYTES).to_le_bytes()));
-    members.iter().for_each(|i| out.extend_from_slice(&id(rows.user_agent[at(i)])));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.source_ip[at(i)].raw().to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.method[at(i)].raw().to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.status[at(i)].raw().to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.bytes[at(i)].raw().to_le_bytes()));
+    members.iter().for_each(|i| out.extend_from_slice(&rows.user_agent[at(i)].raw().to_le_bytes()));
     members.iter().for_each(|i| out.extend_from_slice(&rows.count[at(i)].to_le_bytes()));
     members.iter().for_each(|i| out.extend_from_slice(&rows.file[at(i)].to_le_bytes()));
     members.iter().for_each(|i| out.extend_from_slice(&rows.line[at(i)].to_le_bytes()));
-    let path = |i: &u32| rows.path[at(i)].map(|p| rows.paths.get(p as usize));
-    members.iter().for_each(|i| out.extend_from_slice(&path(i).map_or(NO_ID, |p| p.len() as u32).to_le_bytes()));
+    let path = |i: &u32| rows.path[at(i)].get().map(|p| rows.paths.get(p as usize));
+    members.iter().for_each(|i| out.extend_from_slice(&path(i).map_or(NO_PATH, |p| p.len() as u32).to_le_bytes()));
     let before = out.len();
     members.iter().for_each(|i| out.extend_from_slice(path(i).unwrap_or("").as_bytes()));
     let text = out.len() - before;
@@ -336,14 +334,14 @@ impl Decoder<'_> {
 
 /// The `n` rows of a piece, from its columns (after the piece's header).
 fn decode(d: &mut Decoder<'_>, n: usize) -> Option<Rows> {
-    let id = |b: [u8; 4]| Some(u32::from_le_bytes(b)).filter(|&v| v != NO_ID);
+    let id = |b: [u8; 4]| Packed::from_raw(u32::from_le_bytes(b));
     let mut rows = Rows {
         timestamp: d.many(n, i64::from_le_bytes)?,
         credential: d.many(n, u32::from_le_bytes)?,
         source_ip: d.many(n, id)?,
         method: d.many(n, id)?,
-        status: d.many(n, |b| Some(i32::from_le_bytes(b)).filter(|&v| v != NO_STATUS))?,
-        bytes: d.many(n, |b| Some(i64::from_le_bytes(b)).filter(|&v| v != NO_BYTES))?,
+        status: d.many(n, |b| Packed::from_raw(i32::from_le_bytes(b)))?,
+        bytes: d.many(n, |b| Packed::from_raw(i64::from_le_bytes(b)))?,
         user_agent: d.many(n, id)?,
         count: d.many(n, i64::from_le_bytes)?,
         file: d.many(n, u32::from_le_bytes)?,
@@ -351,16 +349,16 @@ fn decode(d: &mut Decoder<'_>, n: usize) -> Option<Rows> {
         path: Vec::with_capacity(n),
         paths: Arena::default(),
     };
-    let lengths = d.many(n, id)?;
+    let lengths = d.many(n, u32::from_le_bytes)?;
     for len in lengths {
-        rows.path.push(match len {
-            None => None,
-            Some(len) => {
+        rows.path.push(Packed::from(match len {
+            NO_PATH => None,
+            len => {
                 let text = d.bytes.get(d.at..d.at + len as usize)?;
                 d.at += len as usize;
                 Some(rows.paths.push(std::str::from_utf8(text).ok()?))
             }
-        });
+        }));
     }
     Some(rows)
 }
