@@ -66,14 +66,6 @@ impl<'a> Events<'a> {
         GeoColumns::read(*self)
     }
 
-    /// The same kind of events for another frame of rows of this one (a slice, a selection).
-    pub fn with_frame<'b>(&self, frame: &'b DataFrame) -> Events<'b>
-    where
-        'a: 'b,
-    {
-        Events::new(frame, self.places)
-    }
-
     /// The frame as written out: every GeoIP column in place of the address ids.
     pub fn materialised(&self) -> PolarsResult<DataFrame> {
         match self.places {
@@ -98,7 +90,7 @@ impl std::ops::Deref for Events<'_> {
 }
 
 /// The address id of a row without an address.
-pub const NO_ADDRESS: u32 = u32::MAX;
+pub use crate::ingest::NO_ADDRESS;
 
 /// The GeoIP answers of a run's distinct addresses, by address id: row `i` of an events frame
 /// has the answers of address `address_id[i]` (none when the row has no address, or when the
@@ -342,16 +334,18 @@ pub struct GeoStats {
 /// address has none).
 fn addresses_of(events: &DataFrame) -> PolarsResult<Addresses> {
     let ips = events.column(col::SOURCE_IP)?.str()?.clone();
-    let mut index: PlHashMap<&str, Option<u32>> = PlHashMap::default();
+    let mut index: PlHashMap<&str, u32> = PlHashMap::default();
     let mut distinct = Vec::new();
     let rows = ips
         .iter()
         .map(|ip| {
-            let ip = ip?;
-            *index.entry(ip).or_insert_with(|| {
-                let parsed = ip.parse::<IpAddr>().ok()?;
-                distinct.push(parsed);
-                Some((distinct.len() - 1) as u32)
+            let Some(ip) = ip else { return NO_ADDRESS };
+            *index.entry(ip).or_insert_with(|| match ip.parse::<IpAddr>() {
+                Ok(parsed) => {
+                    distinct.push(parsed);
+                    (distinct.len() - 1) as u32
+                }
+                Err(_) => NO_ADDRESS,
             })
         })
         .collect();
@@ -431,10 +425,10 @@ impl<'a> GeoCache<'a> {
     }
 
     /// Looks up (in parallel) the addresses of `rows` not looked up yet.
-    fn fill(&mut self, rows: &[Option<u32>], dbs: &GeoDatabases) -> Result<()> {
+    fn fill(&mut self, rows: &[u32], dbs: &GeoDatabases) -> Result<()> {
         let records = &mut self.places.records;
         let mut wanted = vec![false; self.distinct.len()];
-        for &i in rows.iter().flatten() {
+        for &i in rows.iter().filter(|&&i| i != NO_ADDRESS) {
             wanted[i as usize] = records[i as usize].is_none();
         }
         let found: Vec<(usize, GeoRecord)> = wanted
@@ -463,12 +457,12 @@ impl<'a> GeoCache<'a> {
 /// addresses), and adds the ids to the frame ([`geo_col::ADDRESS_ID`]).
 pub fn geolocate_rows(
     events: &mut DataFrame,
-    rows: &[Option<u32>],
+    rows: &[u32],
     dbs: &GeoDatabases,
     cache: &mut GeoCache<'_>,
 ) -> Result<()> {
     cache.fill(rows, dbs)?;
-    let ids = UInt32Chunked::from_iter_values(geo_col::ADDRESS_ID.into(), rows.iter().map(|i| i.unwrap_or(NO_ADDRESS)));
+    let ids = UInt32Chunked::from_slice(geo_col::ADDRESS_ID.into(), rows);
     events
         .with_column(ids.into_series().into_column())
         .map_err(|source| Error::Frame { context: "adding GeoIP columns", source })?;

@@ -177,7 +177,7 @@ pub(super) trait Absent: Copy + PartialEq {
 
 /// Ids: no dictionary holds four billion values.
 impl Absent for u32 {
-    const ABSENT: u32 = u32::MAX;
+    const ABSENT: u32 = super::NO_ADDRESS;
 }
 
 /// Statuses are 100–599.
@@ -781,7 +781,7 @@ impl EventBuilder {
 
     /// The events frame of `rows` (of this builder), sorted by time (then file and line), and
     /// each row's address id.
-    pub fn frame(&self, mut rows: Rows) -> PolarsResult<(DataFrame, Vec<Option<u32>>)> {
+    pub fn frame(&self, mut rows: Rows) -> PolarsResult<(DataFrame, Vec<u32>)> {
         let paths = std::mem::take(&mut rows.paths);
         let rows = &rows;
         let n = rows.len();
@@ -847,7 +847,8 @@ impl EventBuilder {
         ];
         let columns = builds.into_par_iter().map(|build| build()).collect::<PolarsResult<Vec<Column>>>()?;
         let df = DataFrame::new(n, columns)?;
-        Ok((df, order.iter().map(|i| rows.source_ip[at(i)].get()).collect()))
+        // An absent address id is `NO_ADDRESS` already.
+        Ok((df, order.iter().map(|i| rows.source_ip[at(i)].raw()).collect()))
     }
 
     /// Per credential: (rows, requests weighted by `count`), spilled rows included.

@@ -125,12 +125,16 @@ impl Ingested {
     }
 }
 
-/// Distinct source addresses and, per row of the events (in order), the index of its address.
+/// Distinct source addresses and, per row of the events (in order), the index of its address
+/// ([`NO_ADDRESS`] for none).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Addresses {
     pub distinct: Vec<std::net::IpAddr>,
-    pub rows: Vec<Option<u32>>,
+    pub rows: Vec<u32>,
 }
+
+/// The address index of a row without an address.
+pub const NO_ADDRESS: u32 = u32::MAX;
 
 /// Receives progress while inputs are read and analysed (the binary draws a bar; tests ignore
 /// it). Whoever drives the run calls `finish` at the end.
@@ -224,7 +228,7 @@ impl Spilled {
     /// The events of one bucket of keys: the frame a scan in memory builds, restricted to
     /// those keys (sorted by time, then file and line), and each row's address (ids into
     /// [`Spilled::addresses`]).
-    pub fn bucket(&mut self, bucket: usize) -> Result<(DataFrame, Vec<Option<u32>>)> {
+    pub fn bucket(&mut self, bucket: usize) -> Result<(DataFrame, Vec<u32>)> {
         let mut rows = self.spill.read_bucket(bucket)?;
         if let Some(s) = &self.scrubber {
             s.scrub_arena(&mut rows.paths);
@@ -711,7 +715,7 @@ mod tests {
                 let expected = whole.events.filter(&mine).unwrap();
                 assert!(frame.equals_missing(&expected), "bucket {b} of {buckets}");
                 let text: Vec<Option<String>> =
-                    addresses.iter().map(|a| a.map(|a| spilled.addresses()[a as usize].to_string())).collect();
+                    addresses.iter().map(|&a| spilled.addresses().get(a as usize).map(ToString::to_string)).collect();
                 let column: Vec<Option<String>> = frame
                     .column(col::SOURCE_IP)
                     .unwrap()

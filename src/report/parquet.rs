@@ -40,7 +40,7 @@ pub fn to_bytes<'a>(events: impl Into<Events<'a>>) -> Result<Vec<u8>> {
 
 /// The schema of events as written: their GeoIP answers as columns.
 pub fn schema(events: Events<'_>) -> PolarsResult<Schema> {
-    Ok(events.with_frame(&events.frame().clear()).materialised()?.schema().as_ref().clone())
+    Ok(Events::new(&events.frame().clear(), events.places()).materialised()?.schema().as_ref().clone())
 }
 
 fn err(source: PolarsError) -> Error {
