@@ -781,74 +781,94 @@ impl EventBuilder {
 
     /// The events frame of `rows` (of this builder), sorted by time (then file and line), and
     /// each row's address id.
-    pub fn frame(&self, mut rows: Rows) -> PolarsResult<(DataFrame, Vec<u32>)> {
-        let paths = std::mem::take(&mut rows.paths);
-        let rows = &rows;
-        let n = rows.len();
-        let key = |i: usize| (rows.timestamp[i], rows.file[i], rows.line[i]);
+    pub fn frame(&self, rows: Rows) -> PolarsResult<(DataFrame, Vec<u32>)> {
+        let Rows {
+            timestamp,
+            credential,
+            source_ip,
+            method,
+            path,
+            status,
+            bytes,
+            user_agent,
+            count,
+            file,
+            line,
+            paths,
+        } = rows;
+        let n = timestamp.len();
+        let key = |i: usize| (timestamp[i], file[i], line[i]);
         let mut order: Vec<u32> = (0..n as u32).collect();
         // Logs are mostly written in time order: sort only when they are not.
         if !(1..n).into_par_iter().all(|i| key(i - 1) <= key(i)) {
             order.par_sort_unstable_by_key(|&i| key(i as usize));
         }
+        let order = &order;
         let at = |i: &u32| *i as usize;
+        // An absent address id is `NO_ADDRESS` already.
+        let addresses: Vec<u32> = order.iter().map(|i| source_ip[at(i)].raw()).collect();
         // String columns are gathered from dictionaries of their distinct values: every row's
         // string is a view into one shared buffer, so a user agent seen ten million times is
         // stored once. Paths, mostly distinct, are views into the arena they were read into.
         let strings = || dictionary(self.strings.values.iter().map(|s| Some(&**s)));
-        let text = |v: &Vec<Packed<u32>>, name: &str| gather(&strings(), name, order.iter().map(|i| v[at(i)].get()));
+        let text = |v: Vec<Packed<u32>>, name: &str| gather(&strings(), name, order.iter().map(|i| v[at(i)].get()));
         let creds = &self.credentials;
         let by_credential = |name: &str, value: &dyn Fn(&Credential) -> Option<&str>| {
             let dict = dictionary(creds.iter().map(value));
-            gather(&dict, name, order.iter().map(|i| Some(rows.credential[at(i)])))
+            gather(&dict, name, order.iter().map(|i| Some(credential[at(i)])))
         };
         let ips = || {
             let text: Vec<String> = self.ips.values.iter().map(ToString::to_string).collect();
             dictionary(text.iter().map(|s| Some(s.as_str())))
         };
         let files = || dictionary(self.files.iter().map(|f| Some(f.as_str())));
-        // Each column is built on its own, in parallel.
-        type Build<'b> = Box<dyn FnOnce() -> PolarsResult<Column> + Send + 'b>;
+        // Each column is built on its own, in parallel; each takes the rows' values it reads
+        // and frees them once built, so that later columns reuse their memory.
+        type Build<'b> = Box<dyn FnOnce() -> PolarsResult<Vec<Column>> + Send + 'b>;
+        let one = |c: PolarsResult<Column>| c.map(|c| vec![c]);
         let builds: Vec<Build<'_>> = vec![
-            Box::new(|| {
-                Ok(Int64Chunked::from_iter_values(col::TIMESTAMP.into(), order.iter().map(|i| rows.timestamp[at(i)]))
+            Box::new(move || {
+                one(Ok(Int64Chunked::from_iter_values(col::TIMESTAMP.into(), order.iter().map(|i| timestamp[at(i)]))
                     .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                     .into_series()
-                    .into_column())
+                    .into_column()))
             }),
-            Box::new(|| by_credential(col::CREDENTIAL, &|c| Some(c.id.as_str()))),
-            Box::new(|| by_credential(col::CREDENTIAL_HINT, &|c| c.hint.as_deref())),
-            Box::new(|| by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())),
-            Box::new(|| gather(&ips(), col::SOURCE_IP, order.iter().map(|i| rows.source_ip[at(i)].get()))),
-            Box::new(|| text(&rows.method, col::METHOD)),
-            Box::new(|| paths.into_column(col::PATH, order.iter().map(|i| rows.path[at(i)].get()))),
-            Box::new(|| {
-                Ok(Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| rows.status[at(i)].get()))
-                    .into_series()
-                    .into_column())
+            Box::new(move || {
+                Ok(vec![
+                    by_credential(col::CREDENTIAL, &|c| Some(c.id.as_str()))?,
+                    by_credential(col::CREDENTIAL_HINT, &|c| c.hint.as_deref())?,
+                    by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())?,
+                ])
             }),
-            Box::new(|| {
-                Ok(Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| rows.bytes[at(i)].get()))
+            Box::new(move || one(gather(&ips(), col::SOURCE_IP, order.iter().map(|i| source_ip[at(i)].get())))),
+            Box::new(move || one(text(method, col::METHOD))),
+            Box::new(move || one(paths.into_column(col::PATH, order.iter().map(|i| path[at(i)].get())))),
+            Box::new(move || {
+                one(Ok(Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| status[at(i)].get()))
                     .into_series()
-                    .into_column())
+                    .into_column()))
             }),
-            Box::new(|| text(&rows.user_agent, col::USER_AGENT)),
-            Box::new(|| {
-                Ok(Int64Chunked::from_iter_values(col::COUNT.into(), order.iter().map(|i| rows.count[at(i)]))
+            Box::new(move || {
+                one(Ok(Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| bytes[at(i)].get()))
                     .into_series()
-                    .into_column())
+                    .into_column()))
             }),
-            Box::new(|| gather(&files(), col::SOURCE_FILE, order.iter().map(|i| Some(rows.file[at(i)])))),
-            Box::new(|| {
-                Ok(UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| rows.line[at(i)]))
+            Box::new(move || one(text(user_agent, col::USER_AGENT))),
+            Box::new(move || {
+                one(Ok(Int64Chunked::from_iter_values(col::COUNT.into(), order.iter().map(|i| count[at(i)]))
                     .into_series()
-                    .into_column())
+                    .into_column()))
+            }),
+            Box::new(move || one(gather(&files(), col::SOURCE_FILE, order.iter().map(|i| Some(file[at(i)]))))),
+            Box::new(move || {
+                one(Ok(UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| line[at(i)]))
+                    .into_series()
+                    .into_column()))
             }),
         ];
-        let columns = builds.into_par_iter().map(|build| build()).collect::<PolarsResult<Vec<Column>>>()?;
-        let df = DataFrame::new(n, columns)?;
-        // An absent address id is `NO_ADDRESS` already.
-        Ok((df, order.iter().map(|i| rows.source_ip[at(i)].raw()).collect()))
+        let columns = builds.into_par_iter().map(|build| build()).collect::<PolarsResult<Vec<Vec<Column>>>>()?;
+        let df = DataFrame::new(n, columns.into_iter().flatten().collect())?;
+        Ok((df, addresses))
     }
 
     /// Per credential: (rows, requests weighted by `count`), spilled rows included.
