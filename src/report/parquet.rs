@@ -38,6 +38,18 @@ pub fn to_bytes<'a>(events: impl Into<Events<'a>>) -> Result<Vec<u8>> {
     writer.finish().map_err(err)
 }
 
+/// Writes events (their GeoIP answers as columns) as a Parquet file at `path`, through a
+/// buffer: the file is never held in memory whole.
+pub fn write_file(events: Events<'_>, path: &std::path::Path) -> Result<()> {
+    let write_err = |source| Error::Write { path: path.to_path_buf(), source };
+    let file = std::fs::File::create(path).map_err(write_err)?;
+    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut writer = Writer::new(out, &schema(events).map_err(err)?).map_err(err)?;
+    writer.write(events).map_err(err)?;
+    let mut out = writer.finish().map_err(err)?;
+    std::io::Write::flush(&mut out).map_err(write_err)
+}
+
 /// The schema of events as written: their GeoIP answers as columns.
 pub fn schema(events: Events<'_>) -> PolarsResult<Schema> {
     Ok(Events::new(&events.frame().clear(), events.places()).materialised()?.schema().as_ref().clone())

@@ -242,15 +242,30 @@ pub(crate) fn judge_and_write(
     timings: &mut Timings,
 ) -> Result<Verdict> {
     let clock = std::time::Instant::now();
-    // `events.parquet` is encoded while the detectors run and the charts are drawn: the
-    // encoder and the detectors share the cores.
-    let (judged, events_parquet) = std::thread::scope(|scope| {
-        let parquet = scope.spawn(|| report::parquet::to_bytes(events));
+    // `events.parquet` is encoded while the detectors run and the charts are drawn (the
+    // encoder and the detectors share the cores), straight to its staging file.
+    let staged = out.staging_path(OUTPUTS[0]);
+    let (judged, written) = std::thread::scope(|scope| {
+        let parquet = scope.spawn(|| report::parquet::write_file(events, &staged));
         let judged = judge(run, opts, progress, timings, clock);
         (judged, parquet.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
-    let Judged { keys, detection, incidents, flags, charts } = judged?;
-    let results = Results {
+    let verdict = written.and(judged).and_then(|judged| {
+        let results = results(run, events, judged, opts)?;
+        write_outputs(results, run.ingested, run.geo, opts, out, extra)
+    });
+    if verdict.is_err() {
+        let _ = std::fs::remove_file(&staged);
+    }
+    timings.report = clock.elapsed() - timings.detect;
+    progress.finish();
+    verdict
+}
+
+/// The outputs of a run in memory, from what the detectors made of it.
+fn results<'a>(run: &Run<'a>, events: Events<'_>, judged: Judged<'_>, opts: &ScanOptions) -> Result<Results<'a>> {
+    let Judged { keys, detection, incidents, flags, charts } = judged;
+    Ok(Results {
         baseline: crate::detect::rate::baseline_frame(&run.all, &keys, &opts.rate)?,
         time_range: time_range(&events).map_err(|source| Error::Frame { context: "finding the time range", source })?,
         after_rotation: crate::detect::rotation::late_clients(&run.all, &detection.findings)?,
@@ -259,12 +274,8 @@ pub(crate) fn judge_and_write(
         detection,
         incidents,
         charts,
-        events_parquet: Content::Bytes(events_parquet?),
-    };
-    let verdict = write_outputs(results, run.ingested, run.geo, opts, out, extra)?;
-    timings.report = clock.elapsed() - timings.detect;
-    progress.finish();
-    Ok(verdict)
+        events_parquet: Content::Staged,
+    })
 }
 
 /// Everything a run's outputs are made of.
