@@ -1,5 +1,6 @@
-//! Detectors: pure functions of the events frame and their configuration, each finding
-//! explained with its numbers. One file per detector, all behind [`Detector`].
+//! Detectors: pure functions of the events (the frame and its addresses' GeoIP answers,
+//! [`Events`]) and their configuration, each finding explained with its numbers. One file per
+//! detector, all behind [`Detector`].
 
 pub mod calendar;
 pub mod incident;

@@ -13,7 +13,8 @@ use rayon::prelude::*;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-/// Column names added by [`geolocate`].
+/// The GeoIP columns of the events as written, and the column of address ids that stands for
+/// them in memory (added by [`geolocate`]; see [`Places`]).
 pub mod geo_col {
     pub const IP_CLASS: &str = "ip_class";
     pub const COUNTRY: &str = "country";
@@ -47,8 +48,8 @@ pub struct Events<'a> {
 }
 
 impl<'a> Events<'a> {
-    /// `places`: the answers of the addresses the frame's address ids name; `None` when the
-    /// answers, if any, are the frame's own columns.
+    /// `places`: the answers of the addresses the frame's address ids name; `None` (or a frame
+    /// without address ids) when the answers, if any, are the frame's own columns.
     pub fn new(frame: &'a DataFrame, places: Option<&'a Places>) -> Self {
         Self { frame, places: places.filter(|_| frame.column(geo_col::ADDRESS_ID).is_ok()) }
     }
@@ -108,14 +109,21 @@ impl Places {
 
     /// Something that writes the GeoIP columns of frames of these addresses.
     pub fn expander(&self) -> Expander<'_> {
-        let dictionaries = GEO_COLUMNS
+        let columns = GEO_COLUMNS
             .iter()
-            .filter_map(|(_, value)| match value {
-                Value::Text(f) => Some(crate::ingest::dictionary(self.records.iter().map(|r| r.as_ref().and_then(f)))),
-                _ => None,
+            .map(|&(name, value)| {
+                let made = match value {
+                    Value::Text(f) => {
+                        Made::Text(crate::ingest::dictionary(self.records.iter().map(|r| r.as_ref().and_then(f))))
+                    }
+                    Value::Float(f) => Made::Float(f),
+                    Value::Int(f) => Made::Int(f),
+                    Value::Flag(f) => Made::Flag(f),
+                };
+                (name, made)
             })
             .collect();
-        Expander { places: self, dictionaries }
+        Expander { places: self, columns }
     }
 }
 
@@ -123,8 +131,17 @@ impl Places {
 /// columns are views into dictionaries made once.
 pub struct Expander<'a> {
     places: &'a Places,
-    /// Per text column of [`GEO_COLUMNS`], in order: its value for every address.
-    dictionaries: Vec<StringChunked>,
+    /// The columns of [`GEO_COLUMNS`], in order, and how each is made.
+    columns: Vec<(&'static str, Made)>,
+}
+
+/// How a GeoIP column is made for rows: text gathered from its value for every address,
+/// numbers and flags read from each row's record.
+enum Made {
+    Text(StringChunked),
+    Float(fn(&GeoRecord) -> Option<f64>),
+    Int(fn(&GeoRecord) -> Option<i64>),
+    Flag(fn(&GeoRecord) -> bool),
 }
 
 impl Expander<'_> {
@@ -146,29 +163,20 @@ impl Expander<'_> {
     fn columns(&self, ids: &UInt32Chunked) -> PolarsResult<Vec<Column>> {
         let records = &self.places.records;
         let rec = |i: Option<u32>| records.get(i? as usize)?.as_ref();
-        let text_at: Vec<usize> = GEO_COLUMNS
-            .iter()
-            .scan(0, |n, (_, v)| {
-                let at = *n;
-                *n += usize::from(matches!(v, Value::Text(_)));
-                Some(at)
-            })
-            .collect();
-        GEO_COLUMNS
+        self.columns
             .par_iter()
-            .zip(text_at)
-            .map(|(&(name, value), text)| -> PolarsResult<Column> {
+            .map(|&(name, ref made)| -> PolarsResult<Column> {
                 let rows = ids.iter().map(|i| i.filter(|&i| i != NO_ADDRESS));
-                Ok(match value {
+                Ok(match *made {
                     // Rows are views into the dictionary's strings, not copies.
-                    Value::Text(_) => crate::ingest::gather(&self.dictionaries[text], name, rows)?,
-                    Value::Float(f) => Float64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
+                    Made::Text(ref dictionary) => crate::ingest::gather(dictionary, name, rows)?,
+                    Made::Float(f) => Float64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
                         .into_series()
                         .into_column(),
-                    Value::Int(f) => Int64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
+                    Made::Int(f) => Int64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
                         .into_series()
                         .into_column(),
-                    Value::Flag(f) => BooleanChunked::from_iter_options(name.into(), rows.map(|i| rec(i).map(f)))
+                    Made::Flag(f) => BooleanChunked::from_iter_options(name.into(), rows.map(|i| rec(i).map(f)))
                         .into_series()
                         .into_column(),
                 })

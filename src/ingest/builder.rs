@@ -177,8 +177,11 @@ pub(super) trait Absent: Copy + PartialEq {
 
 /// Ids: no dictionary holds four billion values.
 impl Absent for u32 {
-    const ABSENT: u32 = super::NO_ADDRESS;
+    const ABSENT: u32 = u32::MAX;
 }
+
+// A row's packed address id is its index into the distinct addresses as it stands.
+const _: () = assert!(<u32 as Absent>::ABSENT == super::NO_ADDRESS);
 
 /// Statuses are 100–599.
 impl Absent for i32 {
