@@ -181,3 +181,44 @@ fn without_databases_the_scan_says_geo_is_off() {
     assert!(summary["geoip"]["reason"].as_str().unwrap().contains("no GeoIP database found"));
     assert!(scan.run.stdout.contains("geolocation is off"), "{}", scan.run.stdout);
 }
+
+/// Every event written to `events.parquet` carries the answers of its own address: the
+/// GeoIP columns, made per distinct address and written row group by row group, agree row by
+/// row with a lookup of the row's `source_ip` (in memory and streaming, whose events are
+/// ordered otherwise).
+#[test]
+fn every_written_event_has_its_own_address_answers() {
+    let (dbs, problems) =
+        GeoDatabases::discover(&Sources { dirs: vec![project_root().join("data/geoip")], ..Sources::default() });
+    assert!(problems.is_empty(), "{problems:?}");
+    for extra in [&[][..], &["--streaming"][..]] {
+        let (_tmp, out, run) = demo_scan(extra);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        let events = read_events(&out);
+        let text = |n: &str| events.column(n).unwrap().str().unwrap().clone();
+        let (ip, class, country, city, org, network) =
+            (text("source_ip"), text("ip_class"), text("country"), text("city"), text("as_org"), text("network"));
+        let asn = events.column("asn").unwrap().i64().unwrap().clone();
+        let lat = events.column("latitude").unwrap().f64().unwrap().clone();
+        let hosting = events.column("is_hosting_provider").unwrap().bool().unwrap().clone();
+        let tor = events.column("is_tor_exit_node").unwrap().bool().unwrap().clone();
+        let mut located = 0;
+        for i in 0..events.height() {
+            let Some(address) = ip.get(i) else { continue };
+            let r = dbs.lookup(address.parse().unwrap()).unwrap();
+            let row = format!("{extra:?} row {i} ({address})");
+            assert_eq!(class.get(i), Some(r.class.name()), "{row}");
+            assert_eq!(country.get(i), r.country.as_deref(), "{row}");
+            assert_eq!(city.get(i), r.city.as_deref(), "{row}");
+            assert_eq!(asn.get(i), r.asn.map(i64::from), "{row}");
+            assert_eq!(org.get(i), r.as_org.as_deref(), "{row}");
+            assert_eq!(network.get(i), r.network.as_deref(), "{row}");
+            assert_eq!(lat.get(i), r.latitude, "{row}");
+            assert_eq!(hosting.get(i), Some(r.anonymous.hosting), "{row}");
+            assert_eq!(tor.get(i), Some(r.anonymous.tor_exit), "{row}");
+            located += usize::from(r.country.is_some());
+        }
+        assert!(located > events.height() / 2, "{extra:?}: most demo events are located ({located})");
+        assert!(events.column("address_id").is_err(), "the address ids stay in memory");
+    }
+}
