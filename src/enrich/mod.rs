@@ -256,18 +256,25 @@ impl<'a> GeoColumns<'a> {
         places.get(*ids.get(i)?)
     }
 
-    pub fn country(&self, i: usize) -> Option<&str> {
+    /// Row `i`'s text answer: from its column in a frame, else from its address's record.
+    fn text(
+        &self,
+        i: usize,
+        column: fn(&FrameColumns) -> Option<&StringChunked>,
+        field: fn(&GeoRecord) -> Option<&str>,
+    ) -> Option<&str> {
         match &self.0 {
-            Source::Frame(f) => f.country.as_ref().and_then(|c| c.get(i)),
-            Source::Places { ids, places } => Self::record(ids, places, i)?.country.as_deref(),
+            Source::Frame(f) => column(f)?.get(i),
+            Source::Places { ids, places } => field(Self::record(ids, places, i)?),
         }
     }
 
+    pub fn country(&self, i: usize) -> Option<&str> {
+        self.text(i, |f| f.country.as_ref(), |r| r.country.as_deref())
+    }
+
     pub fn city(&self, i: usize) -> Option<&str> {
-        match &self.0 {
-            Source::Frame(f) => f.city.as_ref().and_then(|c| c.get(i)),
-            Source::Places { ids, places } => Self::record(ids, places, i)?.city.as_deref(),
-        }
+        self.text(i, |f| f.city.as_ref(), |r| r.city.as_deref())
     }
 
     pub fn asn(&self, i: usize) -> Option<i64> {
@@ -278,18 +285,12 @@ impl<'a> GeoColumns<'a> {
     }
 
     pub fn as_org(&self, i: usize) -> Option<&str> {
-        match &self.0 {
-            Source::Frame(f) => f.as_org.as_ref().and_then(|c| c.get(i)),
-            Source::Places { ids, places } => Self::record(ids, places, i)?.as_org.as_deref(),
-        }
+        self.text(i, |f| f.as_org.as_ref(), |r| r.as_org.as_deref())
     }
 
     /// The network prefix the databases matched, e.g. `81.2.69.142/31`.
     pub fn network(&self, i: usize) -> Option<&str> {
-        match &self.0 {
-            Source::Frame(f) => f.network.as_ref().and_then(|c| c.get(i)),
-            Source::Places { ids, places } => Self::record(ids, places, i)?.network.as_deref(),
-        }
+        self.text(i, |f| f.network.as_ref(), |r| r.network.as_deref())
     }
 
     /// Longitude and latitude.
