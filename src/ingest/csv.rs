@@ -1,107 +1,451 @@
-//! CSV and TSV exports: header row, delimiter detected, read by polars' CSV reader.
+//! CSV and TSV exports: header row, delimiter detected, records split into cells in parallel.
 //!
-//! polars parses the fields; a quote-aware pass over the bytes beforehand finds each record's
-//! physical line and field count, so that rows with the wrong number of fields are rejected with
-//! their line number instead of being silently padded or cut.
+//! A record ends at a newline outside quotes; a `"` opens or closes quoting wherever it stands,
+//! and inside quotes `""` is one literal quote. A record with another number of fields than the
+//! header is rejected with its line number, never padded or cut.
+//!
+//! The cells are spans of the block (no copy); only a quoted cell that is not simply `"…"`
+//! (escaped quotes, text beside the quotes) gets a string of its own. The block is cut into
+//! pieces at newlines, and the pieces are split in parallel, each on the assumption that it
+//! starts between two records. A piece that ends inside quotes proves that assumption wrong
+//! for the next one (a quoted field holds the newline it was cut at), and the block is then
+//! split again in one piece.
 
 use super::fields;
-use super::table::{Problem, RawTable};
+use super::table::{Problem, RawTable, TextColumn};
 use crate::error::{Error, Result};
 use crate::mapping::Mapping;
-use polars::prelude::*;
-use std::io::Cursor;
+use rayon::prelude::*;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-/// One CSV record as found by the pre-pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Record {
-    /// Physical line the record starts on (1-based).
-    line: u64,
-    /// Number of fields (delimiters outside quotes + 1).
-    fields: u32,
-    /// Only whitespace: not a row.
-    blank: bool,
+/// Bytes per piece split by one parallel task.
+const PIECE_BYTES: usize = 4 << 20;
+
+/// Reads a CSV/TSV block: its header record, then its data records, numbered from the block's
+/// first line (1). `delimiter` is sniffed from the header when not given. `lines_before` turns
+/// the block's line numbers into the input's in messages.
+pub fn read<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    delimiter: Option<u8>,
+    mapping: &Mapping,
+    lines_before: u64,
+) -> Result<RawTable<'a>> {
+    read_in_pieces(path, bytes, delimiter, mapping, lines_before, PIECE_BYTES)
 }
 
-/// Finds record boundaries, honouring `"`-quoted fields that contain delimiters or newlines.
-fn scan_records(bytes: &[u8], delimiter: u8) -> Vec<Record> {
-    let mut records = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count() + 1);
-    let mut line = 1u64;
-    let mut start_line = 1u64;
-    let mut fields = 1u32;
-    let mut in_quotes = false;
-    let mut blank = true;
-    let mut pos = 0;
-    // Jump from one special byte to the next (quote, newline, and outside quotes the
-    // delimiter); the bytes between only matter for telling blank records.
-    while pos <= bytes.len() {
-        let rest = &bytes[pos..];
-        let next =
-            if in_quotes { memchr::memchr2(b'"', b'\n', rest) } else { memchr::memchr3(b'"', b'\n', delimiter, rest) };
-        let segment = &rest[..next.unwrap_or(rest.len())];
-        if blank && segment.iter().any(|b| !matches!(b, b' ' | b'\t' | b'\r')) {
-            blank = false;
+fn read_in_pieces<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    delimiter: Option<u8>,
+    mapping: &Mapping,
+    lines_before: u64,
+    piece_bytes: usize,
+) -> Result<RawTable<'a>> {
+    let empty = || RawTable { lines: Vec::new(), columns: Vec::new(), rejected: Vec::new() };
+    let header_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&bytes[..header_end]));
+    let header_len = header_len(bytes);
+    let header = &bytes[..header_len];
+    if super::table::is_blank(header.strip_suffix(b"\n").unwrap_or(header)) {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(empty());
         }
-        let Some(offset) = next else { break };
-        match rest[offset] {
-            b'"' => {
-                in_quotes = !in_quotes;
-                blank = false;
+        return Err(malformed(
+            path,
+            "the first line is empty, where the header row belongs",
+            "Remove the leading blank lines.",
+        ));
+    }
+    let names = split_record(header.strip_suffix(b"\n").unwrap_or(header), delimiter);
+    let resolved = fields::resolve(path, &names, mapping)?;
+    let data = &bytes[header_len..];
+    if data.is_empty() {
+        return Ok(empty());
+    }
+    if data.len() >= UNQUOTED as usize {
+        return Err(malformed(
+            path,
+            "a record of more than 4 GiB",
+            "Check that every opening quote is closed: an open quote makes the rest of the file one record.",
+        ));
+    }
+    let layout = Layout::new(names.len(), resolved.iter().map(|(_, index)| *index));
+    // Line number of the first data line, in the block.
+    let first = memchr::memchr_iter(b'\n', header).count() as u64 + 1;
+
+    // The text is checked once (about 20 GB/s), so that cells are slices of it; a block that
+    // is not UTF-8 is read with the invalid bytes replaced, as a lossy reader would.
+    let text = match std::str::from_utf8(data) {
+        Ok(text) => Text::Borrowed(text),
+        Err(_) => Text::Converted(Arc::from(String::from_utf8_lossy(data).into_owned())),
+    };
+    let split = split(text.as_str().as_bytes(), delimiter, &layout, piece_bytes);
+    if let Some(open) = split.open {
+        return Err(Error::Malformed {
+            path: path.to_path_buf(),
+            format: "CSV",
+            detail: format!("the quoted field opened on line {} is never closed", lines_before + first + open),
+            hint: "Close the quote, or double a quote that belongs to the text (\"\").",
+        });
+    }
+    let lines = split.lines.into_iter().map(|l| l + first).collect();
+    let rejected = split
+        .rejected
+        .into_iter()
+        .map(|(line, fields)| {
+            let expected = layout.width;
+            let problem = Problem::new("wrong_field_count", format!("{fields} fields where the header has {expected}"));
+            (line + first, problem)
+        })
+        .collect();
+    let columns = resolved
+        .into_iter()
+        .zip(split.columns)
+        .map(|((field, _), (spans, owned))| {
+            let column = Column { text: text.clone(), spans, owned };
+            (field, Box::new(column) as Box<dyn TextColumn + 'a>)
+        })
+        .collect();
+    Ok(RawTable { lines, columns, rejected })
+}
+
+fn malformed(path: &Path, detail: &str, hint: &'static str) -> Error {
+    Error::Malformed { path: path.to_path_buf(), format: "CSV", detail: detail.into(), hint }
+}
+
+/// The text cells are slices of: the block itself, or a copy with invalid UTF-8 replaced.
+#[derive(Clone)]
+enum Text<'a> {
+    Borrowed(&'a str),
+    Converted(Arc<str>),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Converted(s) => s,
+        }
+    }
+}
+
+/// One cell: the bytes `start..end` of the text, or [`NO_VALUE`], or [`UNQUOTED`] with `end`
+/// the index of its string among the column's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// `start` of an empty cell.
+const NO_VALUE: u32 = u32::MAX;
+/// `start` of a cell whose text needed unquoting, kept as a string of its own.
+const UNQUOTED: u32 = u32::MAX - 1;
+const EMPTY: Span = Span { start: NO_VALUE, end: 0 };
+
+/// One column of cells.
+struct Column<'a> {
+    text: Text<'a>,
+    spans: Vec<Span>,
+    owned: Vec<String>,
+}
+
+impl TextColumn for Column<'_> {
+    fn cell(&self, row: usize) -> Option<&str> {
+        let span = self.spans.get(row)?;
+        match span.start {
+            NO_VALUE => None,
+            UNQUOTED => self.owned.get(span.end as usize).map(String::as_str),
+            start => self.text.as_str().get(start as usize..span.end as usize),
+        }
+    }
+}
+
+/// Which fields of a record become columns.
+struct Layout {
+    /// Fields in the header.
+    width: u32,
+    /// For each field of the header, the column it fills, if any.
+    slots: Vec<Option<usize>>,
+    columns: usize,
+}
+
+impl Layout {
+    /// `wanted` lists, in column order, the field each column is read from.
+    fn new(width: usize, wanted: impl Iterator<Item = usize>) -> Self {
+        let mut slots = vec![None; width];
+        let mut columns = 0;
+        for (column, field) in wanted.enumerate() {
+            // One field fills at most one column (`fields::resolve`).
+            if let Some(slot) = slots.get_mut(field) {
+                *slot = Some(column);
             }
+            columns = column + 1;
+        }
+        Self { width: width as u32, slots, columns }
+    }
+}
+
+/// The records of some text: one column of cells per wanted field.
+#[derive(Debug, Default, PartialEq)]
+struct Split {
+    /// Line of each kept record (0-based, from the start of the text).
+    lines: Vec<u64>,
+    /// Each column's cells, and its strings of unquoted cells.
+    columns: Vec<(Vec<Span>, Vec<String>)>,
+    /// Records with another number of fields than the header (line, fields).
+    rejected: Vec<(u64, u32)>,
+    /// Newlines in the text.
+    newlines: u64,
+    /// The line of the record still inside quotes where the text ends.
+    open: Option<u64>,
+}
+
+/// Byte ranges of `text`, each about `piece_bytes` long and ending after a newline (the last
+/// at the end of the text).
+fn pieces(text: &[u8], piece_bytes: usize) -> Vec<Range<usize>> {
+    let mut ranges = Vec::with_capacity(text.len() / piece_bytes.max(1) + 1);
+    let mut start = 0;
+    while start < text.len() {
+        let target = (start + piece_bytes.max(1)).min(text.len());
+        let end = memchr::memchr(b'\n', &text[target..]).map_or(text.len(), |i| target + i + 1);
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges
+}
+
+/// Splits `text` (the records after the header) into cells: the pieces in parallel, or the
+/// whole at once when a piece was cut inside quotes.
+fn split(text: &[u8], delimiter: u8, layout: &Layout, piece_bytes: usize) -> Split {
+    let ranges = pieces(text, piece_bytes);
+    let parts: Vec<Split> = ranges.par_iter().map(|r| split_piece(text, r.clone(), delimiter, layout)).collect();
+    let cut_in_quotes = parts.iter().rev().skip(1).any(|p| p.open.is_some());
+    if cut_in_quotes || parts.len() == 1 {
+        return if cut_in_quotes {
+            split_piece(text, 0..text.len(), delimiter, layout)
+        } else {
+            parts.into_iter().next().unwrap_or_default()
+        };
+    }
+    join(parts, layout.columns)
+}
+
+/// Joins the splits of consecutive pieces into the split of their text.
+fn join(parts: Vec<Split>, columns: usize) -> Split {
+    let rows: usize = parts.iter().map(|p| p.lines.len()).sum();
+    let mut all = Split {
+        lines: Vec::with_capacity(rows),
+        columns: (0..columns).map(|_| (Vec::with_capacity(rows), Vec::new())).collect(),
+        ..Split::default()
+    };
+    for part in parts {
+        let first = all.newlines;
+        all.lines.extend(part.lines.iter().map(|l| l + first));
+        all.rejected.extend(part.rejected.iter().map(|&(l, f)| (l + first, f)));
+        all.open = part.open.map(|l| l + first);
+        all.newlines += part.newlines;
+        for ((spans, owned), (part_spans, part_owned)) in all.columns.iter_mut().zip(part.columns) {
+            if part_owned.is_empty() {
+                spans.extend_from_slice(&part_spans);
+            } else {
+                let base = owned.len() as u32;
+                spans.extend(part_spans.iter().map(|s| match s.start {
+                    UNQUOTED => Span { start: UNQUOTED, end: s.end + base },
+                    _ => *s,
+                }));
+                owned.extend(part_owned);
+            }
+        }
+    }
+    all
+}
+
+/// Splits the records of `text[range]`, which is assumed to start between two records.
+/// Offsets in the cells are from the start of `text`; lines from the start of the range.
+fn split_piece(text: &[u8], range: Range<usize>, delimiter: u8, layout: &Layout) -> Split {
+    let mut out = Split {
+        columns: (0..layout.columns).map(|_| (Vec::with_capacity(range.len() / 128), Vec::new())).collect(),
+        lines: Vec::with_capacity(range.len() / 128),
+        ..Split::default()
+    };
+    let end = range.end;
+    let mut record = Record::new(range.start, layout.columns);
+    let mut pos = range.start;
+    loop {
+        let rest = &text[pos..end];
+        let next = if record.in_quotes {
+            memchr::memchr2(b'"', b'\n', rest)
+        } else {
+            memchr::memchr3(b'"', b'\n', delimiter, rest)
+        };
+        let at = next.map_or(end, |i| pos + i);
+        // Only the bytes before a record's first special byte can leave it blank.
+        if record.blank && !super::table::is_blank(&text[pos..at]) {
+            record.blank = false;
+        }
+        if at == end {
+            if record.in_quotes {
+                out.open = Some(record.line);
+            } else if !record.blank {
+                let value_end = if text[..end].ends_with(b"\r") { end - 1 } else { end };
+                record.end_field(text, value_end, layout, &mut out);
+                record.finish(layout, &mut out);
+            }
+            break;
+        }
+        match text[at] {
+            b'"' => {
+                record.blank = false;
+                record.quotes += 1;
+                if record.in_quotes && text.get(at + 1) == Some(&b'"') && at + 1 < end {
+                    record.quotes += 1;
+                    record.escaped = true;
+                    pos = at + 2;
+                    continue;
+                }
+                record.in_quotes = !record.in_quotes;
+            }
+            b'\n' if record.in_quotes => out.newlines += 1,
             b'\n' => {
-                line += 1;
-                if !in_quotes {
-                    records.push(Record { line: start_line, fields, blank });
-                    start_line = line;
-                    fields = 1;
-                    blank = true;
+                if !record.blank {
+                    let value_end = if at > record.field_start && text[at - 1] == b'\r' { at - 1 } else { at };
+                    record.end_field(text, value_end, layout, &mut out);
+                    record.finish(layout, &mut out);
+                }
+                out.newlines += 1;
+                record.restart(at + 1, out.newlines);
+            }
+            _ => {
+                record.blank = false;
+                record.end_field(text, at, layout, &mut out);
+                record.field += 1;
+                record.field_start = at + 1;
+            }
+        }
+        pos = at + 1;
+    }
+    out
+}
+
+/// The state of the record being split.
+struct Record {
+    /// Line it starts on.
+    line: u64,
+    /// Index of the current field, and where it starts.
+    field: u32,
+    field_start: usize,
+    /// Quote bytes in the current field, and whether any was an escaped `""`.
+    quotes: u32,
+    escaped: bool,
+    in_quotes: bool,
+    /// Only spaces, tabs and `\r` so far.
+    blank: bool,
+    /// The cells of its wanted fields.
+    cells: Vec<Span>,
+}
+
+impl Record {
+    fn new(start: usize, columns: usize) -> Self {
+        Self {
+            line: 0,
+            field: 0,
+            field_start: start,
+            quotes: 0,
+            escaped: false,
+            in_quotes: false,
+            blank: true,
+            cells: vec![EMPTY; columns],
+        }
+    }
+
+    fn restart(&mut self, start: usize, line: u64) {
+        self.line = line;
+        self.field = 0;
+        self.field_start = start;
+        self.quotes = 0;
+        self.escaped = false;
+        self.blank = true;
+        self.cells.fill(EMPTY);
+    }
+
+    /// Ends the current field at `end`: its cell, if its column is wanted.
+    fn end_field(&mut self, text: &[u8], end: usize, layout: &Layout, out: &mut Split) {
+        let start = self.field_start;
+        let (quotes, escaped) = (self.quotes, self.escaped);
+        self.quotes = 0;
+        self.escaped = false;
+        let Some(&Some(column)) = layout.slots.get(self.field as usize) else { return };
+        let value = &text[start..end];
+        self.cells[column] = match quotes {
+            0 if value.is_empty() => EMPTY,
+            0 => Span { start: start as u32, end: end as u32 },
+            2 if !escaped && value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' => {
+                if value.len() == 2 {
+                    EMPTY
+                } else {
+                    Span { start: start as u32 + 1, end: end as u32 - 1 }
                 }
             }
             _ => {
-                fields += 1;
-                blank = false;
+                let owned = &mut out.columns[column].1;
+                owned.push(unquote(value));
+                Span { start: UNQUOTED, end: owned.len() as u32 - 1 }
             }
+        };
+    }
+
+    /// Ends the record: kept when it has the header's number of fields, else rejected.
+    fn finish(&mut self, layout: &Layout, out: &mut Split) {
+        let fields = self.field + 1;
+        if fields == layout.width {
+            out.lines.push(self.line);
+            for ((spans, _), cell) in out.columns.iter_mut().zip(&self.cells) {
+                spans.push(*cell);
+            }
+        } else {
+            out.rejected.push((self.line, fields));
         }
-        pos += offset + 1;
     }
-    if !blank || fields > 1 {
-        records.push(Record { line: start_line, fields, blank });
-    }
-    records
 }
 
-/// Splits one record into its fields (for the header row), unquoting `"…"` and `""`.
-pub fn split_record(record: &[u8], delimiter: u8) -> Vec<String> {
-    let record = record.strip_suffix(b"\r").unwrap_or(record);
-    let mut out = Vec::new();
-    let mut field = Vec::new();
+/// The text of a field without its quoting: quotes removed, `""` inside quotes one quote.
+fn unquote(field: &[u8]) -> String {
+    let mut out = Vec::with_capacity(field.len());
     let mut in_quotes = false;
     let mut i = 0;
-    while i < record.len() {
-        let b = record[i];
-        if in_quotes {
-            if b == b'"' {
-                if record.get(i + 1) == Some(&b'"') {
-                    field.push(b'"');
-                    i += 1;
-                } else {
-                    in_quotes = false;
-                }
-            } else {
-                field.push(b);
+    while i < field.len() {
+        match field[i] {
+            b'"' if in_quotes && field.get(i + 1) == Some(&b'"') => {
+                out.push(b'"');
+                i += 1;
             }
-        } else if b == b'"' {
-            in_quotes = true;
-        } else if b == delimiter {
-            out.push(String::from_utf8_lossy(&field).trim().to_string());
-            field.clear();
-        } else {
-            field.push(b);
+            b'"' => in_quotes = !in_quotes,
+            b => out.push(b),
         }
         i += 1;
     }
-    out.push(String::from_utf8_lossy(&field).trim().to_string());
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Splits one record into its fields (for the header row), unquoted and trimmed.
+pub fn split_record(record: &[u8], delimiter: u8) -> Vec<String> {
+    let record = record.strip_suffix(b"\r").unwrap_or(record);
+    let mut out = Vec::new();
+    let mut in_quotes = false;
+    let mut start = 0;
+    for (i, &b) in record.iter().enumerate() {
+        if b == b'"' {
+            in_quotes = !in_quotes;
+        } else if b == delimiter && !in_quotes {
+            out.push(unquote(&record[start..i]).trim().to_string());
+            start = i + 1;
+        }
+    }
+    out.push(unquote(&record[start..]).trim().to_string());
     out
 }
 
@@ -137,121 +481,104 @@ pub fn header_len(bytes: &[u8]) -> usize {
     bytes.len()
 }
 
-/// Reads a CSV/TSV file. `delimiter` is sniffed from the header when not given.
-pub fn read(path: &Path, bytes: &[u8], delimiter: Option<u8>, mapping: &Mapping) -> Result<RawTable<'static>> {
-    let header_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
-    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&bytes[..header_end]));
-    let records = scan_records(bytes, delimiter);
-    let Some(header) = records.first() else {
-        return Ok(RawTable { lines: Vec::new(), columns: Vec::new(), rejected: Vec::new() });
-    };
-    if header.blank {
-        return Err(Error::Malformed {
-            path: path.to_path_buf(),
-            format: "CSV",
-            detail: "the first line is empty, where the header row belongs".into(),
-            hint: "Remove the leading blank lines.",
-        });
-    }
-    let header_bytes = match records.get(1) {
-        // The header may span lines when a quoted name holds a newline.
-        Some(next) => nth_line_offset(bytes, next.line).map_or(bytes, |end| &bytes[..end]),
-        None => bytes,
-    };
-    let header_bytes = header_bytes.strip_suffix(b"\n").unwrap_or(header_bytes);
-    let names = split_record(header_bytes, delimiter);
-    let resolved = fields::resolve(path, &names, mapping)?;
-    let data = &records[1..];
-    if data.is_empty() {
-        return Ok(RawTable { lines: Vec::new(), columns: Vec::new(), rejected: Vec::new() });
-    }
-
-    let schema: Schema = (0..names.len()).map(|i| Field::new(format!("c{i}").into(), DataType::String)).collect();
-    let mut projection: Vec<usize> = resolved.iter().map(|(_, i)| *i).collect();
-    projection.sort_unstable();
-    projection.dedup();
-    let df = CsvReadOptions::default()
-        .with_has_header(false)
-        .with_skip_rows(1)
-        .with_schema(Some(Arc::new(schema)))
-        .with_projection(Some(Arc::new(projection)))
-        .with_rechunk(true)
-        .map_parse_options(|p| {
-            p.with_separator(delimiter)
-                .with_quote_char(Some(b'"'))
-                .with_truncate_ragged_lines(true)
-                .with_missing_is_null(true)
-                .with_encoding(CsvEncoding::LossyUtf8)
-        })
-        .into_reader_with_file_handle(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| Error::Malformed {
-            path: path.to_path_buf(),
-            format: "CSV",
-            detail: crate::ingest::polars_message(&e),
-            hint: "Check the quoting, or name another format with --format.",
-        })?;
-    if df.height() != data.len() {
-        return Err(Error::Malformed {
-            path: path.to_path_buf(),
-            format: "CSV",
-            detail: format!(
-                "{} records found but the CSV reader produced {} rows (unbalanced quotes?)",
-                data.len(),
-                df.height()
-            ),
-            hint: "Check that every opening quote is closed.",
-        });
-    }
-
-    let expected = names.len() as u32;
-    let mut keep = Vec::with_capacity(data.len());
-    let mut lines = Vec::with_capacity(data.len());
-    let mut rejected = Vec::new();
-    for r in data {
-        let ok = !r.blank && r.fields == expected;
-        keep.push(ok);
-        if ok {
-            lines.push(r.line);
-        } else if !r.blank {
-            rejected.push((
-                r.line,
-                Problem::new("wrong_field_count", format!("{} fields where the header has {expected}", r.fields)),
-            ));
-        }
-    }
-    let mask = BooleanChunked::from_slice("keep".into(), &keep);
-    let mut columns: Vec<(crate::schema::Field, Box<dyn super::table::TextColumn>)> = Vec::new();
-    for (field, index) in resolved {
-        let column = df
-            .column(&format!("c{index}"))
-            .and_then(|c| c.str().cloned())
-            .and_then(|c| c.filter(&mask))
-            .map_err(|source| Error::Frame { context: "selecting CSV columns", source })?;
-        columns.push((field, Box::new(column.rechunk().into_owned())));
-    }
-    Ok(RawTable { lines, columns, rejected })
-}
-
-/// Byte offset where physical line `line` (1-based) starts.
-fn nth_line_offset(bytes: &[u8], line: u64) -> Option<usize> {
-    if line <= 1 {
-        return Some(0);
-    }
-    memchr::memchr_iter(b'\n', bytes).nth((line - 2) as usize).map(|i| i + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every kept record's cells (as text) and line, and the rejected (line, fields).
+    type Table = (Vec<(u64, Vec<Option<String>>)>, Vec<(u64, u32)>);
+
+    fn table(text: &[u8], width: usize, piece_bytes: usize) -> Table {
+        let layout = Layout::new(width, 0..width);
+        let split = split(text, b',', &layout, piece_bytes);
+        assert_eq!(split.open, None);
+        let text = std::str::from_utf8(text).expect("test text is UTF-8");
+        let rows = split
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(row, &line)| {
+                let cells = split
+                    .columns
+                    .iter()
+                    .map(|(spans, owned)| {
+                        let column = Column { text: Text::Borrowed(text), spans: spans.clone(), owned: owned.clone() };
+                        column.cell(row).map(str::to_string)
+                    })
+                    .collect();
+                (line, cells)
+            })
+            .collect();
+        (rows, split.rejected)
+    }
+
+    fn cells(values: &[&str]) -> Vec<Option<String>> {
+        values.iter().map(|v| (!v.is_empty()).then(|| v.to_string())).collect()
+    }
+
     #[test]
     fn records_follow_quotes_across_lines() {
-        let r = scan_records(b"a,b\n1,2\n\n\"x\ny\",3\n4,5,6\n7", b',');
-        let got: Vec<_> = r.iter().map(|r| (r.line, r.fields, r.blank)).collect();
-        assert_eq!(got, vec![(1, 2, false), (2, 2, false), (3, 1, true), (4, 2, false), (6, 3, false), (7, 1, false)]);
-        assert!(scan_records(b"", b',').is_empty());
-        assert_eq!(scan_records(b"a\n", b',').len(), 1);
+        let (rows, rejected) = table(b"1,2\n\n\"x\ny\",3\n4,5,6\n  \r\n7", 2, PIECE_BYTES);
+        assert_eq!(rows, vec![(0, cells(&["1", "2"])), (2, cells(&["x\ny", "3"]))]);
+        assert_eq!(rejected, vec![(4, 3), (6, 1)], "wrong field counts are rejected with their line");
+        assert_eq!(table(b"", 2, PIECE_BYTES), (vec![], vec![]));
+    }
+
+    #[test]
+    fn quoted_cells_are_unquoted() {
+        let text = b"\"a,b\",\"say \"\"hi\"\"\",\"\",x\"y\"z,\"q\" \r\n";
+        let (rows, _) = table(text, 5, PIECE_BYTES);
+        assert_eq!(rows, vec![(0, cells(&["a,b", "say \"hi\"", "", "xyz", "q "]))]);
+    }
+
+    #[test]
+    fn crlf_line_ends_are_not_part_of_the_last_cell() {
+        let (rows, _) = table(b"a,b\r\nc,\"d\"\r\ne,f\r", 2, PIECE_BYTES);
+        assert_eq!(rows, vec![(0, cells(&["a", "b"])), (1, cells(&["c", "d"])), (2, cells(&["e", "f"]))]);
+    }
+
+    /// Pieces cut anywhere, inside quotes too, give the table of one piece.
+    #[test]
+    fn any_piece_size_gives_the_same_table() {
+        let text = b"1,\"a\nb\"\n2,\"c,\"\"d\"\"\"\n\n3,e\n4,\"f\n\ng\"\n5,6,7\n8,h\n9,\"\"\n";
+        let whole = table(text, 2, usize::MAX);
+        assert_eq!(whole.0.len(), 6);
+        assert_eq!(whole.1, vec![(8, 3)]);
+        for piece_bytes in 1..text.len() {
+            assert_eq!(table(text, 2, piece_bytes), whole, "pieces of {piece_bytes} bytes");
+        }
+    }
+
+    #[test]
+    fn an_open_quote_at_the_end_is_reported_with_its_line() {
+        let layout = Layout::new(2, 0..2);
+        for piece_bytes in [1, 4, PIECE_BYTES] {
+            let split = split(b"1,2\n3,\"4\n5,6\n", b',', &layout, piece_bytes);
+            assert_eq!(split.open, Some(1), "pieces of {piece_bytes} bytes");
+        }
+        let Err(err) = read(Path::new("x.csv"), b"timestamp,b\n1,2\n3,\"4\n5,6\n", None, &Mapping::default(), 10)
+        else {
+            panic!("an open quote is an error")
+        };
+        assert!(err.to_string().contains("opened on line 13 is never closed"), "{err}");
+    }
+
+    #[test]
+    fn only_the_wanted_fields_become_columns() {
+        let layout = Layout::new(3, [2, 0].into_iter());
+        let split = split(b"a,b,c\n", b',', &layout, PIECE_BYTES);
+        let starts: Vec<u32> = split.columns.iter().map(|(spans, _)| spans[0].start).collect();
+        assert_eq!(starts, vec![4, 0]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced() {
+        let table =
+            read(Path::new("x.csv"), b"timestamp,api_key\n2026-01-01T00:00:00Z,k\xff\n", None, &Mapping::default(), 1)
+                .expect("reads");
+        let key = table.columns.iter().map(|(_, c)| c.cell(0)).find(|c| c.is_some_and(|c| c.starts_with('k')));
+        assert_eq!(key, Some(Some("k\u{fffd}")));
+        assert_eq!(table.lines, vec![2]);
     }
 
     #[test]

@@ -449,7 +449,7 @@ fn ingest_one(
             });
             let text = &buf[..end];
             let offset = if csv && !first { lines_before - header_lines } else { lines_before };
-            let parsed = parse_block(format, &path, text, &opts.mapping, &mut jsonl_keys).map(|mut table| {
+            let parsed = parse_block(format, &path, text, &opts.mapping, &mut jsonl_keys, offset).map(|mut table| {
                 for line in table.lines.iter_mut().chain(table.rejected.iter_mut().map(|(l, _)| l)) {
                     *line += offset;
                 }
@@ -536,12 +536,13 @@ fn parse_block<'a>(
     text: &'a [u8],
     mapping: &Mapping,
     jsonl_keys: &mut Option<Vec<Vec<String>>>,
+    lines_before: u64,
 ) -> Result<RawTable<'a>> {
     match format {
         Format::Jsonl => jsonl::read(path, text, mapping, jsonl_keys),
         Format::Json => json::read(path, text, mapping),
-        Format::Csv => csv::read(path, text, None, mapping),
-        Format::Tsv => csv::read(path, text, Some(b'\t'), mapping),
+        Format::Csv => csv::read(path, text, None, mapping, lines_before),
+        Format::Tsv => csv::read(path, text, Some(b'\t'), mapping, lines_before),
         Format::Clf => Ok(clf::read(text)),
         Format::Alb => Ok(alb::read(text)),
     }
