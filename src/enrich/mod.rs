@@ -102,6 +102,12 @@ pub struct Places {
 }
 
 impl Places {
+    /// Places of the addresses `0..records.len()`.
+    #[cfg(test)]
+    pub(crate) fn from_records(records: Vec<Option<GeoRecord>>) -> Self {
+        Self { records }
+    }
+
     /// The answers for address `id`.
     pub fn get(&self, id: u32) -> Option<&GeoRecord> {
         self.records.get(id as usize).and_then(Option::as_ref)
@@ -161,27 +167,44 @@ impl Expander<'_> {
 
     /// The GeoIP columns of rows with the addresses `ids`, built in parallel.
     fn columns(&self, ids: &UInt32Chunked) -> PolarsResult<Vec<Column>> {
+        (0..self.columns.len()).into_par_iter().map(|i| self.column(i, ids)).collect()
+    }
+
+    /// The names of the GeoIP columns, in the order they are written.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.columns.iter().map(|(name, _)| *name)
+    }
+
+    /// GeoIP column `i` of rows with the addresses `ids`.
+    pub fn column(&self, i: usize, ids: &UInt32Chunked) -> PolarsResult<Column> {
+        let Some((name, made)) = self.columns.get(i) else {
+            polars_bail!(OutOfBounds: "no GeoIP column {i}");
+        };
+        let name = *name;
         let records = &self.places.records;
         let rec = |i: Option<u32>| records.get(i? as usize)?.as_ref();
-        self.columns
-            .par_iter()
-            .map(|&(name, ref made)| -> PolarsResult<Column> {
-                let rows = ids.iter().map(|i| i.filter(|&i| i != NO_ADDRESS));
-                Ok(match *made {
-                    // Rows are views into the dictionary's strings, not copies.
-                    Made::Text(ref dictionary) => crate::ingest::gather(dictionary, name, rows)?,
-                    Made::Float(f) => Float64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
-                        .into_series()
-                        .into_column(),
-                    Made::Int(f) => Int64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
-                        .into_series()
-                        .into_column(),
-                    Made::Flag(f) => BooleanChunked::from_iter_options(name.into(), rows.map(|i| rec(i).map(f)))
-                        .into_series()
-                        .into_column(),
-                })
-            })
-            .collect()
+        let rows = ids.iter().map(|i| i.filter(|&i| i != NO_ADDRESS));
+        Ok(match *made {
+            // Rows are views into the dictionary's strings, not copies.
+            Made::Text(ref dictionary) => crate::ingest::gather(dictionary, name, rows)?,
+            Made::Float(f) => Float64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
+                .into_series()
+                .into_column(),
+            Made::Int(f) => Int64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
+                .into_series()
+                .into_column(),
+            Made::Flag(f) => {
+                BooleanChunked::from_iter_options(name.into(), rows.map(|i| rec(i).map(f))).into_series().into_column()
+            }
+        })
+    }
+
+    /// For a text column `i`, its value for every address (row `id` is address `id`'s).
+    pub fn text_by_address(&self, i: usize) -> Option<&StringChunked> {
+        match self.columns.get(i) {
+            Some((_, Made::Text(dictionary))) => Some(dictionary),
+            _ => None,
+        }
     }
 }
 

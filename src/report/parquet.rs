@@ -8,9 +8,9 @@
 //! what polars would write: the same Parquet types, the same Arrow schema in its metadata
 //! (strings stay strings), zstd, statistics.
 
-use crate::enrich::Events;
+use crate::enrich::{geo_col, Events, NO_ADDRESS};
 use crate::error::{Error, Result};
-use crate::factor::{self, factorize_at_most};
+use crate::factor::{self, factorize_at_most, Factor};
 use polars::prelude::*;
 use polars_arrow::array::{DictionaryArray, PrimitiveArray, Utf8ViewArray};
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
@@ -85,9 +85,52 @@ impl<W: std::io::Write> Writer<W> {
     }
 
     /// Appends the events (their schema as written, [`schema`], must be the writer's), in
-    /// row groups. The GeoIP columns are made one row group at a time.
+    /// row groups. The GeoIP columns are made one row group at a time; a GeoIP text column is
+    /// dictionary-encoded straight from the rows' address ids.
     pub fn write<'a>(&mut self, events: impl Into<Events<'a>>) -> PolarsResult<()> {
         let events = events.into();
+        let frame = events.frame();
+        let expander = events.places().map(|p| p.expander()).filter(|e| {
+            // The GeoIP columns go after the frame's own, unless it has some already (then
+            // they take their places, as `Expander::expand` puts them).
+            !e.names().any(|name| frame.column(name).is_ok())
+        });
+        let Some(expander) = expander else { return self.write_expanded(events) };
+        // Each address's value of each GeoIP text column, as a code among its distinct values.
+        let by_address: Vec<Option<Factor<'_>>> =
+            (0..expander.names().count()).map(|i| expander.text_by_address(i).map(factor::factorize)).collect();
+        let own: Vec<&Column> = frame.columns().iter().filter(|c| c.name() != geo_col::ADDRESS_ID).collect();
+        let geo: Vec<usize> = (0..by_address.len()).collect();
+        let jobs: Vec<Job<'_>> = own.iter().map(|c| Job::Own(c)).chain(geo.iter().map(|&i| Job::Geo(i))).collect();
+        let height = frame.height();
+        for offset in (0..height).step_by(ROW_GROUP_ROWS) {
+            let rows = ROW_GROUP_ROWS.min(height - offset);
+            let ids = frame.column(geo_col::ADDRESS_ID)?.u32()?.slice(offset as i64, rows);
+            let id_values: Vec<u32> = ids.iter().map(|i| i.unwrap_or(NO_ADDRESS)).collect();
+            let columns: Vec<Vec<CompressedPage>> = jobs
+                .par_iter()
+                .zip(&self.types)
+                .map(|(job, type_)| match *job {
+                    Job::Own(column) => column_pages(column.slice(offset as i64, rows).as_materialized_series(), type_),
+                    Job::Geo(i) => {
+                        let array = match &by_address[i] {
+                            Some(codes) => address_dictionary(&id_values, codes)?,
+                            None => None,
+                        };
+                        match array {
+                            Some(array) => pages(array, type_, &[Encoding::RleDictionary]),
+                            None => column_pages(expander.column(i, &ids)?.as_materialized_series(), type_),
+                        }
+                    }
+                })
+                .collect::<PolarsResult<_>>()?;
+            self.write_group(rows, &columns)?;
+        }
+        Ok(())
+    }
+
+    /// [`Writer::write`] of events whose GeoIP columns are made whole for each row group.
+    fn write_expanded(&mut self, events: Events<'_>) -> PolarsResult<()> {
         let expander = events.places().map(|p| p.expander());
         let frame = events.frame();
         let height = frame.height();
@@ -102,14 +145,18 @@ impl<W: std::io::Write> Writer<W> {
                 .columns()
                 .par_iter()
                 .zip(&self.types)
-                .map(|(column, type_)| column_pages(column.as_materialized_series(), type_, options()))
+                .map(|(column, type_)| column_pages(column.as_materialized_series(), type_))
                 .collect::<PolarsResult<_>>()?;
-            let columns = DynIter::new(columns.iter().map(|pages| {
-                Ok(DynStreamingIterator::new(fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok))))
-            }));
-            self.writer.write(rows as u64, columns)?;
+            self.write_group(rows, &columns)?;
         }
         Ok(())
+    }
+
+    fn write_group(&mut self, rows: usize, columns: &[Vec<CompressedPage>]) -> PolarsResult<()> {
+        let columns = DynIter::new(columns.iter().map(|pages| {
+            Ok(DynStreamingIterator::new(fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok))))
+        }));
+        self.writer.write(rows as u64, columns)
     }
 
     /// Writes the footer and returns the output.
@@ -120,8 +167,15 @@ impl<W: std::io::Write> Writer<W> {
     }
 }
 
+/// A column of a row group to encode: one of the frame's own, or GeoIP column `i` (see
+/// [`crate::enrich::Expander`]).
+enum Job<'a> {
+    Own(&'a Column),
+    Geo(usize),
+}
+
 /// One column of a row group, encoded and compressed.
-fn column_pages(column: &Series, type_: &ParquetType, options: WriteOptions) -> PolarsResult<Vec<CompressedPage>> {
+fn column_pages(column: &Series, type_: &ParquetType) -> PolarsResult<Vec<CompressedPage>> {
     let column = column.rechunk();
     let (array, encodings) = match column.dtype() {
         DataType::String => match dictionary(column.str()?)? {
@@ -134,8 +188,14 @@ fn column_pages(column: &Series, type_: &ParquetType, options: WriteOptions) -> 
             (array, encodings)
         }
     };
+    pages(array, type_, &encodings)
+}
+
+/// An array encoded and compressed as the pages of one column.
+fn pages(array: ArrayRef, type_: &ParquetType, encodings: &[Encoding]) -> PolarsResult<Vec<CompressedPage>> {
+    let options = options();
     let mut pages = Vec::new();
-    for leaf in polars_parquet::write::array_to_columns(array, type_.clone(), options, &encodings)? {
+    for leaf in polars_parquet::write::array_to_columns(array, type_.clone(), options, encodings)? {
         for page in leaf {
             pages.push(compress(page?, Vec::new(), options.compression)?);
         }
@@ -157,11 +217,47 @@ fn dictionary(column: &StringChunked) -> PolarsResult<Option<ArrayRef>> {
     }
     let max_distinct = (column.len() as f64 * DICTIONARY_MAX_SHARE) as usize;
     let Some(f) = factorize_at_most(column, max_distinct) else { return Ok(None) };
-    let keys: PrimitiveArray<u32> =
-        f.codes.iter().map(|&c| (c != factor::NULL).then_some(c)).collect::<PrimitiveArray<u32>>();
-    let values = Utf8ViewArray::from_slice_values(&f.values);
+    dictionary_array(&f.codes, &f.values).map(Some)
+}
+
+/// [`dictionary`] of a GeoIP text column, made from its rows' address ids (`ids`) and each
+/// address's code among the column's values (`by_address`) instead of the rows' text: the
+/// same array, by the same rule.
+fn address_dictionary(ids: &[u32], by_address: &Factor<'_>) -> PolarsResult<Option<ArrayRef>> {
+    let sample_max = (SAMPLE_ROWS as f64 * DICTIONARY_MAX_SHARE) as usize;
+    let max_distinct = (ids.len() as f64 * DICTIONARY_MAX_SHARE) as usize;
+    // The row group's code of each of the column's values, given in order of first appearance.
+    let mut local = vec![factor::NULL; by_address.values.len()];
+    let mut values: Vec<&str> = Vec::new();
+    let mut codes = Vec::with_capacity(ids.len());
+    for (row, &id) in ids.iter().enumerate() {
+        if row == SAMPLE_ROWS && values.len() > sample_max {
+            return Ok(None);
+        }
+        let value = by_address.codes.get(id as usize).copied().unwrap_or(factor::NULL);
+        if value == factor::NULL {
+            codes.push(factor::NULL);
+            continue;
+        }
+        let code = &mut local[value as usize];
+        if *code == factor::NULL {
+            *code = values.len() as u32;
+            values.push(by_address.values[value as usize]);
+            if values.len() > max_distinct {
+                return Ok(None);
+            }
+        }
+        codes.push(*code);
+    }
+    dictionary_array(&codes, &values).map(Some)
+}
+
+/// Codes into `values` ([`factor::NULL`] for none) as an Arrow dictionary array.
+fn dictionary_array(codes: &[u32], values: &[&str]) -> PolarsResult<ArrayRef> {
+    let keys: PrimitiveArray<u32> = codes.iter().map(|&c| (c != factor::NULL).then_some(c)).collect();
+    let values = Utf8ViewArray::from_slice_values(values);
     let dtype = ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(ArrowDataType::Utf8View), false);
-    Ok(Some(DictionaryArray::try_new(dtype, keys, Box::new(values))?.boxed()))
+    Ok(DictionaryArray::try_new(dtype, keys, Box::new(values))?.boxed())
 }
 
 #[cfg(test)]
@@ -199,6 +295,45 @@ mod tests {
         let mut theirs = Vec::new();
         ParquetWriter::new(&mut theirs).finish(&mut frame).unwrap();
         assert!(read(theirs).equals_missing(&back));
+    }
+
+    /// GeoIP text columns dictionary-encoded from the rows' address ids give the very file of
+    /// the columns made whole (`write_expanded`), whichever way the rule goes: a dictionary
+    /// across row groups, plain for mostly distinct values, plain for a mostly distinct first
+    /// 8,192 rows.
+    #[test]
+    fn geo_columns_from_address_ids_are_the_columns_made_whole() {
+        use crate::enrich::geoip::GeoRecord;
+        use crate::enrich::Places;
+        let records = (0..10_000u32)
+            .map(|i| {
+                (i % 10 != 9).then(|| GeoRecord {
+                    country: Some(format!("C{}", i % 40)),
+                    city: (i % 50 != 0).then(|| format!("city {i}")),
+                    network: Some(format!("10.{}.0.0/16", i % 250)),
+                    asn: Some(i),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        let places = Places::from_records(records);
+        let spread: Vec<u32> = (0..ROW_GROUP_ROWS + 5_000)
+            .map(|r| if r % 13 == 0 { NO_ADDRESS } else { (r * 7_919 % 3_000) as u32 })
+            .collect();
+        let distinct_first: Vec<u32> = (0..9_000).chain(std::iter::repeat_n(5, 20_000)).collect();
+        for (case, ids) in [("spread", spread), ("distinct first rows", distinct_first), ("few", vec![0, 1, 2, 4, 5])] {
+            let n = ids.len();
+            let frame = df!("source_ip" => vec!["x"; n], geo_col::ADDRESS_ID => ids).unwrap();
+            let events = Events::new(&frame, Some(&places));
+            let schema = schema(events).unwrap();
+            let mut direct = Writer::new(Vec::new(), &schema).unwrap();
+            direct.write(events).unwrap();
+            let mut whole = Writer::new(Vec::new(), &schema).unwrap();
+            whole.write_expanded(events).unwrap();
+            let (direct, whole) = (direct.finish().unwrap(), whole.finish().unwrap());
+            assert!(direct == whole, "{case}: the files differ");
+            assert!(read(direct).equals_missing(&events.materialised().unwrap()), "{case}");
+        }
     }
 
     #[test]
