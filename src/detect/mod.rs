@@ -129,8 +129,9 @@ impl Detection {
 }
 
 /// A detector: deterministic, no I/O, no globals. It judges each key on its own, and returns
-/// its findings in [`Finding::order`] and its notes key by key, keys in order.
-pub trait Detector {
+/// its findings in [`Finding::order`] and its notes key by key, keys in order. Detectors are
+/// independent of each other, so a scan runs them side by side.
+pub trait Detector: Sync {
     fn name(&self) -> &'static str;
 
     /// Judges the events, given already grouped by key ([`rows_by_key`]): several detectors
