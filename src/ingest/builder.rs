@@ -365,7 +365,10 @@ fn previous_time(cells: &Cells<'_, '_>, row: usize, parser: &TimestampParser) ->
 struct FileCache {
     ip: PlHashMap<String, Option<u32>>,
     path: PlHashMap<String, (u32, Option<u32>, Option<u32>)>,
+    /// A raw secret's credential.
     secret: PlHashMap<String, u32>,
+    /// A credential cell's (an `Authorization` value, say): the credential of the secret in it.
+    credential_cell: PlHashMap<String, Option<u32>>,
 }
 
 /// A table's columns by field, looked up once per table rather than once per cell.
@@ -687,9 +690,19 @@ impl EventBuilder {
         let user_agent = table.get(Field::UserAgent, row).map(|ua| self.strings.intern(ua));
 
         let key_id = table.get(Field::CredentialId, row);
-        let raw_secret = table.get(Field::Credential, row).and_then(secret::secret_of);
-        let credential = if let Some(raw) = raw_secret {
-            let c = self.secret_credential(cache, raw);
+        // The same credential cell comes again and again: its secret is found once.
+        let secret = match table.get(Field::Credential, row) {
+            None => None,
+            Some(cell) => match cache.credential_cell.get(cell) {
+                Some(&c) => c,
+                None => {
+                    let c = secret::secret_of(cell).map(|raw| self.secret_credential(cache, raw));
+                    cache.credential_cell.insert(cell.to_string(), c);
+                    c
+                }
+            },
+        };
+        let credential = if let Some(c) = secret {
             self.remember_label(c, key_id);
             c
         } else if let Some(c) = query_secret {
