@@ -12,13 +12,12 @@
 //! split again in one piece.
 
 use super::fields;
-use super::table::{Problem, RawTable, TextColumn};
+use super::table::{Problem, RawTable, Span, SpanCells, SpanColumn, SpanText, TextColumn};
 use crate::error::{Error, Result};
 use crate::mapping::Mapping;
 use rayon::prelude::*;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Arc;
 
 /// Bytes per piece split by one parallel task.
 const PIECE_BYTES: usize = 4 << 20;
@@ -65,7 +64,7 @@ fn read_in_pieces<'a>(
     if data.is_empty() {
         return Ok(empty());
     }
-    if data.len() >= UNQUOTED as usize {
+    if data.len() >= Span::MAX_OFFSET {
         return Err(malformed(
             path,
             "a record of more than 4 GiB",
@@ -78,10 +77,7 @@ fn read_in_pieces<'a>(
 
     // The text is checked once (about 20 GB/s), so that cells are slices of it; a block that
     // is not UTF-8 is read with the invalid bytes replaced, as a lossy reader would.
-    let text = match std::str::from_utf8(data) {
-        Ok(text) => Text::Borrowed(text),
-        Err(_) => Text::Converted(Arc::from(String::from_utf8_lossy(data).into_owned())),
-    };
+    let text = SpanText::of(data);
     let split = split(text.as_str().as_bytes(), delimiter, &layout, piece_bytes);
     if let Some(open) = split.open {
         return Err(Error::Malformed {
@@ -104,64 +100,13 @@ fn read_in_pieces<'a>(
     let columns = resolved
         .into_iter()
         .zip(split.columns)
-        .map(|((field, _), (spans, owned))| {
-            let column = Column { text: text.clone(), spans, owned };
-            (field, Box::new(column) as Box<dyn TextColumn + 'a>)
-        })
+        .map(|((field, _), cells)| (field, Box::new(SpanColumn::new(text.clone(), cells)) as Box<dyn TextColumn + 'a>))
         .collect();
     Ok(RawTable { lines, columns, rejected })
 }
 
 fn malformed(path: &Path, detail: &str, hint: &'static str) -> Error {
     Error::Malformed { path: path.to_path_buf(), format: "CSV", detail: detail.into(), hint }
-}
-
-/// The text cells are slices of: the block itself, or a copy with invalid UTF-8 replaced.
-#[derive(Clone)]
-enum Text<'a> {
-    Borrowed(&'a str),
-    Converted(Arc<str>),
-}
-
-impl Text<'_> {
-    fn as_str(&self) -> &str {
-        match self {
-            Text::Borrowed(s) => s,
-            Text::Converted(s) => s,
-        }
-    }
-}
-
-/// One cell: the bytes `start..end` of the text, or [`NO_VALUE`], or [`UNQUOTED`] with `end`
-/// the index of its string among the column's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Span {
-    start: u32,
-    end: u32,
-}
-
-/// `start` of an empty cell.
-const NO_VALUE: u32 = u32::MAX;
-/// `start` of a cell whose text needed unquoting, kept as a string of its own.
-const UNQUOTED: u32 = u32::MAX - 1;
-const EMPTY: Span = Span { start: NO_VALUE, end: 0 };
-
-/// One column of cells.
-struct Column<'a> {
-    text: Text<'a>,
-    spans: Vec<Span>,
-    owned: Vec<String>,
-}
-
-impl TextColumn for Column<'_> {
-    fn cell(&self, row: usize) -> Option<&str> {
-        let span = self.spans.get(row)?;
-        match span.start {
-            NO_VALUE => None,
-            UNQUOTED => self.owned.get(span.end as usize).map(String::as_str),
-            start => self.text.as_str().get(start as usize..span.end as usize),
-        }
-    }
 }
 
 /// Which fields of a record become columns.
@@ -195,7 +140,7 @@ struct Split {
     /// Line of each kept record (0-based, from the start of the text).
     lines: Vec<u64>,
     /// Each column's cells, and its strings of unquoted cells.
-    columns: Vec<(Vec<Span>, Vec<String>)>,
+    columns: Vec<SpanCells>,
     /// Records with another number of fields than the header (line, fields).
     rejected: Vec<(u64, u32)>,
     /// Newlines in the text.
@@ -239,7 +184,7 @@ fn join(parts: Vec<Split>, columns: usize) -> Split {
     let rows: usize = parts.iter().map(|p| p.lines.len()).sum();
     let mut all = Split {
         lines: Vec::with_capacity(rows),
-        columns: (0..columns).map(|_| (Vec::with_capacity(rows), Vec::new())).collect(),
+        columns: (0..columns).map(|_| SpanCells::with_capacity(rows)).collect(),
         ..Split::default()
     };
     for part in parts {
@@ -248,17 +193,8 @@ fn join(parts: Vec<Split>, columns: usize) -> Split {
         all.rejected.extend(part.rejected.iter().map(|&(l, f)| (l + first, f)));
         all.open = part.open.map(|l| l + first);
         all.newlines += part.newlines;
-        for ((spans, owned), (part_spans, part_owned)) in all.columns.iter_mut().zip(part.columns) {
-            if part_owned.is_empty() {
-                spans.extend_from_slice(&part_spans);
-            } else {
-                let base = owned.len() as u32;
-                spans.extend(part_spans.iter().map(|s| match s.start {
-                    UNQUOTED => Span { start: UNQUOTED, end: s.end + base },
-                    _ => *s,
-                }));
-                owned.extend(part_owned);
-            }
+        for (cells, part_cells) in all.columns.iter_mut().zip(part.columns) {
+            cells.append(part_cells);
         }
     }
     all
@@ -268,7 +204,7 @@ fn join(parts: Vec<Split>, columns: usize) -> Split {
 /// Offsets in the cells are from the start of `text`; lines from the start of the range.
 fn split_piece(text: &[u8], range: Range<usize>, delimiter: u8, layout: &Layout) -> Split {
     let mut out = Split {
-        columns: (0..layout.columns).map(|_| (Vec::with_capacity(range.len() / 128), Vec::new())).collect(),
+        columns: (0..layout.columns).map(|_| SpanCells::with_capacity(range.len() / 128)).collect(),
         lines: Vec::with_capacity(range.len() / 128),
         ..Split::default()
     };
@@ -358,7 +294,7 @@ impl Record {
             escaped: false,
             in_quotes: false,
             blank: true,
-            cells: vec![EMPTY; columns],
+            cells: vec![Span::NONE; columns],
         }
     }
 
@@ -369,7 +305,7 @@ impl Record {
         self.quotes = 0;
         self.escaped = false;
         self.blank = true;
-        self.cells.fill(EMPTY);
+        self.cells.fill(Span::NONE);
     }
 
     /// Ends the current field at `end`: its cell, if its column is wanted.
@@ -381,20 +317,16 @@ impl Record {
         let Some(&Some(column)) = layout.slots.get(self.field as usize) else { return };
         let value = &text[start..end];
         self.cells[column] = match quotes {
-            0 if value.is_empty() => EMPTY,
-            0 => Span { start: start as u32, end: end as u32 },
+            0 if value.is_empty() => Span::NONE,
+            0 => Span::of(start..end),
             2 if !escaped && value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' => {
                 if value.len() == 2 {
-                    EMPTY
+                    Span::NONE
                 } else {
-                    Span { start: start as u32 + 1, end: end as u32 - 1 }
+                    Span::of(start + 1..end - 1)
                 }
             }
-            _ => {
-                let owned = &mut out.columns[column].1;
-                owned.push(unquote(value));
-                Span { start: UNQUOTED, end: owned.len() as u32 - 1 }
-            }
+            _ => out.columns[column].own(unquote(value)),
         };
     }
 
@@ -403,8 +335,8 @@ impl Record {
         let fields = self.field + 1;
         if fields == layout.width {
             out.lines.push(self.line);
-            for ((spans, _), cell) in out.columns.iter_mut().zip(&self.cells) {
-                spans.push(*cell);
+            for (cells, cell) in out.columns.iter_mut().zip(&self.cells) {
+                cells.push(*cell);
             }
         } else {
             out.rejected.push((self.line, fields));
@@ -501,10 +433,7 @@ mod tests {
                 let cells = split
                     .columns
                     .iter()
-                    .map(|(spans, owned)| {
-                        let column = Column { text: Text::Borrowed(text), spans: spans.clone(), owned: owned.clone() };
-                        column.cell(row).map(str::to_string)
-                    })
+                    .map(|cells| SpanColumn::new(SpanText::Borrowed(text), cells.clone()).cell(row).map(str::to_string))
                     .collect();
                 (line, cells)
             })
@@ -567,8 +496,8 @@ mod tests {
     fn only_the_wanted_fields_become_columns() {
         let layout = Layout::new(3, [2, 0].into_iter());
         let split = split(b"a,b,c\n", b',', &layout, PIECE_BYTES);
-        let starts: Vec<u32> = split.columns.iter().map(|(spans, _)| spans[0].start).collect();
-        assert_eq!(starts, vec![4, 0]);
+        let starts: Vec<Span> = split.columns.iter().map(|cells| cells.spans[0]).collect();
+        assert_eq!(starts, vec![Span::of(4..5), Span::of(0..1)]);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! leakhound needs, every value as text. When polars refuses the input, each line is checked on
 //! its own so that the bad ones are rejected with their line number and the rest still read.
 //! Records with nested objects are read line by line in parallel instead (see `read_nested`).
+//! Blocks of flat records, the common case, are split straight into cells ([`flat`]).
+
+mod flat;
 
 use super::fields;
 use super::linewise::{merge, Chunk};
@@ -20,14 +23,17 @@ const SAMPLE_LINES: usize = 1000;
 
 /// Reads NDJSON where every non-blank line is a record. `keys` are the keys found in an
 /// earlier block of the same input, which a later block reads with (found here when `None`).
-pub fn read(
+pub fn read<'a>(
     path: &Path,
-    bytes: &[u8],
+    bytes: &'a [u8],
     mapping: &Mapping,
     keys: &mut Option<Vec<Vec<String>>>,
-) -> Result<RawTable<'static>> {
+) -> Result<RawTable<'a>> {
     let lines: Vec<(u64, &[u8])> = super::table::non_blank_lines(bytes).collect();
     let keys = keys.get_or_insert_with(|| discover_keys(&lines));
+    if let Some(table) = flat::read(path, bytes, &lines, mapping, keys)? {
+        return Ok(table);
+    }
     // polars skips the same blank lines, so the file's bytes can be parsed as they are.
     read_lines(path, &lines, Some(bytes), mapping, "JSON Lines", keys)
 }
@@ -59,18 +65,7 @@ pub(super) fn read_lines(
             .collect();
         return Ok(RawTable { lines: Vec::new(), columns: Vec::new(), rejected });
     }
-    // `{"source.ip": …}` and `{"source": {"ip": …}}` both name `source.ip`; a file may mix them.
-    let mut unique = Vec::new();
-    for n in keys.iter().map(|k| k.join(".")) {
-        if !unique.contains(&n) {
-            unique.push(n);
-        }
-    }
-    let resolved = fields::resolve(path, &unique, mapping)?;
-    let chosen: Vec<(crate::schema::Field, Vec<String>)> = resolved
-        .iter()
-        .flat_map(|(f, i)| keys.iter().filter(|k| k.join(".") == unique[*i]).map(|k| (*f, k.clone())))
-        .collect();
+    let (resolved, chosen) = choose(path, keys, mapping)?;
     if chosen.iter().any(|(_, p)| p.len() > 1) {
         return Ok(read_nested(lines, &resolved.iter().map(|(f, _)| *f).collect::<Vec<_>>(), &chosen));
     }
@@ -129,6 +124,28 @@ pub(super) fn read_lines(
         columns.push((*field, Box::new(Coalesce(leaves))));
     }
     Ok(RawTable { lines: line_numbers, columns, rejected })
+}
+
+/// The fields found among `keys`, and the key paths each is read from.
+#[allow(clippy::type_complexity)]
+fn choose(
+    path: &Path,
+    keys: &[Vec<String>],
+    mapping: &Mapping,
+) -> Result<(Vec<(crate::schema::Field, usize)>, Vec<(crate::schema::Field, Vec<String>)>)> {
+    // `{"source.ip": …}` and `{"source": {"ip": …}}` both name `source.ip`; a file may mix them.
+    let mut unique = Vec::new();
+    for n in keys.iter().map(|k| k.join(".")) {
+        if !unique.contains(&n) {
+            unique.push(n);
+        }
+    }
+    let resolved = fields::resolve(path, &unique, mapping)?;
+    let chosen = resolved
+        .iter()
+        .flat_map(|(f, i)| keys.iter().filter(|k| k.join(".") == unique[*i]).map(|k| (*f, k.clone())))
+        .collect();
+    Ok((resolved, chosen))
 }
 
 fn join_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {

@@ -3,6 +3,8 @@
 use crate::schema::Field;
 use polars::prelude::StringChunked;
 use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::Arc;
 
 /// Read access to one column of text cells.
 pub trait TextColumn: Sync {
@@ -18,6 +20,115 @@ impl TextColumn for StringChunked {
 impl TextColumn for Vec<Option<Cow<'_, str>>> {
     fn cell(&self, row: usize) -> Option<&str> {
         self.get(row).and_then(|c| c.as_deref())
+    }
+}
+
+/// The text that [`SpanColumn`]s are slices of: a block of an input itself, or a copy with
+/// invalid UTF-8 replaced.
+#[derive(Clone)]
+pub enum SpanText<'a> {
+    Borrowed(&'a str),
+    Converted(Arc<str>),
+}
+
+impl<'a> SpanText<'a> {
+    /// `bytes` as text: checked once (about 20 GB/s), copied only when not UTF-8, with the
+    /// invalid bytes replaced as a lossy reader would.
+    pub fn of(bytes: &'a [u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => SpanText::Borrowed(text),
+            Err(_) => SpanText::Converted(Arc::from(String::from_utf8_lossy(bytes).into_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            SpanText::Borrowed(s) => s,
+            SpanText::Converted(s) => s,
+        }
+    }
+}
+
+/// One cell: the bytes `start..end` of the text, or no value, or a string of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// `start` of no value.
+    const NO_VALUE: u32 = u32::MAX;
+    /// `start` of a cell kept as a string of its own (`end` is its index).
+    const OWNED: u32 = u32::MAX - 1;
+    pub const NONE: Span = Span { start: Self::NO_VALUE, end: 0 };
+    /// Text at or beyond this offset cannot be spanned.
+    pub const MAX_OFFSET: usize = Self::OWNED as usize;
+
+    /// The bytes `range` of the text (below [`Span::MAX_OFFSET`]).
+    pub fn of(range: Range<usize>) -> Self {
+        Span { start: range.start as u32, end: range.end as u32 }
+    }
+}
+
+/// Cells of one column being split: spans, and the strings of cells that needed unquoting
+/// or unescaping.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanCells {
+    pub spans: Vec<Span>,
+    owned: Vec<String>,
+}
+
+impl SpanCells {
+    pub fn with_capacity(rows: usize) -> Self {
+        Self { spans: Vec::with_capacity(rows), owned: Vec::new() }
+    }
+
+    pub fn push(&mut self, span: Span) {
+        self.spans.push(span);
+    }
+
+    /// Keeps `text` as a string of its own; returns the cell that names it.
+    pub fn own(&mut self, text: String) -> Span {
+        self.owned.push(text);
+        Span { start: Span::OWNED, end: self.owned.len() as u32 - 1 }
+    }
+
+    /// Appends the cells of the rows after this one's.
+    pub fn append(&mut self, other: SpanCells) {
+        if other.owned.is_empty() {
+            self.spans.extend_from_slice(&other.spans);
+            return;
+        }
+        let base = self.owned.len() as u32;
+        self.spans.extend(other.spans.iter().map(|s| match s.start {
+            Span::OWNED => Span { start: Span::OWNED, end: s.end + base },
+            _ => *s,
+        }));
+        self.owned.extend(other.owned);
+    }
+}
+
+/// A column of cells that are spans of a text (no copy).
+pub struct SpanColumn<'a> {
+    text: SpanText<'a>,
+    cells: SpanCells,
+}
+
+impl<'a> SpanColumn<'a> {
+    pub fn new(text: SpanText<'a>, cells: SpanCells) -> Self {
+        Self { text, cells }
+    }
+}
+
+impl TextColumn for SpanColumn<'_> {
+    fn cell(&self, row: usize) -> Option<&str> {
+        let span = self.cells.spans.get(row)?;
+        match span.start {
+            Span::NO_VALUE => None,
+            Span::OWNED => self.cells.owned.get(span.end as usize).map(String::as_str),
+            start => self.text.as_str().get(start as usize..span.end as usize),
+        }
     }
 }
 
