@@ -244,16 +244,41 @@ impl RateSeries {
         measure: Measure,
         cfg: &RateConfig,
     ) -> Self {
+        let [series] = Self::compute_all(cols, rows, first, last, width, [measure], cfg);
+        series
+    }
+
+    /// [`RateSeries::compute`] for several measures, counted in one pass over the rows.
+    fn compute_all<const M: usize>(
+        cols: &Cols,
+        rows: &[usize],
+        first: i64,
+        last: i64,
+        width: i64,
+        measures: [Measure; M],
+        cfg: &RateConfig,
+    ) -> [Self; M] {
         let w = width * MINUTE;
         let t0 = first.div_euclid(w) * w;
         let n = ((last - t0) / w + 1) as usize;
-        let mut observed = vec![0f64; n];
+        let mut observed: [Vec<f64>; M] = std::array::from_fn(|_| vec![0f64; n]);
         for &i in rows {
             let Some(t) = cols.ts.get(i) else { continue };
             if t >= t0 && t <= last {
-                observed[((t - t0) / w) as usize] += measure.value(cols, i);
+                let b = ((t - t0) / w) as usize;
+                for (counts, measure) in observed.iter_mut().zip(measures) {
+                    counts[b] += measure.value(cols, i);
+                }
             }
         }
+        observed.map(|observed| Self::expecting(observed, t0, first, width, cfg))
+    }
+
+    /// The series of counts `observed` (in buckets of `width` minutes from `t0`, for a key
+    /// whose first event is at `first`) with the expected level of each bucket.
+    fn expecting(observed: Vec<f64>, t0: i64, first: i64, width: i64, cfg: &RateConfig) -> Self {
+        let w = width * MINUTE;
+        let n = observed.len();
         let cal = &cfg.calendar;
         let per_hour = (60 / width).max(1) as usize;
         let mut weekly: PlHashMap<(usize, usize), Vec<f64>> = PlHashMap::default();
@@ -379,8 +404,10 @@ impl RateSpike {
 
         let mut spikes: Vec<Spike> = Vec::new();
         for &width in &widths {
-            for measure in [Measure::Requests, Measure::Errors, Measure::Bytes] {
-                let found = self.spikes(cols, k, first, last, width, measure);
+            let measures = [Measure::Requests, Measure::Errors, Measure::Bytes];
+            let all = RateSeries::compute_all(cols, &k.rows, first, last, width, measures, cfg);
+            for (measure, series) in measures.into_iter().zip(all) {
+                let found = self.spikes(cols, &series, width, measure);
                 // A burst already inside a spike of the main width adds nothing.
                 for s in found {
                     let (start, _) = s.span(first);
@@ -522,9 +549,8 @@ impl RateSpike {
     }
 
     /// Runs of anomalous buckets of one width and measure.
-    fn spikes(&self, cols: &Cols, k: &KeyRows, first: i64, last: i64, width: i64, measure: Measure) -> Vec<Spike> {
+    fn spikes(&self, cols: &Cols, series: &RateSeries, width: i64, measure: Measure) -> Vec<Spike> {
         let cfg = &self.config;
-        let series = RateSeries::compute(cols, &k.rows, first, last, width, measure, cfg);
         if series.observed.iter().all(|v| *v == 0.0) {
             return Vec::new();
         }
