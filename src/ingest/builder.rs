@@ -93,15 +93,15 @@ impl Arena {
         &self.bytes[start..self.ends[i]]
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.ends.len()
     }
 
     /// Appends another arena's values; returns the id its first value now has.
-    pub(super) fn extend(&mut self, other: Arena) -> u32 {
+    pub(super) fn extend_from(&mut self, other: &Arena) -> u32 {
         let (offset, base) = (self.len() as u32, self.bytes.len());
         self.bytes.push_str(&other.bytes);
-        self.ends.extend(other.ends.into_iter().map(|e| e + base));
+        self.ends.extend(other.ends.iter().map(|e| e + base));
         offset
     }
 
@@ -277,7 +277,7 @@ impl Rows {
 
     /// Moves `more` (with the same dictionaries) to the end.
     pub(super) fn append(&mut self, more: Rows) {
-        let first_path = self.paths.extend(more.paths);
+        let first_path = self.paths.extend_from(&more.paths);
         self.timestamp.extend(more.timestamp);
         self.credential.extend(more.credential);
         self.source_ip.extend(more.source_ip);
@@ -336,6 +336,13 @@ pub struct SpillPlan {
     pub dir: std::path::PathBuf,
     pub buckets: usize,
     pub beyond_rows: usize,
+}
+
+/// Where the ids of a part's dictionaries went in the builder that absorbed it.
+struct IdMaps {
+    strings: Vec<u32>,
+    ips: Vec<u32>,
+    credentials: Vec<u32>,
 }
 
 /// Rows per block when a large table is normalised in parallel.
@@ -550,12 +557,9 @@ impl EventBuilder {
                 (part, rejected)
             })
             .collect();
-        let mut rejected = Vec::new();
-        for (part, r) in parts {
-            self.absorb(part, file);
-            rejected.extend(r);
-        }
-        rejected
+        let (parts, rejected): (Vec<EventBuilder>, Vec<Vec<(u64, Problem)>>) = parts.into_iter().unzip();
+        self.absorb(parts, file);
+        rejected.into_iter().flatten().collect()
     }
 
     /// Appends rows `range` of a table as events of `file`; returns the rejected rows.
@@ -579,8 +583,82 @@ impl EventBuilder {
         rejected
     }
 
-    /// Moves the events of a builder that normalised a block of `file` to the end of this one.
-    fn absorb(&mut self, part: EventBuilder, file: u32) {
+    /// Moves the events of builders that normalised consecutive blocks of `file` to the end of
+    /// this one, in order. Their dictionaries are merged one after another (few values each),
+    /// then their rows are copied column by column, the columns side by side.
+    fn absorb(&mut self, parts: Vec<EventBuilder>, file: u32) {
+        let (maps, parts): (Vec<IdMaps>, Vec<Rows>) =
+            parts.into_iter().map(|part| self.merge_dictionaries(part)).unzip();
+        // Where each part's paths start in this builder's arena.
+        let path_bases: Vec<u32> = parts
+            .iter()
+            .scan(self.rows.paths.len() as u32, |next, part| {
+                let base = *next;
+                *next += part.paths.len() as u32;
+                Some(base)
+            })
+            .collect();
+        let text = |ids: &[Packed<u32>], strings: &[u32]| {
+            ids.iter().map(|i| i.map(|i| strings[i as usize])).collect::<Vec<_>>()
+        };
+        let Rows {
+            timestamp,
+            credential,
+            source_ip,
+            method,
+            path,
+            status,
+            bytes,
+            user_agent,
+            count,
+            file: files,
+            line,
+            paths,
+        } = &mut self.rows;
+        let (parts, maps) = (&parts, &maps);
+        rayon::scope(|s| {
+            s.spawn(|_| parts.iter().for_each(|p| timestamp.extend_from_slice(&p.timestamp)));
+            s.spawn(|_| {
+                for (p, m) in parts.iter().zip(maps) {
+                    credential.extend(p.credential.iter().map(|&c| m.credentials[c as usize]));
+                }
+            });
+            s.spawn(|_| {
+                for (p, m) in parts.iter().zip(maps) {
+                    source_ip.extend(p.source_ip.iter().map(|i| i.map(|i| m.ips[i as usize])));
+                }
+            });
+            s.spawn(|_| parts.iter().zip(maps).for_each(|(p, m)| method.extend(text(&p.method, &m.strings))));
+            s.spawn(|_| parts.iter().zip(maps).for_each(|(p, m)| user_agent.extend(text(&p.user_agent, &m.strings))));
+            s.spawn(|_| {
+                for (p, &base) in parts.iter().zip(&path_bases) {
+                    path.extend(p.path.iter().map(|i| i.map(|i| i + base)));
+                }
+            });
+            s.spawn(|_| {
+                for p in parts {
+                    paths.extend_from(&p.paths);
+                }
+            });
+            s.spawn(|_| {
+                for p in parts {
+                    status.extend_from_slice(&p.status);
+                    bytes.extend_from_slice(&p.bytes);
+                    count.extend_from_slice(&p.count);
+                }
+            });
+            s.spawn(|_| {
+                for p in parts {
+                    files.extend(std::iter::repeat_n(file, p.line.len()));
+                    line.extend_from_slice(&p.line);
+                }
+            });
+        });
+    }
+
+    /// Adds the values of a part's dictionaries (text, addresses, credentials and their
+    /// secrets) to this builder's; returns where each of the part's ids went, and its rows.
+    fn merge_dictionaries(&mut self, part: EventBuilder) -> (IdMaps, Rows) {
         let strings: Vec<u32> = part.strings.values.iter().map(|v| self.strings.intern_shared(v)).collect();
         let ips: Vec<u32> = part.ips.values.iter().map(|ip| self.ips.intern(ip)).collect();
         let credentials: Vec<u32> = part
@@ -598,19 +676,7 @@ impl EventBuilder {
         for (raw, c) in part.secrets {
             self.secrets.entry(raw).or_insert(credentials[c as usize]);
         }
-        let text = |ids: Vec<Packed<u32>>| ids.into_iter().map(|i| i.map(|i| strings[i as usize]));
-        self.rows.timestamp.extend(part.rows.timestamp);
-        self.rows.credential.extend(part.rows.credential.into_iter().map(|c| credentials[c as usize]));
-        self.rows.source_ip.extend(part.rows.source_ip.into_iter().map(|i| i.map(|i| ips[i as usize])));
-        self.rows.method.extend(text(part.rows.method));
-        let first_path = self.rows.paths.extend(part.rows.paths);
-        self.rows.path.extend(part.rows.path.into_iter().map(|i| i.map(|i| i + first_path)));
-        self.rows.user_agent.extend(text(part.rows.user_agent));
-        self.rows.status.extend(part.rows.status);
-        self.rows.bytes.extend(part.rows.bytes);
-        self.rows.count.extend(part.rows.count);
-        self.rows.file.extend(std::iter::repeat_n(file, part.rows.line.len()));
-        self.rows.line.extend(part.rows.line);
+        (IdMaps { strings, ips, credentials }, part.rows)
     }
 
     fn append_row(
