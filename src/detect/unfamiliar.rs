@@ -560,8 +560,11 @@ impl UnfamiliarSource {
             });
             if let (Some(prev), Some(cur)) = (&last_location, &location) {
                 let same_provider = prev.asn.is_some() && prev.asn == cur.asn;
-                let km = haversine_km(prev.lat, prev.lon, cur.lat, cur.lon) - prev.accuracy - cur.accuracy;
-                if !same_provider && prev.place != cur.place && km > MIN_TRAVEL_KM {
+                // The distance only of hops between places (most hops stay in one).
+                let km = (!same_provider && prev.place != cur.place)
+                    .then(|| haversine_km(prev.lat, prev.lon, cur.lat, cur.lon) - prev.accuracy - cur.accuracy)
+                    .filter(|km| *km > MIN_TRAVEL_KM);
+                if let Some(km) = km {
                     let hours = (cur.ts - prev.ts) as f64 / MICROS_PER_HOUR;
                     let impossible = km > cfg.max_speed_kmh * hours;
                     // The key's habit, from the hops before this one.
