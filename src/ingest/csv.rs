@@ -32,17 +32,6 @@ pub fn read<'a>(
     mapping: &Mapping,
     lines_before: u64,
 ) -> Result<RawTable<'a>> {
-    read_in_pieces(path, bytes, delimiter, mapping, lines_before, PIECE_BYTES)
-}
-
-fn read_in_pieces<'a>(
-    path: &Path,
-    bytes: &'a [u8],
-    delimiter: Option<u8>,
-    mapping: &Mapping,
-    lines_before: u64,
-    piece_bytes: usize,
-) -> Result<RawTable<'a>> {
     let empty = || RawTable { lines: Vec::new(), columns: Vec::new(), rejected: Vec::new() };
     let header_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
     let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&bytes[..header_end]));
@@ -75,10 +64,10 @@ fn read_in_pieces<'a>(
     // Line number of the first data line, in the block.
     let first = memchr::memchr_iter(b'\n', header).count() as u64 + 1;
 
-    // The text is checked once (about 20 GB/s), so that cells are slices of it; a block that
-    // is not UTF-8 is read with the invalid bytes replaced, as a lossy reader would.
+    // Cells are slices of the text; a block that is not UTF-8 is read with the invalid bytes
+    // replaced.
     let text = SpanText::of(data);
-    let split = split(text.as_str().as_bytes(), delimiter, &layout, piece_bytes);
+    let split = split(text.as_str().as_bytes(), delimiter, &layout, PIECE_BYTES);
     if let Some(open) = split.open {
         return Err(Error::Malformed {
             path: path.to_path_buf(),
@@ -139,7 +128,7 @@ impl Layout {
 struct Split {
     /// Line of each kept record (0-based, from the start of the text).
     lines: Vec<u64>,
-    /// Each column's cells, and its strings of unquoted cells.
+    /// Each wanted field's cells.
     columns: Vec<SpanCells>,
     /// Records with another number of fields than the header (line, fields).
     rejected: Vec<(u64, u32)>,
@@ -168,13 +157,9 @@ fn pieces(text: &[u8], piece_bytes: usize) -> Vec<Range<usize>> {
 fn split(text: &[u8], delimiter: u8, layout: &Layout, piece_bytes: usize) -> Split {
     let ranges = pieces(text, piece_bytes);
     let parts: Vec<Split> = ranges.par_iter().map(|r| split_piece(text, r.clone(), delimiter, layout)).collect();
-    let cut_in_quotes = parts.iter().rev().skip(1).any(|p| p.open.is_some());
-    if cut_in_quotes || parts.len() == 1 {
-        return if cut_in_quotes {
-            split_piece(text, 0..text.len(), delimiter, layout)
-        } else {
-            parts.into_iter().next().unwrap_or_default()
-        };
+    // Only the last piece may end inside quotes (an open quote at the end of the text).
+    if parts.iter().rev().skip(1).any(|p| p.open.is_some()) {
+        return split_piece(text, 0..text.len(), delimiter, layout);
     }
     join(parts, layout.columns)
 }
@@ -227,9 +212,7 @@ fn split_piece(text: &[u8], range: Range<usize>, delimiter: u8, layout: &Layout)
             if record.in_quotes {
                 out.open = Some(record.line);
             } else if !record.blank {
-                let value_end = if text[..end].ends_with(b"\r") { end - 1 } else { end };
-                record.end_field(text, value_end, layout, &mut out);
-                record.finish(layout, &mut out);
+                record.end_record(text, end, layout, &mut out);
             }
             break;
         }
@@ -248,9 +231,7 @@ fn split_piece(text: &[u8], range: Range<usize>, delimiter: u8, layout: &Layout)
             b'\n' if record.in_quotes => out.newlines += 1,
             b'\n' => {
                 if !record.blank {
-                    let value_end = if at > record.field_start && text[at - 1] == b'\r' { at - 1 } else { at };
-                    record.end_field(text, value_end, layout, &mut out);
-                    record.finish(layout, &mut out);
+                    record.end_record(text, at, layout, &mut out);
                 }
                 out.newlines += 1;
                 record.restart(at + 1, out.newlines);
@@ -328,6 +309,14 @@ impl Record {
             }
             _ => out.columns[column].own(unquote(value)),
         };
+    }
+
+    /// Ends the record at `end` (its line end, or the end of the text; a `\r` before it is
+    /// not part of the last field).
+    fn end_record(&mut self, text: &[u8], end: usize, layout: &Layout, out: &mut Split) {
+        let value_end = if end > self.field_start && text[end - 1] == b'\r' { end - 1 } else { end };
+        self.end_field(text, value_end, layout, out);
+        self.finish(layout, out);
     }
 
     /// Ends the record: kept when it has the header's number of fields, else rejected.

@@ -1,4 +1,5 @@
-//! The common shape every format parser produces: text cells per canonical field, with line numbers.
+//! The common shape every format parser produces: text cells per canonical field, with line
+//! numbers; and cells that are spans of the text they were read from (CSV, flat JSON Lines).
 
 use crate::schema::Field;
 use polars::prelude::StringChunked;
@@ -75,7 +76,7 @@ impl Span {
 /// or unescaping.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpanCells {
-    pub spans: Vec<Span>,
+    pub(super) spans: Vec<Span>,
     owned: Vec<String>,
 }
 

@@ -77,7 +77,8 @@ fn split(bytes: &[u8], lines: &[(u64, &[u8])], names: &[&[u8]]) -> Option<Vec<Sp
 /// Fills `row` with the cells of one line (`base`: its offset in the block); strings that
 /// needed unescaping are kept by `columns`.
 fn split_line(line: &[u8], base: usize, names: &[&[u8]], row: &mut [Span], columns: &mut [SpanCells]) -> Option<()> {
-    let seen = &mut 0u64;
+    // Which wanted keys the line has given.
+    let mut seen = 0u64;
     let mut i = skip_space(line, 0);
     if line.get(i) != Some(&b'{') {
         return None;
@@ -105,27 +106,26 @@ fn split_line(line: &[u8], base: usize, names: &[&[u8]], row: &mut [Span], colum
         let (cell, next) = match line.get(i)? {
             b'"' => string(line, i, base, column.map(|c| &mut columns[c]))?,
             b'n' if line[i..].starts_with(b"null") => (Span::NONE, i + 4),
-            // A number: whole numbers for wanted keys (polars writes them as they are); any
-            // number, `true` or `false` for others.
+            // A number: whole numbers of up to 18 digits for wanted keys (polars writes them as
+            // they are); any number, `true` or `false` for others.
             b'-' | b'0'..=b'9' => {
-                let end =
-                    i + line[i..].iter().position(|b| !b.is_ascii_digit() && *b != b'-').unwrap_or(line.len() - i);
-                match (column, line.get(end)) {
-                    (Some(_), Some(b'.' | b'e' | b'E' | b'+')) => return None,
-                    (Some(_), _) if !whole_number(&line[i..end]) => return None,
-                    (Some(_), _) => (Span::of(base + i..base + end), end),
-                    (None, _) => (Span::NONE, scalar_end(line, i)?),
+                let (end, whole) = number(line, i)?;
+                match column {
+                    Some(_) if !whole || end - i > 18 || &line[i..end] == b"-0" => return None,
+                    Some(_) => (Span::of(base + i..base + end), end),
+                    None => (Span::NONE, end),
                 }
             }
-            b't' | b'f' if column.is_none() => (Span::NONE, scalar_end(line, i)?),
+            b't' if column.is_none() && line[i..].starts_with(b"true") => (Span::NONE, i + 4),
+            b'f' if column.is_none() && line[i..].starts_with(b"false") => (Span::NONE, i + 5),
             _ => return None,
         };
         if let Some(c) = column {
             // The same key twice: left to the general reader.
-            if *seen & (1 << c) != 0 {
+            if seen & (1 << c) != 0 {
                 return None;
             }
-            *seen |= 1 << c;
+            seen |= 1 << c;
             row[c] = cell;
         }
         i = skip_space(line, next);
@@ -221,27 +221,36 @@ fn hex4(digits: &[u8]) -> Option<u32> {
     u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
-/// An integer as JSON writes it that fits 64 bits: `0`, or digits not starting with `0`,
-/// with an optional minus.
-fn whole_number(n: &[u8]) -> bool {
-    let digits = n.strip_prefix(b"-").unwrap_or(n);
-    !digits.is_empty()
-        && digits.len() <= 18
-        && digits.iter().all(u8::is_ascii_digit)
-        && (digits == b"0" || digits[0] != b'0')
-        && n != b"-0"
-}
-
-/// The end of a scalar that is not wanted (`true`, `false` or a number).
-fn scalar_end(line: &[u8], i: usize) -> Option<usize> {
-    let rest = &line[i..];
-    for word in [&b"true"[..], b"false"] {
-        if rest.starts_with(word) {
-            return Some(i + word.len());
-        }
+/// The end of the JSON number at `line[i]`, and whether it is whole (no fraction, no
+/// exponent): `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn number(line: &[u8], i: usize) -> Option<(usize, bool)> {
+    let digits = |from: usize| from + line[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut j = i + usize::from(line.get(i) == Some(&b'-'));
+    match line.get(j)? {
+        b'0' => j += 1,
+        b'1'..=b'9' => j = digits(j),
+        _ => return None,
     }
-    let len = rest.iter().position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))?;
-    (len > 0).then_some(i + len)
+    let mut whole = true;
+    if line.get(j) == Some(&b'.') {
+        let end = digits(j + 1);
+        if end == j + 1 {
+            return None;
+        }
+        (j, whole) = (end, false);
+    }
+    if matches!(line.get(j), Some(b'e' | b'E')) {
+        j += 1;
+        if matches!(line.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        let end = digits(j);
+        if end == j {
+            return None;
+        }
+        (j, whole) = (end, false);
+    }
+    Some((j, whole))
 }
 
 fn skip_space(line: &[u8], mut i: usize) -> usize {
@@ -306,6 +315,14 @@ mod tests {
             r#"{"t\u0073":"x"}"#,
             r#"{"ts":"x"} trailing"#,
             r#"{"ts":"x","status":007}"#,
+            r#"{"ts":"x","status":-0}"#,
+            r#"{"ts":"x","status":1234567890123456789}"#,
+            r#"{"ts":"x","other":1-2}"#,
+            r#"{"ts":"x","other":01}"#,
+            r#"{"ts":"x","other":1.}"#,
+            r#"{"ts":"x","other":1e}"#,
+            r#"{"ts":"x","other":truex}"#,
+            r#"{"ts":"x","other":nul}"#,
             "{\"ts\":\"tab\tinside\"}",
             r#"{"ts":"\ud83d alone"}"#,
             r#"{"ts":"x""#,
