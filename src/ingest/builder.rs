@@ -338,6 +338,11 @@ pub struct SpillPlan {
     pub beyond_rows: usize,
 }
 
+/// Ids given as new ids: id `i` is `to[i]`.
+fn remap<'a>(ids: &'a [Packed<u32>], to: &'a [u32]) -> impl Iterator<Item = Packed<u32>> + 'a {
+    ids.iter().map(|i| i.map(|i| to[i as usize]))
+}
+
 /// Where the ids of a part's dictionaries went in the builder that absorbed it.
 struct IdMaps {
     strings: Vec<u32>,
@@ -598,9 +603,6 @@ impl EventBuilder {
                 Some(base)
             })
             .collect();
-        let text = |ids: &[Packed<u32>], strings: &[u32]| {
-            ids.iter().map(|i| i.map(|i| strings[i as usize])).collect::<Vec<_>>()
-        };
         let Rows {
             timestamp,
             credential,
@@ -623,13 +625,9 @@ impl EventBuilder {
                     credential.extend(p.credential.iter().map(|&c| m.credentials[c as usize]));
                 }
             });
-            s.spawn(|_| {
-                for (p, m) in parts.iter().zip(maps) {
-                    source_ip.extend(p.source_ip.iter().map(|i| i.map(|i| m.ips[i as usize])));
-                }
-            });
-            s.spawn(|_| parts.iter().zip(maps).for_each(|(p, m)| method.extend(text(&p.method, &m.strings))));
-            s.spawn(|_| parts.iter().zip(maps).for_each(|(p, m)| user_agent.extend(text(&p.user_agent, &m.strings))));
+            s.spawn(|_| parts.iter().zip(maps).for_each(|(p, m)| source_ip.extend(remap(&p.source_ip, &m.ips))));
+            s.spawn(|_| parts.iter().zip(maps).for_each(|(p, m)| method.extend(remap(&p.method, &m.strings))));
+            s.spawn(|_| parts.iter().zip(maps).for_each(|(p, m)| user_agent.extend(remap(&p.user_agent, &m.strings))));
             s.spawn(|_| {
                 for (p, &base) in parts.iter().zip(&path_bases) {
                     path.extend(p.path.iter().map(|i| i.map(|i| i + base)));

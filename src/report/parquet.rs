@@ -99,9 +99,9 @@ impl<W: std::io::Write> Writer<W> {
         // Each address's value of each GeoIP text column, as a code among its distinct values.
         let by_address: Vec<Option<Factor<'_>>> =
             (0..expander.names().count()).map(|i| expander.text_by_address(i).map(factor::factorize)).collect();
-        let own: Vec<&Column> = frame.columns().iter().filter(|c| c.name() != geo_col::ADDRESS_ID).collect();
-        let geo: Vec<usize> = (0..by_address.len()).collect();
-        let jobs: Vec<Job<'_>> = own.iter().map(|c| Job::Own(c)).chain(geo.iter().map(|&i| Job::Geo(i))).collect();
+        // In the order of the schema: the frame's own columns, then the GeoIP ones.
+        let own = frame.columns().iter().filter(|c| c.name() != geo_col::ADDRESS_ID).map(Job::Own);
+        let jobs: Vec<Job<'_>> = own.chain((0..by_address.len()).map(Job::Geo)).collect();
         let height = frame.height();
         for offset in (0..height).step_by(ROW_GROUP_ROWS) {
             let rows = ROW_GROUP_ROWS.min(height - offset);
