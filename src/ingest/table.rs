@@ -171,7 +171,12 @@ impl<'a> RawTable<'a> {
 /// Physical line numbers of the starts of `\n`-separated lines, skipping blank ones
 /// (only spaces, tabs or `\r`), with each line's bytes (without the `\n`).
 pub fn non_blank_lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
-    bytes.split(|&b| b == b'\n').enumerate().filter(|(_, l)| !is_blank(l)).map(|(i, l)| (i as u64 + 1, l))
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len())).enumerate().filter_map(move |(i, end)| {
+        let line = &bytes[start..end];
+        start = end + 1;
+        (!is_blank(line)).then_some((i as u64 + 1, line))
+    })
 }
 
 pub fn is_blank(line: &[u8]) -> bool {
@@ -180,3 +185,17 @@ pub fn is_blank(line: &[u8]) -> bool {
 
 /// Longest line a line-oriented parser accepts; longer lines are rejected, not read.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_blank_lines_are_numbered_as_the_file_counts_them() {
+        let got: Vec<_> = non_blank_lines(b"a\n\n  \r\nb\r\n\nc").collect();
+        assert_eq!(got, vec![(1, &b"a"[..]), (4, &b"b\r"[..]), (6, &b"c"[..])]);
+        assert_eq!(non_blank_lines(b"").count(), 0);
+        assert_eq!(non_blank_lines(b"\n\n").count(), 0);
+        assert_eq!(non_blank_lines(b"x\n").collect::<Vec<_>>(), vec![(1, &b"x"[..])]);
+    }
+}
