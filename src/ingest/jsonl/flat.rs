@@ -2,16 +2,17 @@
 //! without polars' NDJSON parser building string columns first.
 //!
 //! It takes what it can read exactly as polars would, and nothing else: each line one object,
-//! the wanted keys with a string, a whole number or `null`, keys without escapes, each wanted
-//! key at most once. Anything else in a block (nested objects, other values for wanted keys,
-//! broken lines, invalid UTF-8) leaves the whole block to the general reader, which rejects bad
-//! lines with their reasons. Other keys may hold any scalar.
+//! the wanted keys at the top level with a string, a whole number or `null`, keys without
+//! escapes, each wanted key at most once. Anything else in a block (other values for wanted
+//! keys, broken lines, invalid UTF-8) leaves the whole block to the general reader, which
+//! rejects bad lines with their reasons. Other keys may hold any valid JSON value.
 
 use super::super::table::{RawTable, Span, SpanCells, SpanColumn, SpanText, TextColumn};
 use crate::error::Result;
 use crate::mapping::Mapping;
 use crate::schema::Field;
 use rayon::prelude::*;
+use serde::de::IgnoredAny;
 use std::path::Path;
 
 /// Lines per parallel task.
@@ -26,11 +27,15 @@ pub fn read<'a>(
     mapping: &Mapping,
     keys: &[Vec<String>],
 ) -> Result<Option<RawTable<'a>>> {
-    if keys.is_empty() || keys.len() > 64 || keys.iter().any(|k| k.len() != 1) || bytes.len() >= Span::MAX_OFFSET {
+    if keys.is_empty() || bytes.len() >= Span::MAX_OFFSET {
+        return Ok(None);
+    }
+    let (resolved, chosen) = super::choose(path, keys, mapping)?;
+    // Wanted keys nested in objects are read by the general reader.
+    if chosen.len() > 64 || chosen.iter().any(|(_, key)| key.len() != 1) {
         return Ok(None);
     }
     let Ok(text) = std::str::from_utf8(bytes) else { return Ok(None) };
-    let (resolved, chosen) = super::choose(path, keys, mapping)?;
     let names: Vec<&[u8]> = chosen.iter().map(|(_, key)| key[0].as_bytes()).collect();
     let Some(cells) = split(bytes, lines, &names) else { return Ok(None) };
     let columns = chosen
@@ -118,6 +123,12 @@ fn split_line(line: &[u8], base: usize, names: &[&[u8]], row: &mut [Span], colum
             }
             b't' if column.is_none() && line[i..].starts_with(b"true") => (Span::NONE, i + 4),
             b'f' if column.is_none() && line[i..].starts_with(b"false") => (Span::NONE, i + 5),
+            // An object or array under a key not read: skipped, as long as it is valid JSON.
+            b'{' | b'[' if column.is_none() => {
+                let mut values = serde_json::Deserializer::from_slice(&line[i..]).into_iter::<IgnoredAny>();
+                values.next()?.ok()?;
+                (Span::NONE, i + values.byte_offset())
+            }
             _ => return None,
         };
         if let Some(c) = column {
@@ -287,6 +298,8 @@ mod tests {
             "\r\n",
             r#"{"ts":"2026-03-02T12:00:03Z","bytes":123456789012345678}"#,
             "\n",
+            r#"{"meta":{"a":[1,{"b":"}]"}],"c":null},"ts":"2026-03-02T12:00:04Z","list":[],"ua":"x"}"#,
+            "\n",
         );
         let bytes = text.as_bytes();
         let lines: Vec<(u64, &[u8])> = crate::ingest::table::non_blank_lines(bytes).collect();
@@ -295,7 +308,7 @@ mod tests {
         let fast = read(path, bytes, &lines, &Mapping::default(), &keys).unwrap().expect("taken");
         let general =
             super::super::read_lines(path, &lines, Some(bytes), &Mapping::default(), "JSON Lines", &keys).unwrap();
-        assert_eq!(fast.lines, vec![1, 2, 4, 5]);
+        assert_eq!(fast.lines, vec![1, 2, 4, 5, 6]);
         assert_eq!(fast.lines, general.lines);
         assert_eq!(cells(&fast), cells(&general));
         let ua = fast.columns.iter().find(|(f, _)| *f == Field::UserAgent).map(|(_, c)| c.cell(0));
@@ -323,6 +336,9 @@ mod tests {
             r#"{"ts":"x","other":1e}"#,
             r#"{"ts":"x","other":truex}"#,
             r#"{"ts":"x","other":nul}"#,
+            r#"{"ts":"x","other":{"a":}}"#,
+            r#"{"ts":"x","other":[1,]}"#,
+            r#"{"ts":"x","other":{"a":1}"#,
             "{\"ts\":\"tab\tinside\"}",
             r#"{"ts":"\ud83d alone"}"#,
             r#"{"ts":"x""#,
