@@ -102,6 +102,9 @@ fn split_line(line: &[u8], base: usize, names: &[&[u8]], row: &mut [Span], colum
             return None;
         }
         let key = &line[i + 1..end];
+        if key.iter().any(|&b| b < 0x20) {
+            return None;
+        }
         i = skip_space(line, end + 1);
         if line.get(i) != Some(&b':') {
             return None;
@@ -172,6 +175,11 @@ fn string(line: &[u8], i: usize, base: usize, owner: Option<&mut SpanCells>) -> 
         return None;
     }
     let cell = match owner {
+        // Escapes are checked even in text not read: a line polars cannot read is not taken.
+        None if escaped => {
+            unescape(raw)?;
+            Span::NONE
+        }
         None => Span::NONE,
         Some(owner) if escaped => owner.own(unescape(raw)?),
         Some(_) => Span::of(base + start..base + end),
@@ -339,6 +347,8 @@ mod tests {
             r#"{"ts":"x","other":{"a":}}"#,
             r#"{"ts":"x","other":[1,]}"#,
             r#"{"ts":"x","other":{"a":1}"#,
+            r#"{"ts":"x","other":"bad \x escape"}"#,
+            "{\"ts\":\"x\",\"o\tther\":1}",
             "{\"ts\":\"tab\tinside\"}",
             r#"{"ts":"\ud83d alone"}"#,
             r#"{"ts":"x""#,
