@@ -12,18 +12,28 @@ pub const WEEK_HOURS: usize = 168;
 /// Converts instants to local time like [`WorkCalendar::local`], reusing the zone's UTC offset
 /// within a quarter of an hour: a zone changes its offset at most once in a quarter hour, so
 /// when the offsets at a quarter's first and last microsecond agree, they hold for all of it
-/// (a quarter with a change inside is converted instant by instant).
+/// (a quarter with a change inside is converted instant by instant). The last local minute
+/// is kept too: events in time order share it.
 pub struct LocalClock<'c> {
     calendar: &'c WorkCalendar,
     slot: i64,
     /// Seconds east of UTC throughout the current quarter hour, if constant.
     offset: Option<i64>,
+    /// The UTC minute last converted with a whole-minute offset, and its local time.
+    minute: Option<(i64, Local)>,
 }
 
 const QUARTER_HOUR: i64 = 15 * 60 * 1_000_000;
+const MINUTE: i64 = 60 * 1_000_000;
 
 impl LocalClock<'_> {
     pub fn local(&mut self, micros: i64) -> Local {
+        let minute = micros.div_euclid(MINUTE);
+        if let Some((m, local)) = self.minute {
+            if m == minute {
+                return local;
+            }
+        }
         let slot = micros.div_euclid(QUARTER_HOUR);
         if slot != self.slot {
             self.slot = slot;
@@ -34,13 +44,17 @@ impl LocalClock<'_> {
             let (a, b) = (offset(slot * QUARTER_HOUR), offset((slot + 1) * QUARTER_HOUR - 1));
             self.offset = a.filter(|a| Some(*a) == b);
         }
-        match self.offset.and_then(|o| DateTime::from_timestamp_micros(micros + o * 1_000_000)) {
+        let local = match self.offset.and_then(|o| DateTime::from_timestamp_micros(micros + o * 1_000_000)) {
             Some(t) => {
                 let t = t.naive_utc();
                 Local { date: t.date(), weekday: t.weekday(), hour: t.hour(), minute: t.minute() }
             }
             None => self.calendar.local(micros),
-        }
+        };
+        // A whole-minute offset, constant through the quarter, maps this UTC minute onto one
+        // local minute (a quarter starts on a minute).
+        self.minute = self.offset.filter(|o| o % 60 == 0).map(|_| (minute, local));
+        local
     }
 
     /// Whether an instant falls in working time.
@@ -112,7 +126,7 @@ impl WorkCalendar {
 
     /// A converter for many instants in a row (see [`LocalClock`]).
     pub fn clock(&self) -> LocalClock<'_> {
-        LocalClock { calendar: self, slot: i64::MIN, offset: None }
+        LocalClock { calendar: self, slot: i64::MIN, offset: None, minute: None }
     }
 
     /// Whether a local day is a working day (for day-type seasonality).
@@ -210,6 +224,25 @@ mod tests {
             for t in (start..end).step_by(step as usize).chain((start..end).rev().step_by(step as usize)) {
                 assert_eq!(clock.local(t), cal.local(t), "{tz} at {t}");
                 assert_eq!(clock.is_working(t), cal.is_working(t));
+            }
+        }
+    }
+
+    /// Instants close together (events in time order), in zones whose offset is not a whole
+    /// number of minutes too (Monrovia's −00:44:30 until 1972).
+    #[test]
+    fn the_clock_agrees_with_the_zone_second_by_second() {
+        for (tz, from) in [
+            (chrono_tz::Europe::Berlin, "2026-03-29T00:30:00Z"),
+            (chrono_tz::Europe::Berlin, "2026-10-25T00:30:00Z"),
+            (chrono_tz::Asia::Kathmandu, "2026-03-29T00:30:00Z"),
+            (chrono_tz::Africa::Monrovia, "1970-06-01T00:00:00Z"),
+        ] {
+            let cal = WorkCalendar { tz, ..WorkCalendar::default() };
+            let mut clock = cal.clock();
+            let start = utc(from);
+            for t in (start..start + 3 * 3_600_000_000).step_by(7_000_000) {
+                assert_eq!(clock.local(t), cal.local(t), "{tz} at {t}");
             }
         }
     }

@@ -4,11 +4,13 @@
 //! the old key and will break, or was itself compromised).
 
 use super::incident::KNOWN_CLIENT_AFTER_ROTATION;
-use super::{timestamps, Detection, Detector, Events, Finding, KeyRows, Severity};
+use super::{timestamps, Detection, Detector, Events, Finding, KeyRows, Numbers, Severity};
 use crate::error::{Error, Result};
+use crate::factor::{factorize, Factor, NULL};
 use crate::schema::col;
 use crate::text::{duration, thousands};
 use crate::timestamp::format_rfc3339;
+use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -41,10 +43,11 @@ impl Detector for Rotation {
         }
         let err = |source| Error::Frame { context: "reading events for the rotation check", source };
         let ts = timestamps(events).map_err(err)?;
-        let ip = events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(err)?;
+        let ts = Numbers::of(&ts);
         let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(err)?;
-        let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?;
+        let count = Numbers::of(events.column(col::COUNT).and_then(|c| c.i64()).map_err(err)?);
         let ua = events.column(col::USER_AGENT).and_then(|c| c.str().cloned()).map_err(err)?;
+        let networks = Networks::of(events).map_err(err)?;
         for k in keys {
             let key_label = k.rows.first().and_then(|&i| label.get(i));
             let rotated = self
@@ -55,23 +58,25 @@ impl Detector for Rotation {
                 .copied()
                 .or(self.config.all_rotated_at);
             let Some(at) = rotated else { continue };
-            let network = |i: usize| ip.get(i).and_then(|s| s.parse::<IpAddr>().ok()).map(super::unfamiliar::prefix_of);
-            let before: std::collections::HashSet<String> =
-                k.rows.iter().filter(|&&i| ts.get(i).is_some_and(|t| t < at)).filter_map(|&i| network(i)).collect();
-            // After the rotation: one finding per network, in order of first use.
-            let mut after: BTreeMap<(i64, String), Vec<usize>> = BTreeMap::new();
-            let mut first_use: BTreeMap<String, i64> = BTreeMap::new();
+            // The networks used before the rotation; after it, one finding per network, in
+            // order of first use.
+            let mut before = vec![false; networks.names.len()];
+            let mut first_use: Vec<Option<i64>> = vec![None; networks.names.len()];
+            let mut after: BTreeMap<(i64, &str), (usize, Vec<usize>)> = BTreeMap::new();
             for &i in &k.rows {
                 let Some(t) = ts.get(i) else { continue };
+                let net = networks.of_row(i);
                 if t < at {
-                    continue;
+                    if net != Networks::NONE {
+                        before[net] = true;
+                    }
+                } else {
+                    let first = *first_use[net].get_or_insert(t);
+                    after.entry((first, &networks.names[net])).or_insert_with(|| (net, Vec::new())).1.push(i);
                 }
-                let net = network(i).unwrap_or_else(|| "no address".to_string());
-                let first = *first_use.entry(net.clone()).or_insert(t);
-                after.entry((first, net)).or_default().push(i);
             }
-            for ((_, net), rows) in after {
-                let known = before.contains(&net);
+            for ((_, net), (id, rows)) in after {
+                let known = before[id];
                 let requests: i64 = rows.iter().map(|&i| count.get(i).unwrap_or(1)).sum();
                 let (start, end) = (ts.get(rows[0]).unwrap_or(at), ts.get(rows[rows.len() - 1]).unwrap_or(at));
                 let client = ua.get(rows[0]).map(|u| format!(" ({})", crate::text::clip(u, 60))).unwrap_or_default();
@@ -109,6 +114,43 @@ impl Detector for Rotation {
     }
 }
 
+/// The /24 (IPv4) or /48 (IPv6) network of each row's address, worked out once per distinct
+/// address.
+struct Networks<'a> {
+    /// Network names by id; [`Networks::NONE`] is "no address".
+    names: Vec<String>,
+    /// Per distinct address text: its network's id.
+    by_address: Vec<usize>,
+    addresses: Factor<'a>,
+}
+
+impl<'a> Networks<'a> {
+    const NONE: usize = 0;
+
+    fn of(events: &'a DataFrame) -> PolarsResult<Self> {
+        let addresses = factorize(events.column(col::SOURCE_IP)?.str()?);
+        let mut names = vec!["no address".to_string()];
+        let mut ids: std::collections::HashMap<String, usize> = Default::default();
+        let by_address = addresses
+            .values
+            .iter()
+            .map(|a| match a.parse::<IpAddr>() {
+                Ok(ip) => *ids.entry(super::unfamiliar::prefix_of(ip)).or_insert_with_key(|net| {
+                    names.push(net.clone());
+                    names.len() - 1
+                }),
+                Err(_) => Self::NONE,
+            })
+            .collect();
+        Ok(Networks { names, by_address, addresses })
+    }
+
+    fn of_row(&self, i: usize) -> usize {
+        let code = self.addresses.codes.get(i).copied().unwrap_or(NULL);
+        self.by_address.get(code as usize).copied().unwrap_or(Self::NONE)
+    }
+}
+
 /// A client that used a key after its rotation: it breaks when the old key is revoked, or it
 /// holds a copy of the leaked key.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,24 +178,40 @@ pub fn late_clients(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<Lat
         return Ok(Vec::new());
     }
     let ts = timestamps(events).map_err(err)?;
-    let ip = events.column(col::SOURCE_IP).and_then(|c| c.str().cloned()).map_err(err)?;
-    let ua = events.column(col::USER_AGENT).and_then(|c| c.str().cloned()).map_err(err)?;
-    let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?;
+    let ts = Numbers::of(&ts);
+    let ip = events.column(col::SOURCE_IP).and_then(|c| c.str()).map_err(err)?;
+    let ua = events.column(col::USER_AGENT).and_then(|c| c.str()).map_err(err)?;
+    let count = Numbers::of(events.column(col::COUNT).and_then(|c| c.i64()).map_err(err)?);
     let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(err)?;
     let hint = events.column(col::CREDENTIAL_HINT).and_then(|c| c.str().cloned()).map_err(err)?;
+    let (ips, agents) = (factorize(ip), factorize(ua));
     let geo = events.geo();
     type Group = (LateClient, std::collections::BTreeSet<String>);
     let mut groups: BTreeMap<(String, String, Option<String>), Group> = BTreeMap::new();
     for f in rotation {
+        // The finding's rows by address and user agent first: text is made once per pair.
+        let mut pairs: PlHashMap<(u32, u32), (usize, i64, i64, i64)> = PlHashMap::default();
+        let mut order = Vec::new();
         for &r in &f.rows {
             let i = r as usize;
+            let t = ts.get(i).unwrap_or(f.start);
+            let pair = (ips.codes.get(i).copied().unwrap_or(NULL), agents.codes.get(i).copied().unwrap_or(NULL));
+            let (_, requests, first, last) = pairs.entry(pair).or_insert_with(|| {
+                order.push(pair);
+                (i, 0, t, t)
+            });
+            *requests += count.get(i).unwrap_or(1);
+            *first = (*first).min(t);
+            *last = (*last).max(t);
+        }
+        for pair in order {
+            let (i, requests, first, last) = pairs[&pair];
             let address = ip.get(i).unwrap_or("");
             let network = match geo.network(i) {
                 Some(n) => n.to_string(),
                 None => address.parse::<IpAddr>().map_or_else(|_| "no address".into(), super::unfamiliar::prefix_of),
             };
             let agent = ua.get(i).map(str::to_string);
-            let t = ts.get(i).unwrap_or(f.start);
             let (client, addresses) =
                 groups.entry((f.credential.clone(), network.clone(), agent.clone())).or_insert_with(|| {
                     let key = super::key_name(&f.credential, label.get(i), hint.get(i));
@@ -164,17 +222,17 @@ pub fn late_clients(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<Lat
                         user_agent: agent,
                         addresses: 0,
                         requests: 0,
-                        first: t,
-                        last: t,
+                        first,
+                        last,
                         known: f.kind == KNOWN_CLIENT_AFTER_ROTATION,
                     };
                     (client, Default::default())
                 });
             addresses.insert(address.to_string());
             client.addresses = addresses.len();
-            client.requests += count.get(i).unwrap_or(1);
-            client.first = client.first.min(t);
-            client.last = client.last.max(t);
+            client.requests += requests;
+            client.first = client.first.min(first);
+            client.last = client.last.max(last);
         }
     }
     let mut clients: Vec<LateClient> = groups.into_values().map(|(c, _)| c).collect();
@@ -185,16 +243,19 @@ pub fn late_clients(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<Lat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polars::prelude::*;
 
     fn frame() -> DataFrame {
-        let ev: [(i64, &str); 6] = [
-            (1, "198.51.100.1"),
-            (2, "198.51.100.2"),
-            (3, "203.0.113.9"),
-            (10, "198.51.100.1"),
-            (11, "203.0.113.9"),
-            (12, "192.0.2.7"),
+        let ev: [(i64, Option<&str>, &str); 10] = [
+            (1, Some("198.51.100.1"), "svc/1"),
+            (2, Some("198.51.100.2"), "svc/1"),
+            (3, Some("203.0.113.9"), "svc/1"),
+            (4, None, "svc/1"),
+            (10, Some("198.51.100.1"), "svc/1"),
+            (11, Some("203.0.113.9"), "svc/1"),
+            (12, Some("192.0.2.7"), "svc/1"),
+            (13, Some("198.51.100.2"), "svc/1"),
+            (14, Some("192.0.2.7"), "curl/8"),
+            (15, None, "svc/1"),
         ];
         let n = ev.len();
         DataFrame::new(
@@ -205,28 +266,63 @@ mod tests {
                 Column::new(col::CREDENTIAL_LABEL.into(), vec![Some("prod-bot"); n]),
                 Column::new(col::CREDENTIAL_HINT.into(), vec![None::<&str>; n]),
                 Column::new(col::SOURCE_IP.into(), ev.iter().map(|e| e.1).collect::<Vec<_>>()),
-                Column::new(col::USER_AGENT.into(), vec!["svc/1"; n]),
+                Column::new(col::USER_AGENT.into(), ev.iter().map(|e| e.2).collect::<Vec<_>>()),
                 Column::new(col::COUNT.into(), vec![1i64; n]),
             ],
         )
         .unwrap()
     }
 
+    fn rotated() -> Rotation {
+        Rotation {
+            config: RotationConfig {
+                rotated: [("prod-bot".to_string(), 5 * 3_600_000_000)].into(),
+                all_rotated_at: None,
+            },
+        }
+    }
+
     #[test]
     fn use_after_rotation_known_and_new() {
         assert!(Rotation::default().detect(&frame()).unwrap().findings.is_empty(), "no rotation, nothing to judge");
-        let cfg =
-            RotationConfig { rotated: [("prod-bot".to_string(), 5 * 3_600_000_000)].into(), all_rotated_at: None };
-        let d = Rotation { config: cfg }.detect(&frame()).unwrap();
+        let d = rotated().detect(&frame()).unwrap();
         let got: Vec<_> = d.findings.iter().map(|f| (f.kind, f.severity, f.rows.clone())).collect();
         assert_eq!(
             got,
             vec![
-                ("used_after_rotation", Severity::High, vec![3]),
-                ("used_after_rotation", Severity::High, vec![4]),
-                ("new_source_after_rotation", Severity::Critical, vec![5]),
+                ("used_after_rotation", Severity::High, vec![4, 7]),
+                ("used_after_rotation", Severity::High, vec![5]),
+                ("new_source_after_rotation", Severity::Critical, vec![6, 8]),
+                // Use without an address is never a known client's.
+                ("new_source_after_rotation", Severity::Critical, vec![9]),
             ]
         );
         assert!(d.findings[2].explanation.contains("from 192.0.2.0/24 (svc/1)"), "{}", d.findings[2].explanation);
+        assert!(d.findings[3].explanation.contains("from no address"), "{}", d.findings[3].explanation);
+    }
+
+    /// Clients are grouped by key, network and user agent, counting their addresses.
+    #[test]
+    fn late_clients_by_network_and_agent() {
+        let frame = frame();
+        let d = rotated().detect(&frame).unwrap();
+        let clients = late_clients(&(&frame).into(), &d.findings).unwrap();
+        let got: Vec<_> = clients
+            .iter()
+            .map(|c| (c.network.as_str(), c.user_agent.as_deref(), c.addresses, c.requests, c.known))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("198.51.100.0/24", Some("svc/1"), 2, 2, true),
+                ("203.0.113.0/24", Some("svc/1"), 1, 1, true),
+                ("192.0.2.0/24", Some("svc/1"), 1, 1, false),
+                ("192.0.2.0/24", Some("curl/8"), 1, 1, false),
+                ("no address", Some("svc/1"), 1, 1, false),
+            ]
+        );
+        let hour = 3_600_000_000;
+        assert_eq!((clients[0].first, clients[0].last), (10 * hour, 13 * hour));
+        assert_eq!(clients[0].key, "prod-bot");
     }
 }

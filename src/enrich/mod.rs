@@ -108,6 +108,15 @@ impl Places {
         Self { records }
     }
 
+    /// How many addresses there are (ids `0..len`).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
     /// The answers for address `id`.
     pub fn get(&self, id: u32) -> Option<&GeoRecord> {
         self.records.get(id as usize).and_then(Option::as_ref)

@@ -8,14 +8,16 @@ use super::{render, slug, Rendered};
 use crate::detect::calendar::WorkCalendar;
 use crate::detect::incident::Incident;
 use crate::detect::rate::{request_series, RateConfig};
-use crate::detect::{timestamps, KeyRows};
-use crate::enrich::{Events, GeoColumns};
+use crate::detect::{timestamps, KeyRows, Numbers};
+use crate::enrich::{geo_col, Events, GeoColumns};
 use crate::error::{Error, Result};
+use crate::factor;
 use crate::schema::col;
 use crate::text::thousands;
 use chrono::DateTime;
 use polars::prelude::*;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Incidents that get charts (the most severe first); the rest are in the tables only.
@@ -24,18 +26,37 @@ const HOUR: i64 = 3_600_000_000;
 
 /// The columns the charts read.
 struct Cols<'a> {
-    ts: Int64Chunked,
-    count: Int64Chunked,
-    ip: StringChunked,
+    ts: Numbers<'a, Int64Type>,
+    count: Numbers<'a, Int64Type>,
+    ip: &'a StringChunked,
+    /// Per row: its address, as a code shared by the rows of one address ([`factor::NULL`] for
+    /// none). A row's GeoIP answers, and so its source label and place, are its address's.
+    address: Cow<'a, [u32]>,
+    /// How many address codes there are.
+    addresses: usize,
     geo: GeoColumns<'a>,
 }
 
 impl<'a> Cols<'a> {
-    fn read(events: &Events<'a>) -> PolarsResult<Self> {
+    /// `ts`: the events' times ([`timestamps`]).
+    fn read(events: &Events<'a>, ts: &'a Int64Chunked) -> PolarsResult<Self> {
+        let frame = events.frame();
+        let ip = frame.column(col::SOURCE_IP)?.str()?;
+        // The rows' address ids where the answers are kept per address, else codes of the text.
+        let ids = frame.column(geo_col::ADDRESS_ID).ok().and_then(|c| c.u32().ok()?.cont_slice().ok());
+        let (address, addresses) = match (ids, events.places()) {
+            (Some(ids), Some(places)) => (Cow::Borrowed(ids), places.len()),
+            _ => {
+                let f = factor::factorize(ip);
+                (Cow::Owned(f.codes), f.values.len())
+            }
+        };
         Ok(Cols {
-            ts: timestamps(events)?,
-            count: events.column(col::COUNT)?.i64()?.clone(),
-            ip: events.column(col::SOURCE_IP)?.str()?.clone(),
+            ts: Numbers::of(ts),
+            count: Numbers::of(frame.column(col::COUNT)?.i64()?),
+            ip,
+            address,
+            addresses,
             geo: events.geo(),
         })
     }
@@ -58,18 +79,27 @@ impl<'a> Cols<'a> {
         }
     }
 
+    /// Row `i`'s address code, `addresses` for rows without one.
+    fn address_of(&self, i: usize) -> usize {
+        match self.address.get(i) {
+            Some(&code) if (code as usize) < self.addresses => code as usize,
+            _ => self.addresses,
+        }
+    }
+
     /// The distinct addresses of `rows` in order of first appearance, each as its first row
-    /// and the requests of all its rows. A row's GeoIP answers, and so its source label and
-    /// place, are its address's: labels are made once per address instead of once per row.
+    /// and the requests of all its rows: labels and places are made once per address instead
+    /// of once per row.
     fn by_address(&self, rows: impl IntoIterator<Item = usize>) -> Vec<(usize, f64)> {
-        let mut index: PlHashMap<Option<&str>, usize> = PlHashMap::default();
+        let mut index = vec![u32::MAX; self.addresses + 1];
         let mut addresses: Vec<(usize, f64)> = Vec::new();
         for i in rows {
-            let at = *index.entry(self.ip.get(i)).or_insert_with(|| {
+            let at = &mut index[self.address_of(i)];
+            if *at == u32::MAX {
+                *at = addresses.len() as u32;
                 addresses.push((i, 0.0));
-                addresses.len() - 1
-            });
-            addresses[at].1 += self.requests(i);
+            }
+            addresses[*at as usize].1 += self.requests(i);
         }
         addresses
     }
@@ -254,10 +284,11 @@ pub fn prepare(
     rate: &RateConfig,
 ) -> Result<Vec<Prepared>> {
     let frame_err = |source| Error::Frame { context: "preparing charts", source };
-    let cols = Cols::read(events).map_err(frame_err)?;
+    let ts = timestamps(events).map_err(frame_err)?;
+    let cols = Cols::read(events, &ts).map_err(frame_err)?;
     let key_rows: BTreeMap<&str, (&str, &[usize])> =
         keys.iter().map(|k| (k.key, (k.name.as_str(), k.rows.as_slice()))).collect();
-    let in_incident: PlHashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
+    let in_incident = RowSet::of(incidents.iter().flat_map(|i| i.rows.iter().copied()));
     let jobs = jobs(incidents, charted, |i| key_rows.contains_key(i.credential.as_str()));
     let prepared: Vec<Option<Prepared>> = jobs
         .par_iter()
@@ -282,6 +313,27 @@ pub fn prepare(
     Ok(prepared.into_iter().flatten().collect())
 }
 
+/// Rows of the events, a bit each: membership without hashing.
+struct RowSet(Vec<u64>);
+
+impl RowSet {
+    fn of(rows: impl IntoIterator<Item = u32>) -> Self {
+        let mut words = Vec::new();
+        for r in rows {
+            let w = r as usize / 64;
+            if w >= words.len() {
+                words.resize(w + 1, 0);
+            }
+            words[w] |= 1 << (r % 64);
+        }
+        RowSet(words)
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+}
+
 fn local(cal: &WorkCalendar, t: i64, fmt: &str) -> String {
     DateTime::from_timestamp_micros(t).map(|d| d.with_timezone(&cal.tz).format(fmt).to_string()).unwrap_or_default()
 }
@@ -302,7 +354,7 @@ fn timeline(
     let w = width * 60_000_000;
     let first = ((from - series.start).max(0) / w) as usize;
     let last = (((to - series.start) / w).max(0) as usize).min(series.observed.len().saturating_sub(1));
-    let incident_rows: PlHashSet<u32> = inc.rows.iter().copied().collect();
+    let incident_rows = RowSet::of(inc.rows.iter().copied());
     // Source groups: the usual traffic, then the incident's sources by requests.
     let incident_addresses = cols.by_address(inc.rows.iter().map(|&r| r as usize));
     let mut by_label: BTreeMap<String, f64> = BTreeMap::new();
@@ -317,8 +369,8 @@ fn timeline(
         groups.push(format!("incident: {} other sources", labels.len() - 4));
     }
     let group_of = |label: &str| labels.iter().position(|(l, _)| l == label).map_or(0, |p| 1 + p.min(4));
-    let group_by_address: PlHashMap<Option<&str>, usize> =
-        incident_addresses.iter().map(|&(i, _)| (cols.ip.get(i), group_of(&cols.source_label(i)))).collect();
+    let group_by_address: PlHashMap<usize, usize> =
+        incident_addresses.iter().map(|&(i, _)| (cols.address_of(i), group_of(&cols.source_label(i)))).collect();
     let n = if series.observed.is_empty() { 0 } else { last.saturating_sub(first) + 1 };
     let mut counts = vec![vec![0.0; groups.len()]; n];
     let mut flagged = vec![false; n];
@@ -331,9 +383,9 @@ fn timeline(
         if b >= n {
             continue;
         }
-        let g = if incident_rows.contains(&(i as u32)) {
+        let g = if incident_rows.contains(i) {
             flagged[b] = true;
-            group_by_address.get(&cols.ip.get(i)).copied().unwrap_or(0)
+            group_by_address.get(&cols.address_of(i)).copied().unwrap_or(0)
         } else {
             0
         };
@@ -365,9 +417,9 @@ fn timeline(
     })
 }
 
-fn sources(cols: &Cols, inc: &Incident, name: &str, rows: &[usize], in_incident: &PlHashSet<u32>) -> Sources {
+fn sources(cols: &Cols, inc: &Incident, name: &str, rows: &[usize], in_incident: &RowSet) -> Sources {
     let before = rows.iter().copied().filter(|&i| cols.ts.get(i).is_some_and(|t| t < inc.start));
-    let normal = cols.requests_by_label(before.filter(|&i| !in_incident.contains(&(i as u32))));
+    let normal = cols.requests_by_label(before.filter(|&i| !in_incident.contains(i)));
     let abuse = cols.requests_by_label(inc.rows.iter().map(|&r| r as usize));
     let (nt, at) = (normal.values().sum::<f64>().max(1.0), abuse.values().sum::<f64>().max(1.0));
     let top = |m: &BTreeMap<String, f64>, k: usize| {
@@ -406,24 +458,24 @@ fn heatmap(
     name: &str,
     rows: &[usize],
     incidents: &[&Incident],
-    in_incident: &PlHashSet<u32>,
+    in_incident: &RowSet,
     cal: &WorkCalendar,
 ) -> Heatmap {
     let mut normal = vec![0.0; 168];
     let mut flagged = vec![false; 168];
-    let times: Vec<i64> = rows.iter().filter_map(|&i| cols.ts.get(i)).collect();
-    let weeks = match (times.first(), times.last()) {
+    let (first, last) = (rows.iter().find_map(|&i| cols.ts.get(i)), rows.iter().rev().find_map(|&i| cols.ts.get(i)));
+    let weeks = match (first, last) {
         (Some(a), Some(b)) => ((b - a) as f64 / (7.0 * 24.0 * HOUR as f64)).max(1.0),
         _ => 1.0,
     };
-    let key_incident_rows: PlHashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
+    let key_incident_rows = RowSet::of(incidents.iter().flat_map(|i| i.rows.iter().copied()));
     let mut clock = cal.clock();
     for &i in rows {
         let Some(t) = cols.ts.get(i) else { continue };
         let slot = clock.local(t).hour_of_week();
-        if key_incident_rows.contains(&(i as u32)) {
+        if key_incident_rows.contains(i) {
             flagged[slot] = true;
-        } else if !in_incident.contains(&(i as u32)) {
+        } else if !in_incident.contains(i) {
             normal[slot] += cols.requests(i) / weeks;
         }
     }
@@ -439,7 +491,7 @@ fn heatmap(
 }
 
 fn world(cols: &Cols, name: &str, rows: &[usize], incidents: &[&Incident]) -> Option<World> {
-    let incident_rows: PlHashSet<u32> = incidents.iter().flat_map(|i| i.rows.iter().copied()).collect();
+    let incident_rows = RowSet::of(incidents.iter().flat_map(|i| i.rows.iter().copied()));
     // Per place, the position of the first address found there and the requests.
     let places_of = |rows: Vec<usize>| {
         let mut places: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
@@ -449,8 +501,7 @@ fn world(cols: &Cols, name: &str, rows: &[usize], incidents: &[&Incident]) -> Op
         }
         places
     };
-    let (in_incidents, others): (Vec<usize>, Vec<usize>) =
-        rows.iter().partition(|&&i| incident_rows.contains(&(i as u32)));
+    let (in_incidents, others): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&i| incident_rows.contains(i));
     let (flagged, usual) = (places_of(in_incidents), places_of(others));
     if usual.is_empty() && flagged.is_empty() {
         return None;
@@ -474,7 +525,6 @@ fn world(cols: &Cols, name: &str, rows: &[usize], incidents: &[&Incident]) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enrich::geo_col;
 
     /// Labels are made per address: the same sums, in the same places, as row by row.
     #[test]
@@ -488,7 +538,8 @@ mod tests {
             geo_col::AS_ORG => [Some("Deutsche Telekom AG"), None, None, Some("Deutsche Telekom AG"), None, None],
         )
         .unwrap();
-        let cols = Cols::read(&(&df).into()).unwrap();
+        let ts = timestamps(&df).unwrap();
+        let cols = Cols::read(&(&df).into(), &ts).unwrap();
         assert_eq!(cols.by_address([5, 0, 1, 2, 3, 4]), vec![(5, 8.0), (0, 5.0), (2, 8.0)]);
         let by_label = cols.requests_by_label(0..6);
         let expected: BTreeMap<String, f64> = [
