@@ -179,6 +179,11 @@ impl Expander<'_> {
         (0..self.columns.len()).into_par_iter().map(|i| self.column(i, ids)).collect()
     }
 
+    /// How many addresses there are (ids `0..addresses()`).
+    pub fn addresses(&self) -> usize {
+        self.places.len()
+    }
+
     /// The names of the GeoIP columns, in the order they are written.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.columns.iter().map(|(name, _)| *name)

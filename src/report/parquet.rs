@@ -4,19 +4,22 @@
 //! Encoded here rather than through polars' `ParquetWriter` for speed on large frames: string
 //! columns with few distinct values (keys, user agents, GeoIP names) are dictionary-encoded
 //! from codes found by their Arrow views ([`crate::factor`]) instead of hashing every row's
-//! text, and every column of a row group is encoded and compressed in parallel. The file is
-//! what polars would write: the same Parquet types, the same Arrow schema in its metadata
+//! text, the GeoIP columns from the rows' address ids, and every column of a row group is
+//! encoded and compressed in parallel. One rule for every column of text or numbers: a
+//! dictionary when at most three quarters of its values are distinct; otherwise integers and
+//! times as deltas (event times and line numbers barely change from row to row), the rest
+//! plain. The file has the types polars writes, the same Arrow schema in its metadata
 //! (strings stay strings), zstd, statistics.
 
-use crate::enrich::{geo_col, Events, NO_ADDRESS};
+use crate::enrich::{geo_col, Events, Expander, NO_ADDRESS};
 use crate::error::{Error, Result};
-use crate::factor::{self, factorize_at_most, Factor};
+use crate::factor::{self, factorize_at_most};
 use polars::prelude::*;
-use polars_arrow::array::{DictionaryArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::array::{DictionaryArray, PrimitiveArray};
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_parquet::write::{
-    compress, fallible_streaming_iterator, get_dtype_encoding, to_parquet_schema, CompressedPage, CompressionOptions,
-    DynIter, DynStreamingIterator, Encoding, FileWriter, ParquetType, StatisticsOptions, Version, WriteOptions,
+    compress, fallible_streaming_iterator, to_parquet_schema, CompressedPage, CompressionOptions, DynIter,
+    DynStreamingIterator, Encoding, FileWriter, ParquetType, StatisticsOptions, Version, WriteOptions,
 };
 use rayon::prelude::*;
 
@@ -96,9 +99,10 @@ impl<W: std::io::Write> Writer<W> {
             !e.names().any(|name| frame.column(name).is_ok())
         });
         let Some(expander) = expander else { return self.write_expanded(events) };
-        // Each address's value of each GeoIP text column, as a code among its distinct values.
-        let by_address: Vec<Option<Factor<'_>>> =
-            (0..expander.names().count()).map(|i| expander.text_by_address(i).map(factor::factorize)).collect();
+        // Each address's value of each GeoIP column of text or numbers, as a code among its
+        // distinct values.
+        let by_address: Vec<Option<ByAddress>> =
+            (0..expander.names().count()).map(|i| ByAddress::of(&expander, i)).collect::<PolarsResult<_>>()?;
         // In the order of the schema: the frame's own columns, then the GeoIP ones.
         let own = frame.columns().iter().filter(|c| c.name() != geo_col::ADDRESS_ID).map(Job::Own);
         let jobs: Vec<Job<'_>> = own.chain((0..by_address.len()).map(Job::Geo)).collect();
@@ -112,16 +116,10 @@ impl<W: std::io::Write> Writer<W> {
                 .zip(&self.types)
                 .map(|(job, type_)| match *job {
                     Job::Own(column) => column_pages(column.slice(offset as i64, rows).as_materialized_series(), type_),
-                    Job::Geo(i) => {
-                        let array = match &by_address[i] {
-                            Some(codes) => address_dictionary(&id_values, codes)?,
-                            None => None,
-                        };
-                        match array {
-                            Some(array) => pages(array, type_, &[Encoding::RleDictionary]),
-                            None => column_pages(expander.column(i, &ids)?.as_materialized_series(), type_),
-                        }
-                    }
+                    Job::Geo(i) => match by_address[i].as_ref().and_then(|by| by.dictionary(&id_values)) {
+                        Some(dictionary) => pages(dictionary.array()?, type_, &[Encoding::RleDictionary]),
+                        None => column_pages(expander.column(i, &ids)?.as_materialized_series(), type_),
+                    },
                 })
                 .collect::<PolarsResult<_>>()?;
             self.write_group(rows, &columns)?;
@@ -176,19 +174,19 @@ enum Job<'a> {
 
 /// One column of a row group, encoded and compressed.
 fn column_pages(column: &Series, type_: &ParquetType) -> PolarsResult<Vec<CompressedPage>> {
+    let (array, encoding) = encoded(column)?;
+    pages(array, type_, &[encoding])
+}
+
+/// A column as the array it is written from and that array's encoding (the module's rule).
+fn encoded(column: &Series) -> PolarsResult<(ArrayRef, Encoding)> {
     let column = column.rechunk();
-    let (array, encodings) = match column.dtype() {
-        DataType::String => match dictionary(column.str()?)? {
-            Some(dict) => (dict, vec![Encoding::RleDictionary]),
-            None => (column.to_arrow(0, CompatLevel::newest()), vec![Encoding::Plain]),
-        },
-        _ => {
-            let array = column.to_arrow(0, CompatLevel::newest());
-            let encodings = get_dtype_encoding(array.dtype());
-            (array, encodings)
-        }
-    };
-    pages(array, type_, &encodings)
+    if let Some(dictionary) = Dictionary::of(&column)? {
+        return Ok((dictionary.array()?, Encoding::RleDictionary));
+    }
+    let encoding =
+        if column.dtype().to_physical().is_integer() { Encoding::DeltaBinaryPacked } else { Encoding::Plain };
+    Ok((column.to_arrow(0, CompatLevel::newest()), encoding))
 }
 
 /// An array encoded and compressed as the pages of one column.
@@ -203,61 +201,174 @@ fn pages(array: ArrayRef, type_: &ParquetType, encodings: &[Encoding]) -> Polars
     Ok(pages)
 }
 
-/// A string column as an Arrow dictionary array, or `None` when too many of its values are
-/// distinct for a dictionary to pay.
-fn dictionary(column: &StringChunked) -> PolarsResult<Option<ArrayRef>> {
-    // Mostly distinct in its first rows (paths, which carry ids), a column is mostly distinct
-    // in all: a prefix never repeats more than the whole. Telling it from them spares hashing
-    // three quarters of the column before giving up.
-    if column.len() > SAMPLE_ROWS {
-        let sample = column.slice(0, SAMPLE_ROWS);
-        if factorize_at_most(&sample, (SAMPLE_ROWS as f64 * DICTIONARY_MAX_SHARE) as usize).is_none() {
-            return Ok(None);
-        }
-    }
-    let max_distinct = (column.len() as f64 * DICTIONARY_MAX_SHARE) as usize;
-    let Some(f) = factorize_at_most(column, max_distinct) else { return Ok(None) };
-    dictionary_array(&f.codes, &f.values).map(Some)
+/// A column as codes into its distinct values: the Arrow dictionary array it is written as.
+struct Dictionary {
+    /// Per row: an index into `values`, or [`factor::NULL`].
+    codes: Vec<u32>,
+    /// The distinct values, in order of first appearance.
+    values: Series,
 }
 
-/// [`dictionary`] of a GeoIP text column, made from its rows' address ids (`ids`) and each
-/// address's code among the column's values (`by_address`) instead of the rows' text: the
-/// same array, by the same rule.
-fn address_dictionary(ids: &[u32], by_address: &Factor<'_>) -> PolarsResult<Option<ArrayRef>> {
-    let sample_max = (SAMPLE_ROWS as f64 * DICTIONARY_MAX_SHARE) as usize;
-    let max_distinct = (ids.len() as f64 * DICTIONARY_MAX_SHARE) as usize;
-    // The row group's code of each of the column's values, given in order of first appearance.
-    let mut local = vec![factor::NULL; by_address.values.len()];
-    let mut values: Vec<&str> = Vec::new();
-    let mut codes = Vec::with_capacity(ids.len());
-    for (row, &id) in ids.iter().enumerate() {
-        if row == SAMPLE_ROWS && values.len() > sample_max {
-            return Ok(None);
+impl Dictionary {
+    /// A column of text or numbers as a dictionary, or `None` when too many of its values are
+    /// distinct for one to pay (more than [`DICTIONARY_MAX_SHARE`] of the rows, or of the first
+    /// [`SAMPLE_ROWS`]) or it is of another type.
+    fn of(column: &Series) -> PolarsResult<Option<Self>> {
+        let limit = Limit::of(column.len());
+        let (codes, firsts) = match column.dtype() {
+            DataType::String => {
+                let column = column.str()?;
+                // Mostly distinct in its first rows (paths, which carry ids), a column is
+                // mostly distinct in all: a prefix never repeats more than the whole. Telling
+                // it from them spares hashing three quarters of the column before giving up.
+                if column.len() > SAMPLE_ROWS
+                    && factorize_at_most(&column.slice(0, SAMPLE_ROWS), limit.sample).is_none()
+                {
+                    return Ok(None);
+                }
+                let Some(f) = factorize_at_most(column, limit.whole) else { return Ok(None) };
+                let values = StringChunked::from_iter_values(column.name().clone(), f.values.into_iter());
+                return Ok(Some(Dictionary { codes: f.codes, values: values.into_series() }));
+            }
+            _ => match number_codes(column, limit)? {
+                Some(coded) => coded,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(Dictionary { codes, values: column.take_slice(&firsts)? }))
+    }
+
+    fn array(&self) -> PolarsResult<ArrayRef> {
+        let keys: PrimitiveArray<u32> = self.codes.iter().map(|&c| (c != factor::NULL).then_some(c)).collect();
+        let values = self.values.rechunk().to_arrow(0, CompatLevel::newest());
+        let dtype = ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(values.dtype().clone()), false);
+        Ok(DictionaryArray::try_new(dtype, keys, values)?.boxed())
+    }
+}
+
+/// The most distinct values a dictionary of `rows` rows may have: in all, and in the first
+/// [`SAMPLE_ROWS`].
+#[derive(Clone, Copy)]
+struct Limit {
+    whole: usize,
+    sample: usize,
+}
+
+impl Limit {
+    fn of(rows: usize) -> Self {
+        Limit {
+            whole: (rows as f64 * DICTIONARY_MAX_SHARE) as usize,
+            sample: (SAMPLE_ROWS as f64 * DICTIONARY_MAX_SHARE) as usize,
         }
-        let value = by_address.codes.get(id as usize).copied().unwrap_or(factor::NULL);
-        if value == factor::NULL {
+    }
+}
+
+/// A column of numbers (or times) as codes into its distinct values (by bits) and the row where
+/// each first appears; `None` past the `limit` or for another type.
+fn number_codes(column: &Series, limit: Limit) -> PolarsResult<Option<(Vec<u32>, Vec<IdxSize>)>> {
+    let physical = column.to_physical_repr();
+    Ok(match physical.dtype() {
+        DataType::Float64 => first_appearances(physical.f64()?, f64::to_bits, limit),
+        DataType::Float32 => first_appearances(physical.f32()?, |v| u64::from(v.to_bits()), limit),
+        DataType::Int64 => first_appearances(physical.i64()?, |v| v as u64, limit),
+        DataType::Int32 => first_appearances(physical.i32()?, |v| v as u64, limit),
+        DataType::Int16 => first_appearances(physical.i16()?, |v| v as u64, limit),
+        DataType::Int8 => first_appearances(physical.i8()?, |v| v as u64, limit),
+        DataType::UInt64 => first_appearances(physical.u64()?, |v| v, limit),
+        DataType::UInt32 => first_appearances(physical.u32()?, u64::from, limit),
+        DataType::UInt16 => first_appearances(physical.u16()?, u64::from, limit),
+        DataType::UInt8 => first_appearances(physical.u8()?, u64::from, limit),
+        _ => None,
+    })
+}
+
+/// Codes of a column's values by their bits (`bits`), in order of first appearance, and each
+/// value's first row; `None` past the `limit`.
+fn first_appearances<T: PolarsNumericType>(
+    column: &ChunkedArray<T>,
+    bits: impl Fn(T::Native) -> u64,
+    limit: Limit,
+) -> Option<(Vec<u32>, Vec<IdxSize>)> {
+    let mut codes = Vec::with_capacity(column.len());
+    let mut firsts: Vec<IdxSize> = Vec::new();
+    let mut by_bits: PlHashMap<u64, u32> = PlHashMap::default();
+    for (row, value) in column.iter().enumerate() {
+        if row == SAMPLE_ROWS && firsts.len() > limit.sample {
+            return None;
+        }
+        let Some(value) = value else {
             codes.push(factor::NULL);
             continue;
+        };
+        let code = *by_bits.entry(bits(value)).or_insert_with(|| {
+            firsts.push(row as IdxSize);
+            (firsts.len() - 1) as u32
+        });
+        if firsts.len() > limit.whole {
+            return None;
         }
-        let code = &mut local[value as usize];
-        if *code == factor::NULL {
-            *code = values.len() as u32;
-            values.push(by_address.values[value as usize]);
-            if values.len() > max_distinct {
-                return Ok(None);
-            }
-        }
-        codes.push(*code);
+        codes.push(code);
     }
-    dictionary_array(&codes, &values).map(Some)
+    Some((codes, firsts))
 }
 
-/// Codes into `values` ([`factor::NULL`] for none) as an Arrow dictionary array.
-fn dictionary_array(codes: &[u32], values: &[&str]) -> PolarsResult<ArrayRef> {
-    let keys: PrimitiveArray<u32> = codes.iter().map(|&c| (c != factor::NULL).then_some(c)).collect();
-    let values = Utf8ViewArray::from_slice_values(values);
-    let dtype = ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(ArrowDataType::Utf8View), false);
-    Ok(DictionaryArray::try_new(dtype, keys, Box::new(values))?.boxed())
+/// Each address's value of a GeoIP column of text or numbers, as a code among the column's
+/// distinct values: a row group's dictionary is made from its rows' address ids instead of
+/// the column made whole.
+struct ByAddress {
+    /// Per address id: an index into `values`, or [`factor::NULL`].
+    codes: Vec<u32>,
+    values: Series,
+}
+
+impl ByAddress {
+    /// GeoIP column `i`'s values by address (`None` for flags, which are written plain).
+    fn of(expander: &Expander<'_>, i: usize) -> PolarsResult<Option<Self>> {
+        if let Some(text) = expander.text_by_address(i) {
+            let f = factor::factorize(text);
+            let values = StringChunked::from_iter_values(text.name().clone(), f.values.into_iter());
+            return Ok(Some(ByAddress { codes: f.codes, values: values.into_series() }));
+        }
+        let ids = UInt32Chunked::from_vec("id".into(), (0..expander.addresses() as u32).collect());
+        let column = expander.column(i, &ids)?.take_materialized_series();
+        let unlimited = Limit { whole: usize::MAX, sample: usize::MAX };
+        Ok(match number_codes(&column, unlimited)? {
+            Some((codes, firsts)) => Some(ByAddress { codes, values: column.take_slice(&firsts)? }),
+            None => None,
+        })
+    }
+
+    /// [`Dictionary::of`] the column of rows with the addresses `ids`, by the same rule (the
+    /// same array), or `None`.
+    fn dictionary(&self, ids: &[u32]) -> Option<Dictionary> {
+        let limit = Limit::of(ids.len());
+        // The row group's code of each of the column's values, given in order of first
+        // appearance, and the values so given.
+        let mut local = vec![factor::NULL; self.values.len()];
+        let mut picked: Vec<IdxSize> = Vec::new();
+        let mut codes = Vec::with_capacity(ids.len());
+        for (row, &id) in ids.iter().enumerate() {
+            if row == SAMPLE_ROWS && picked.len() > limit.sample {
+                return None;
+            }
+            let value = self.codes.get(id as usize).copied().unwrap_or(factor::NULL);
+            if value == factor::NULL {
+                codes.push(factor::NULL);
+                continue;
+            }
+            let code = &mut local[value as usize];
+            if *code == factor::NULL {
+                *code = picked.len() as u32;
+                picked.push(value as IdxSize);
+                if picked.len() > limit.whole {
+                    return None;
+                }
+            }
+            codes.push(*code);
+        }
+        let values = self.values.take_slice(&picked).ok()?;
+        Some(Dictionary { codes, values })
+    }
 }
 
 #[cfg(test)]
@@ -278,6 +389,7 @@ mod tests {
             "many" => (0..n).map(|i| format!("/items/{i}")).collect::<Vec<_>>(),
             "status" => (0..n).map(|i| (i % 5 != 0).then_some(200 + (i % 3) as i32)).collect::<Vec<_>>(),
             "lat" => (0..n).map(|i| i as f64 / 3.0).collect::<Vec<_>>(),
+            "accuracy" => (0..n).map(|i| (i % 9 != 0).then_some((i % 40) as f64 / 3.0)).collect::<Vec<_>>(),
             "flag" => (0..n).map(|i| (i % 11 != 0).then_some(i % 2 == 0)).collect::<Vec<_>>(),
             "line" => (0..n as u64).collect::<Vec<_>>(),
         )
@@ -297,7 +409,7 @@ mod tests {
         assert!(read(theirs).equals_missing(&back));
     }
 
-    /// GeoIP text columns dictionary-encoded from the rows' address ids give the very file of
+    /// GeoIP columns of text and numbers dictionary-encoded from the rows' address ids give the very file of
     /// the columns made whole (`write_expanded`), whichever way the rule goes: a dictionary
     /// across row groups, plain for mostly distinct values, plain for a mostly distinct first
     /// 8,192 rows.
@@ -312,6 +424,10 @@ mod tests {
                     city: (i % 50 != 0).then(|| format!("city {i}")),
                     network: Some(format!("10.{}.0.0/16", i % 250)),
                     asn: Some(i),
+                    // Few distinct, zero of both signs among them; and distinct for every address.
+                    latitude: (i % 7 != 3).then(|| if i % 60 == 31 { -0.0 } else { (i % 60) as f64 * 1.5 - 45.0 }),
+                    longitude: Some(f64::from(i) / 3.0),
+                    accuracy_km: (i % 11 != 0).then_some((i % 5) as u16 * 100),
                     ..Default::default()
                 })
             })
@@ -333,6 +449,57 @@ mod tests {
             let (direct, whole) = (direct.finish().unwrap(), whole.finish().unwrap());
             assert!(direct == whole, "{case}: the files differ");
             assert!(read(direct).equals_missing(&events.materialised().unwrap()), "{case}");
+        }
+    }
+
+    /// Text and numbers with few distinct values get a dictionary, integers and times with
+    /// many are written as deltas, the rest plain.
+    #[test]
+    fn encodings_follow_the_rule() {
+        let n = 20_000;
+        let time = Int64Chunked::from_vec("t".into(), (0..n as i64).map(|i| 1_790_000_000_000_000 + i * 997).collect())
+            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+            .into_series();
+        let cases = [
+            ("event times", time, Encoding::DeltaBinaryPacked),
+            ("line numbers", Series::new("l".into(), (1..=n as u64).collect::<Vec<_>>()), Encoding::DeltaBinaryPacked),
+            (
+                "few floats",
+                Series::new("f".into(), (0..n).map(|i| (i % 40) as f64 / 3.0).collect::<Vec<_>>()),
+                Encoding::RleDictionary,
+            ),
+            (
+                "many floats",
+                Series::new("f".into(), (0..n).map(|i| i as f64 / 3.0).collect::<Vec<_>>()),
+                Encoding::Plain,
+            ),
+            (
+                "few integers",
+                Series::new("s".into(), (0..n).map(|i| 200 + (i % 3) as i32).collect::<Vec<_>>()),
+                Encoding::RleDictionary,
+            ),
+            (
+                "few texts",
+                Series::new("a".into(), (0..n).map(|i| ["x", "y"][i % 2]).collect::<Vec<_>>()),
+                Encoding::RleDictionary,
+            ),
+            (
+                "many texts",
+                Series::new("p".into(), (0..n).map(|i| format!("/items/{i}")).collect::<Vec<_>>()),
+                Encoding::Plain,
+            ),
+            ("flags", Series::new("b".into(), (0..n).map(|i| i % 2 == 0).collect::<Vec<_>>()), Encoding::Plain),
+            // Distinct in the first 8,192 rows, then one value: judged by its first rows.
+            (
+                "distinct first rows",
+                Series::new("d".into(), (0..n).map(|i| i.min(SAMPLE_ROWS) as f64).collect::<Vec<_>>()),
+                Encoding::Plain,
+            ),
+        ];
+        for (case, column, expected) in cases {
+            let (array, encoding) = encoded(&column).unwrap();
+            assert_eq!(encoding, expected, "{case}");
+            assert_eq!(array.len(), n, "{case}");
         }
     }
 
