@@ -211,6 +211,40 @@ impl<'a, T: PolarsNumericType> Numbers<'a, T> {
     }
 }
 
+/// Each row's source address as a code that the rows of one address share: the frame's
+/// address ids where the GeoIP answers are kept per address, else codes of the address text.
+/// Per-address work (parsing, labels, places) is then done once per code.
+pub struct AddressCodes<'a> {
+    /// Per row: a code below `count`, or [`crate::factor::NULL`] for a row without an address.
+    pub codes: std::borrow::Cow<'a, [u32]>,
+    pub count: usize,
+}
+
+impl<'a> AddressCodes<'a> {
+    pub fn of(events: &Events<'a>) -> PolarsResult<Self> {
+        let frame = events.frame();
+        let ids = frame.column(crate::enrich::geo_col::ADDRESS_ID).ok().and_then(|c| c.u32().ok()?.cont_slice().ok());
+        Ok(match (ids, events.places()) {
+            (Some(ids), Some(places)) => AddressCodes { codes: ids.into(), count: places.len() },
+            _ => {
+                let f = crate::factor::factorize(frame.column(col::SOURCE_IP)?.str()?);
+                AddressCodes { count: f.values.len(), codes: f.codes.into() }
+            }
+        })
+    }
+
+    /// No addresses: every row without one.
+    pub fn none() -> AddressCodes<'static> {
+        AddressCodes { codes: std::borrow::Cow::Borrowed(&[]), count: 0 }
+    }
+
+    /// Row `i`'s address code; `None` for a row without an address.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<u32> {
+        self.codes.get(i).copied().filter(|&c| (c as usize) < self.count)
+    }
+}
+
 /// How explanations name a key: its label and hint (`prod-bot (…9f3c)`), or the credential.
 pub fn key_name(key: &str, label: Option<&str>, hint: Option<&str>) -> String {
     let hint = hint.map(|h| format!(" ({h})")).unwrap_or_default();

@@ -14,7 +14,7 @@
 use super::calendar::WorkCalendar;
 use super::stats::{bonferroni, format_p, mad, median, upper_tail};
 use super::unfamiliar::prefix_of;
-use super::{timestamps_ref, Detection, Detector, Events, Finding, KeyRows, Note, Numbers, Severity};
+use super::{timestamps_ref, AddressCodes, Detection, Detector, Events, Finding, KeyRows, Note, Numbers, Severity};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::{duration, thousands};
@@ -80,12 +80,12 @@ impl RateConfig {
 /// analysts tuning thresholds.
 pub fn baseline_frame(events: &DataFrame, keys: &[KeyRows<'_>], config: &RateConfig) -> Result<DataFrame> {
     let err = |source| Error::Frame { context: "building the baseline table", source };
-    let cols = Cols::read(events).map_err(err)?;
+    let no_addresses = AddressCodes::none();
+    let cols = Cols::read(events, &no_addresses).map_err(err)?;
     let (mut key, mut start, mut width, mut observed, mut expected, mut upper, mut pv, mut flagged) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for k in keys {
-        let times: Vec<i64> = k.rows.iter().filter_map(|&i| cols.ts.get(i)).collect();
-        let (Some(&first), Some(&last)) = (times.first(), times.last()) else { continue };
+        let Some((first, last)) = cols.first_last(&k.rows) else { continue };
         let w = config.main_width(&cols, k, first, last);
         let series = RateSeries::compute(&cols, &k.rows, first, last, w, Measure::Requests, config);
         let threshold = bonferroni(config.alpha, series.expected.iter().filter(|e| e.is_some()).count());
@@ -187,21 +187,29 @@ struct Cols<'a> {
     count: Numbers<'a, Int64Type>,
     status: Numbers<'a, Int32Type>,
     ip: &'a StringChunked,
+    address: &'a AddressCodes<'a>,
     bytes: Numbers<'a, Int64Type>,
     /// The current key's median response size (bytes per request-equivalent).
     byte_unit: f64,
 }
 
 impl<'a> Cols<'a> {
-    fn read(events: &'a DataFrame) -> PolarsResult<Self> {
+    fn read(events: &'a DataFrame, address: &'a AddressCodes<'a>) -> PolarsResult<Self> {
         Ok(Cols {
             ts: Numbers::of(timestamps_ref(events)?),
             count: Numbers::of(events.column(col::COUNT)?.i64()?),
             status: Numbers::of(events.column(col::STATUS)?.i32()?),
             ip: events.column(col::SOURCE_IP)?.str()?,
+            address,
             bytes: Numbers::of(events.column(col::BYTES)?.i64()?),
             byte_unit: 1.0,
         })
+    }
+
+    /// The first and last time of rows in time order.
+    fn first_last(&self, rows: &[usize]) -> Option<(i64, i64)> {
+        let first = rows.iter().find_map(|&i| self.ts.get(i))?;
+        Some((first, rows.iter().rev().find_map(|&i| self.ts.get(i))?))
     }
 }
 
@@ -319,9 +327,10 @@ pub fn request_series(
     width_minutes: i64,
     config: &RateConfig,
 ) -> Result<RateSeries> {
-    let cols = Cols::read(events).map_err(|source| Error::Frame { context: "computing a request series", source })?;
-    let times: Vec<i64> = rows.iter().filter_map(|&i| cols.ts.get(i)).collect();
-    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+    let no_addresses = AddressCodes::none();
+    let cols = Cols::read(events, &no_addresses)
+        .map_err(|source| Error::Frame { context: "computing a request series", source })?;
+    let Some((first, last)) = cols.first_last(rows) else {
         return Ok(RateSeries { start: 0, width_minutes, observed: Vec::new(), expected: Vec::new() });
     };
     Ok(RateSeries::compute(&cols, rows, first, last, width_minutes, Measure::Requests, config))
@@ -344,7 +353,8 @@ impl Detector for RateSpike {
 
     fn detect_keys(&self, events: &Events<'_>, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let err = |source| Error::Frame { context: "reading events for the rate-spike detector", source };
-        let cols = Cols::read(events).map_err(err)?;
+        let addresses = AddressCodes::of(events).map_err(err)?;
+        let cols = Cols::read(events, &addresses).map_err(err)?;
         // Keys are independent: judged in parallel, merged in key order.
         let per_key: Vec<Detection> = keys
             .par_iter()
@@ -369,8 +379,7 @@ impl Detector for RateSpike {
 impl RateSpike {
     fn detect_key(&self, cols: &Cols, k: &KeyRows, out: &mut Detection) {
         let cfg = &self.config;
-        let times: Vec<i64> = k.rows.iter().filter_map(|&i| cols.ts.get(i)).collect();
-        let (Some(&first), Some(&last)) = (times.first(), times.last()) else { return };
+        let Some((first, last)) = cols.first_last(&k.rows) else { return };
         if ((last - first) as f64) < cfg.min_history_days * DAY as f64 {
             out.notes.push(Note {
                 detector: NAME,
@@ -392,11 +401,11 @@ impl RateSpike {
         // When each network (/24, /48) was first used by this key: rows are in time order, so
         // only each address's first row matters.
         let mut first_seen: PlHashMap<String, i64> = PlHashMap::default();
-        let mut addresses: PlHashSet<&str> = PlHashSet::default();
+        let mut addresses: PlHashSet<u32> = PlHashSet::default();
         for &i in &k.rows {
-            let (Some(text), Some(t)) = (cols.ip.get(i), cols.ts.get(i)) else { continue };
-            if addresses.insert(text) {
-                if let Ok(ip) = text.parse::<IpAddr>() {
+            let (Some(address), Some(t)) = (cols.address.get(i), cols.ts.get(i)) else { continue };
+            if addresses.insert(address) {
+                if let Some(ip) = cols.ip.get(i).and_then(|text| text.parse::<IpAddr>().ok()) {
                     first_seen.entry(prefix_of(ip)).or_insert(t);
                 }
             }
@@ -598,16 +607,29 @@ impl RateSpike {
             .filter(|&i| s.measure.value(cols, i) > 0.0)
             .collect();
         // Which of those requests came from networks the key had used well before the spike?
-        let known = |i: usize| {
-            cols.ip
-                .get(i)
-                .and_then(|ip| ip.parse::<IpAddr>().ok())
-                .and_then(|ip| first_seen.get(&prefix_of(ip)))
-                .is_some_and(|seen| *seen < from - USUAL_AFTER)
-        };
-        let weight = |i: usize| s.measure.value(cols, i);
-        let known_requests: f64 = in_spike.iter().filter(|&&i| known(i)).map(|&i| weight(i)).sum();
-        let new_requests: f64 = in_spike.iter().filter(|&&i| !known(i)).map(|&i| weight(i)).sum();
+        // Answered once per address.
+        let mut known_by_address: PlHashMap<Option<u32>, bool> = PlHashMap::default();
+        let known: Vec<bool> = in_spike
+            .iter()
+            .map(|&i| {
+                *known_by_address.entry(cols.address.get(i)).or_insert_with(|| {
+                    cols.ip
+                        .get(i)
+                        .and_then(|ip| ip.parse::<IpAddr>().ok())
+                        .and_then(|ip| first_seen.get(&prefix_of(ip)))
+                        .is_some_and(|seen| *seen < from - USUAL_AFTER)
+                })
+            })
+            .collect();
+        let (mut known_requests, mut new_requests) = (0.0, 0.0);
+        for (&i, &known) in in_spike.iter().zip(&known) {
+            let weight = s.measure.value(cols, i);
+            if known {
+                known_requests += weight;
+            } else {
+                new_requests += weight;
+            }
+        }
         let excess = s.observed - s.expected;
         // Amounts as people read them: requests, or bytes.
         let quantity = |v: f64| match s.measure {
@@ -620,7 +642,7 @@ impl RateSpike {
         let known_normal = known_requests < cfg.min_ratio * s.expected || known_requests - s.expected < cfg.min_excess;
         let (rows, source_note, from_known_only) = if known_normal && new_requests > 0.0 {
             (
-                in_spike.iter().copied().filter(|&i| !known(i)).collect::<Vec<_>>(),
+                in_spike.iter().zip(&known).filter(|(_, &known)| !known).map(|(&i, _)| i).collect::<Vec<_>>(),
                 format!("; {} of them from networks the key never used before", quantity(new_requests)),
                 false,
             )

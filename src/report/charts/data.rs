@@ -8,16 +8,14 @@ use super::{render, slug, Rendered};
 use crate::detect::calendar::WorkCalendar;
 use crate::detect::incident::Incident;
 use crate::detect::rate::{request_series, RateConfig};
-use crate::detect::{timestamps, KeyRows, Numbers};
-use crate::enrich::{geo_col, Events, GeoColumns};
+use crate::detect::{timestamps, AddressCodes, KeyRows, Numbers};
+use crate::enrich::{Events, GeoColumns};
 use crate::error::{Error, Result};
-use crate::factor;
 use crate::schema::col;
 use crate::text::thousands;
 use chrono::DateTime;
 use polars::prelude::*;
 use rayon::prelude::*;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Incidents that get charts (the most severe first); the rest are in the tables only.
@@ -29,11 +27,8 @@ struct Cols<'a> {
     ts: Numbers<'a, Int64Type>,
     count: Numbers<'a, Int64Type>,
     ip: &'a StringChunked,
-    /// Per row: its address, as a code shared by the rows of one address ([`factor::NULL`] for
-    /// none). A row's GeoIP answers, and so its source label and place, are its address's.
-    address: Cow<'a, [u32]>,
-    /// How many address codes there are.
-    addresses: usize,
+    /// A row's GeoIP answers, and so its source label and place, are its address's.
+    address: AddressCodes<'a>,
     geo: GeoColumns<'a>,
 }
 
@@ -42,21 +37,11 @@ impl<'a> Cols<'a> {
     fn read(events: &Events<'a>, ts: &'a Int64Chunked) -> PolarsResult<Self> {
         let frame = events.frame();
         let ip = frame.column(col::SOURCE_IP)?.str()?;
-        // The rows' address ids where the answers are kept per address, else codes of the text.
-        let ids = frame.column(geo_col::ADDRESS_ID).ok().and_then(|c| c.u32().ok()?.cont_slice().ok());
-        let (address, addresses) = match (ids, events.places()) {
-            (Some(ids), Some(places)) => (Cow::Borrowed(ids), places.len()),
-            _ => {
-                let f = factor::factorize(ip);
-                (Cow::Owned(f.codes), f.values.len())
-            }
-        };
         Ok(Cols {
             ts: Numbers::of(ts),
             count: Numbers::of(frame.column(col::COUNT)?.i64()?),
             ip,
-            address,
-            addresses,
+            address: AddressCodes::of(events)?,
             geo: events.geo(),
         })
     }
@@ -79,19 +64,16 @@ impl<'a> Cols<'a> {
         }
     }
 
-    /// Row `i`'s address code, `addresses` for rows without one.
+    /// Row `i`'s address code, one past the last for rows without one.
     fn address_of(&self, i: usize) -> usize {
-        match self.address.get(i) {
-            Some(&code) if (code as usize) < self.addresses => code as usize,
-            _ => self.addresses,
-        }
+        self.address.get(i).map_or(self.address.count, |c| c as usize)
     }
 
     /// The distinct addresses of `rows` in order of first appearance, each as its first row
     /// and the requests of all its rows: labels and places are made once per address instead
     /// of once per row.
     fn by_address(&self, rows: impl IntoIterator<Item = usize>) -> Vec<(usize, f64)> {
-        let mut index = vec![u32::MAX; self.addresses + 1];
+        let mut index = vec![u32::MAX; self.address.count + 1];
         let mut addresses: Vec<(usize, f64)> = Vec::new();
         for i in rows {
             let at = &mut index[self.address_of(i)];
@@ -525,6 +507,7 @@ fn world(cols: &Cols, name: &str, rows: &[usize], incidents: &[&Incident]) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::enrich::geo_col;
 
     /// Labels are made per address: the same sums, in the same places, as row by row.
     #[test]
