@@ -137,8 +137,18 @@ impl Arena {
             });
         }
         let validity = (valid.unset_bits() > 0).then(|| valid.into());
-        let array =
-            Utf8ViewArray::try_new(ArrowDataType::Utf8View, views.into(), Buffer::from(vec![buffer]), validity)?;
+        // SAFETY: every view is of a whole value of the arena, which is a `String` (so valid
+        // UTF-8 that the value's ends fall on character boundaries of) and is the one buffer.
+        // Checking that again would read every row's text.
+        let array = unsafe {
+            Utf8ViewArray::new_unchecked_unknown_md(
+                ArrowDataType::Utf8View,
+                views.into(),
+                Buffer::from(vec![buffer]),
+                validity,
+                None,
+            )
+        };
         Ok(StringChunked::with_chunk(name.into(), array).into_series().into_column())
     }
 }
@@ -1044,20 +1054,61 @@ pub(crate) fn dictionary<'a>(values: impl Iterator<Item = Option<&'a str>>) -> S
     StringChunked::from_iter_options(PlSmallStr::EMPTY, values)
 }
 
-/// The column whose row `r` is `dictionary[ids[r]]` (null for `None`). Strings are not copied:
-/// the rows are views into the dictionary's buffers.
+/// The column whose row `r` is `dictionary[ids[r]]` (null for `None` or an id out of range).
+/// Strings are not copied: each row is a copy of its value's view into the dictionary's
+/// buffers, made straight from the ids.
 pub(crate) fn gather(
     dictionary: &StringChunked,
     name: &str,
     ids: impl Iterator<Item = Option<u32>>,
 ) -> PolarsResult<Column> {
-    let idx = IdxCa::from_iter_options(PlSmallStr::EMPTY, ids.map(|i| i.map(|i| i as IdxSize)));
-    Ok(dictionary.take(&idx)?.with_name(name.into()).into_series().into_column())
+    use polars_arrow::array::{Array, Utf8ViewArray, View};
+    use polars_arrow::bitmap::MutableBitmap;
+    let dictionary = dictionary.rechunk();
+    let Some(values) = dictionary.downcast_iter().next() else {
+        return Ok(StringChunked::full_null(name.into(), ids.count()).into_series().into_column());
+    };
+    let (lower, _) = ids.size_hint();
+    let (mut views, mut valid) = (Vec::with_capacity(lower), MutableBitmap::with_capacity(lower));
+    for id in ids {
+        let view = id.map(|id| id as usize).filter(|&id| id < values.len() && values.is_valid(id));
+        valid.push(view.is_some());
+        views.push(view.map_or_else(View::default, |id| values.views()[id]));
+    }
+    let validity = (valid.unset_bits() > 0).then(|| valid.into());
+    // SAFETY: every view is a valid value's view of `values`, with the same buffers.
+    let array = unsafe {
+        Utf8ViewArray::new_unchecked_unknown_md(
+            ArrowDataType::Utf8View,
+            views.into(),
+            values.data_buffers().clone(),
+            validity,
+            Some(values.total_buffer_len()),
+        )
+    };
+    Ok(StringChunked::with_chunk(name.into(), array).into_series().into_column())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows are the dictionary's values by id; no id, an id past the end and a missing value
+    /// are nulls; a dictionary in several chunks reads as one.
+    #[test]
+    fn gather_reads_values_by_id() {
+        let long = "a value longer than twelve bytes, kept in a buffer";
+        let mut dict = dictionary([Some("short"), None].into_iter());
+        dict.append(&dictionary([Some(long)].into_iter())).unwrap();
+        assert!(dict.chunks().len() > 1);
+        let ids = [Some(2), Some(0), None, Some(1), Some(7), Some(2)];
+        let column = gather(&dict, "x", ids.into_iter()).unwrap();
+        let got: Vec<Option<&str>> = column.str().unwrap().iter().collect();
+        assert_eq!(got, [Some(long), Some("short"), None, None, None, Some(long)]);
+        assert_eq!(column.name().as_str(), "x");
+        let empty = gather(&dictionary(std::iter::empty()), "y", [Some(0), None].into_iter()).unwrap();
+        assert_eq!(empty.null_count(), 2);
+    }
 
     #[test]
     fn ip_forms() {
