@@ -11,7 +11,7 @@ pub mod state;
 
 use crate::detect::incident::{endpoint, Incident};
 use crate::detect::unfamiliar::prefix_of;
-use crate::detect::{KeyRows, Severity};
+use crate::detect::{KeyRows, Severity, Strings};
 use crate::enrich::geo_col;
 use crate::error::{Error, Result};
 use crate::ingest::{self, Progress};
@@ -232,10 +232,10 @@ fn brief(i: &Incident) -> IncidentBrief {
 fn keep_lines(ingested: &mut ingest::Ingested, file: &str, after: u64, upto: u64) -> Result<()> {
     let wanted = |line: u64| line > after && line <= upto;
     let events = &ingested.events;
-    let files = events.column(col::SOURCE_FILE).and_then(|c| c.str().cloned()).map_err(frame_err("skipping lines"))?;
+    let files = events.column(col::SOURCE_FILE).and_then(Strings::of).map_err(frame_err("skipping lines"))?;
     let lines = events.column(col::SOURCE_LINE).and_then(|c| c.u64().cloned()).map_err(frame_err("skipping lines"))?;
     let keep: BooleanChunked =
-        files.iter().zip(lines.iter()).map(|(f, l)| f != Some(file) || l.is_some_and(wanted)).collect();
+        lines.iter().enumerate().map(|(i, l)| files.get(i) != Some(file) || l.is_some_and(wanted)).collect();
     let dropped = keep.iter().filter(|k| *k == Some(false)).count() as u64;
     ingested.events = events.filter(&keep).map_err(frame_err("skipping lines"))?;
     ingested.addresses = None;
@@ -272,9 +272,10 @@ fn usage(events: &DataFrame, before: &[ingest::CredentialUsage]) -> Result<Vec<i
 fn last_lines(ingested: &ingest::Ingested) -> Result<std::collections::HashMap<String, u64>> {
     let mut last: std::collections::HashMap<String, u64> = Default::default();
     let events = &ingested.events;
-    let files = events.column(col::SOURCE_FILE).and_then(|c| c.str().cloned()).map_err(frame_err("counting lines"))?;
+    let files = events.column(col::SOURCE_FILE).and_then(Strings::of).map_err(frame_err("counting lines"))?;
     let lines = events.column(col::SOURCE_LINE).and_then(|c| c.u64().cloned()).map_err(frame_err("counting lines"))?;
-    for (f, l) in files.iter().zip(lines.iter()) {
+    for (i, l) in lines.iter().enumerate() {
+        let f = files.get(i);
         if let (Some(f), Some(l)) = (f, l) {
             let e = last.entry(f.to_string()).or_default();
             *e = (*e).max(l);
@@ -367,12 +368,12 @@ fn retained(all: &DataFrame, new: &[bool], retain_days: u32) -> Result<DataFrame
     kept.filter(&keep).map_err(&err)
 }
 
-fn get(c: &Option<StringChunked>, i: usize) -> Option<&str> {
+fn get<'a>(c: &Option<Strings<'a>>, i: usize) -> Option<&'a str> {
     c.as_ref().and_then(|c| c.get(i))
 }
 
 /// The distinct values of a text column on some rows.
-fn distinct<'a>(c: &'a Option<StringChunked>, rows: &[usize]) -> HashSet<&'a str> {
+fn distinct<'a>(c: &Option<Strings<'a>>, rows: &[usize]) -> HashSet<&'a str> {
     rows.iter().filter_map(|&i| get(c, i)).collect()
 }
 
@@ -384,7 +385,7 @@ fn digests(history: &DataFrame) -> Result<Vec<CredentialDigest>> {
     let err = frame_err("summarising the audit history");
     let keys: Vec<KeyRows<'_>> = crate::detect::rows_by_key(history).map_err(&err)?;
     let ts = crate::detect::timestamps(history).map_err(&err)?;
-    let text = |name: &str| history.column(name).ok().and_then(|c| c.str().ok().cloned());
+    let text = |name: &str| Strings::of_frame(history, name).ok().flatten();
     let (ip, label, hint) = (text(col::SOURCE_IP), text(col::CREDENTIAL_LABEL), text(col::CREDENTIAL_HINT));
     let (network, country) = (text(geo_col::NETWORK), text(geo_col::COUNTRY));
     let asn = history.column(geo_col::ASN).ok().and_then(|c| c.i64().ok().cloned());

@@ -5,10 +5,9 @@
 //! keeps its severity, whose scale already caps weak signals at `low`; agreeing detectors raise
 //! it.
 
-use super::{Events, Finding, Severity};
+use super::{Events, Finding, Severity, Strings};
 use crate::error::{Error, Result};
 use crate::schema::col;
-use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Findings of one key closer than this (µs) belong to one incident.
@@ -120,7 +119,7 @@ pub fn id(n: usize) -> String {
 /// Groups findings into incidents, most severe first (ties by start time).
 pub fn build(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<Incident>> {
     let err = |source| Error::Frame { context: "building incidents", source };
-    let text = |n: &str| events.column(n).ok().and_then(|c| c.str().ok().cloned());
+    let text = |n: &str| Strings::of_frame(events, n).ok().flatten();
     let ts = super::timestamps(events).map_err(err)?;
     let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?;
     let bytes = events.column(col::BYTES).and_then(|c| c.i64().cloned()).map_err(err)?;
@@ -128,7 +127,7 @@ pub fn build(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<Incident>>
         (text(col::SOURCE_IP), text(col::PATH), text(col::CREDENTIAL_LABEL), text(col::CREDENTIAL_HINT));
     let user_agent = text(col::USER_AGENT);
     let geo = events.geo();
-    let get = |c: &Option<StringChunked>, i: usize| c.as_ref().and_then(|c| c.get(i)).map(str::to_string);
+    let get = |c: &Option<Strings>, i: usize| c.as_ref().and_then(|c| c.get(i)).map(str::to_string);
 
     // Group per key: findings sorted by start, merged while they overlap or follow within GAP.
     // A known client's use of a rotated key is an incident of its own (a service to update),
@@ -260,6 +259,7 @@ pub fn report_order(a: &Incident, b: &Incident) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polars::prelude::*;
 
     #[test]
     fn severity_rule() {

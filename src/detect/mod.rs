@@ -245,6 +245,38 @@ impl<'a> AddressCodes<'a> {
     }
 }
 
+/// A text column read row by row. A constant column (one value for every row: the file of a
+/// single input, a label no key has) is kept as that value ([`Column::new_scalar`]) and read
+/// without being made whole.
+#[derive(Clone, Copy)]
+pub enum Strings<'a> {
+    Column(&'a StringChunked),
+    Constant(Option<&'a str>),
+}
+
+impl<'a> Strings<'a> {
+    pub fn of(column: &'a Column) -> PolarsResult<Self> {
+        match column.as_scalar_column() {
+            Some(c) if c.dtype() == &DataType::String => Ok(Strings::Constant(c.scalar().value().get_str())),
+            _ => Ok(Strings::Column(column.str()?)),
+        }
+    }
+
+    /// The column `name` of `frame`, if it has one.
+    pub fn of_frame(frame: &'a DataFrame, name: &str) -> PolarsResult<Option<Self>> {
+        frame.column(name).ok().map(Strings::of).transpose()
+    }
+
+    /// The value of row `i`; `None` when it is missing.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Strings::Column(c) => c.get(i),
+            Strings::Constant(v) => *v,
+        }
+    }
+}
+
 /// How explanations name a key: its label and hint (`prod-bot (…9f3c)`), or the credential.
 pub fn key_name(key: &str, label: Option<&str>, hint: Option<&str>) -> String {
     let hint = hint.map(|h| format!(" ({h})")).unwrap_or_default();
@@ -263,8 +295,8 @@ pub struct KeyRows<'a> {
 /// The events of each key, keys sorted (the frame is sorted by time, so rows are in time order).
 pub fn rows_by_key(events: &DataFrame) -> PolarsResult<Vec<KeyRows<'_>>> {
     let cred = crate::factor::factorize(events.column(col::CREDENTIAL)?.str()?);
-    let label = events.column(col::CREDENTIAL_LABEL).ok().and_then(|c| c.str().ok());
-    let hint = events.column(col::CREDENTIAL_HINT).ok().and_then(|c| c.str().ok());
+    let label = Strings::of_frame(events, col::CREDENTIAL_LABEL).ok().flatten();
+    let hint = Strings::of_frame(events, col::CREDENTIAL_HINT).ok().flatten();
     let mut rows: Vec<Vec<usize>> = vec![Vec::new(); cred.values.len()];
     for (i, &c) in cred.codes.iter().enumerate() {
         if c != crate::factor::NULL {

@@ -4,7 +4,7 @@
 //! the old key and will break, or was itself compromised).
 
 use super::incident::KNOWN_CLIENT_AFTER_ROTATION;
-use super::{timestamps, Detection, Detector, Events, Finding, KeyRows, Numbers, Severity};
+use super::{timestamps, Detection, Detector, Events, Finding, KeyRows, Numbers, Severity, Strings};
 use crate::error::{Error, Result};
 use crate::factor::{factorize, Factor, NULL};
 use crate::schema::col;
@@ -44,7 +44,7 @@ impl Detector for Rotation {
         let err = |source| Error::Frame { context: "reading events for the rotation check", source };
         let ts = timestamps(events).map_err(err)?;
         let ts = Numbers::of(&ts);
-        let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(err)?;
+        let label = events.column(col::CREDENTIAL_LABEL).and_then(Strings::of).map_err(err)?;
         let count = Numbers::of(events.column(col::COUNT).and_then(|c| c.i64()).map_err(err)?);
         let ua = events.column(col::USER_AGENT).and_then(|c| c.str().cloned()).map_err(err)?;
         let networks = Networks::of(events).map_err(err)?;
@@ -182,8 +182,8 @@ pub fn late_clients(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<Lat
     let ip = events.column(col::SOURCE_IP).and_then(|c| c.str()).map_err(err)?;
     let ua = events.column(col::USER_AGENT).and_then(|c| c.str()).map_err(err)?;
     let count = Numbers::of(events.column(col::COUNT).and_then(|c| c.i64()).map_err(err)?);
-    let label = events.column(col::CREDENTIAL_LABEL).and_then(|c| c.str().cloned()).map_err(err)?;
-    let hint = events.column(col::CREDENTIAL_HINT).and_then(|c| c.str().cloned()).map_err(err)?;
+    let label = events.column(col::CREDENTIAL_LABEL).and_then(Strings::of).map_err(err)?;
+    let hint = events.column(col::CREDENTIAL_HINT).and_then(Strings::of).map_err(err)?;
     let (ips, agents) = (factorize(ip), factorize(ua));
     let geo = events.geo();
     type Group = (LateClient, std::collections::BTreeSet<String>);

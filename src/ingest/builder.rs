@@ -903,10 +903,14 @@ impl EventBuilder {
         let strings = || dictionary(self.strings.values.iter().map(|s| Some(&**s)));
         let text = |v: Vec<Packed<u32>>, name: &str| gather(&strings(), name, order.iter().map(|i| v[at(i)].get()));
         let creds = &self.credentials;
-        let by_credential = |name: &str, value: &dyn Fn(&Credential) -> Option<&str>| {
-            let dict = dictionary(creds.iter().map(value));
-            gather(&dict, name, order.iter().map(|i| Some(credential[at(i)])))
-        };
+        // A value that every key shares (no key has a label) is kept once, not on every row.
+        let by_credential =
+            |name: &str, value: &dyn Fn(&Credential) -> Option<&str>| match constant(creds.iter().map(value)) {
+                Some(v) => Ok(constant_column(name, v, n)),
+                None => {
+                    gather(&dictionary(creds.iter().map(value)), name, order.iter().map(|i| Some(credential[at(i)])))
+                }
+            };
         let ips = || {
             let text: Vec<String> = self.ips.values.iter().map(ToString::to_string).collect();
             dictionary(text.iter().map(|s| Some(s.as_str())))
@@ -949,7 +953,13 @@ impl EventBuilder {
                     .into_series()
                     .into_column()))
             }),
-            Box::new(move || one(gather(&files(), col::SOURCE_FILE, order.iter().map(|i| Some(file[at(i)]))))),
+            Box::new(move || {
+                // Rows of a single input share their file: kept once.
+                match constant(file.iter().map(|&f| self.files.get(f as usize).map(String::as_str))) {
+                    Some(f) => one(Ok(constant_column(col::SOURCE_FILE, f, n))),
+                    None => one(gather(&files(), col::SOURCE_FILE, order.iter().map(|i| Some(file[at(i)])))),
+                }
+            }),
             Box::new(move || {
                 one(Ok(UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| line[at(i)]))
                     .into_series()
@@ -1049,6 +1059,19 @@ fn strip_origin(target: &str) -> &str {
     target
 }
 
+/// The one value of `values`, when there is exactly one (missing counts as a value).
+fn constant<'a>(mut values: impl Iterator<Item = Option<&'a str>>) -> Option<Option<&'a str>> {
+    let first = values.next()?;
+    values.all(|v| v == first).then_some(first)
+}
+
+/// A text column of `n` rows that all hold `value`, stored once ([`crate::detect::Strings`]
+/// reads it without making it whole).
+fn constant_column(name: &str, value: Option<&str>, n: usize) -> Column {
+    let value = value.map_or(AnyValue::Null, |v| AnyValue::StringOwned(v.into()));
+    Column::new_scalar(name.into(), Scalar::new(DataType::String, value), n)
+}
+
 /// A string column of distinct values, to gather rows from with [`gather`].
 pub(crate) fn dictionary<'a>(values: impl Iterator<Item = Option<&'a str>>) -> StringChunked {
     StringChunked::from_iter_options(PlSmallStr::EMPTY, values)
@@ -1092,6 +1115,63 @@ pub(crate) fn gather(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file every row shares, and a label no key has, are kept once per column; with two
+    /// files and a labelled key they are on every row. Read through `Strings`, both are the
+    /// rows' values.
+    #[test]
+    fn values_every_row_shares_are_kept_once() {
+        use crate::detect::Strings;
+        use std::borrow::Cow;
+        let table = |n: usize| RawTable {
+            lines: (1..=n as u64).collect(),
+            columns: vec![
+                (
+                    Field::Timestamp,
+                    Box::new(
+                        (0..n)
+                            .map(|i| Some(Cow::Owned(format!("2026-11-0{}T10:00:00Z", 1 + i % 5))))
+                            .collect::<Vec<_>>(),
+                    ) as Box<dyn TextColumn>,
+                ),
+                (
+                    Field::CredentialId,
+                    Box::new((0..n).map(|i| Some(Cow::Owned(format!("key-{}", i % 2)))).collect::<Vec<_>>()),
+                ),
+            ],
+            rejected: Vec::new(),
+        };
+        let opts = IngestOptions::default();
+        let mut one_file = EventBuilder::default();
+        let file = one_file.begin_file("a.log");
+        one_file.append(file, &table(6), &opts, None);
+        let (events, _, _) = one_file.finish(&BTreeMap::new()).unwrap();
+        for name in [col::SOURCE_FILE, col::CREDENTIAL_LABEL] {
+            assert!(events.column(name).unwrap().as_scalar_column().is_some(), "{name} kept once");
+        }
+        let file_of = Strings::of_frame(&events, col::SOURCE_FILE).unwrap().unwrap();
+        let label_of = Strings::of_frame(&events, col::CREDENTIAL_LABEL).unwrap().unwrap();
+        assert!((0..6).all(|i| file_of.get(i) == Some("a.log") && label_of.get(i).is_none()));
+
+        let mut two_files = EventBuilder::default();
+        for name in ["a.log", "b.log"] {
+            let file = two_files.begin_file(name);
+            two_files.append(file, &table(4), &opts, None);
+        }
+        let labels = BTreeMap::from([("key-1".to_string(), "prod-bot".to_string())]);
+        let (events, _, _) = two_files.finish(&labels).unwrap();
+        for name in [col::SOURCE_FILE, col::CREDENTIAL_LABEL] {
+            assert!(events.column(name).unwrap().as_scalar_column().is_none(), "{name} on every row");
+        }
+        let file_of = Strings::of_frame(&events, col::SOURCE_FILE).unwrap().unwrap();
+        let files: std::collections::BTreeSet<&str> = (0..8).filter_map(|i| file_of.get(i)).collect();
+        assert_eq!(files, std::collections::BTreeSet::from(["a.log", "b.log"]));
+        let (key, label) = (
+            events.column(col::CREDENTIAL).unwrap().str().unwrap(),
+            Strings::of_frame(&events, col::CREDENTIAL_LABEL).unwrap().unwrap(),
+        );
+        assert!((0..8).all(|i| (key.get(i) == Some("key-1")) == (label.get(i) == Some("prod-bot"))));
+    }
 
     /// Rows are the dictionary's values by id; no id, an id past the end and a missing value
     /// are nulls; a dictionary in several chunks reads as one.

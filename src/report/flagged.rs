@@ -3,7 +3,7 @@
 
 use super::csv_field;
 use crate::detect::incident::Incident;
-use crate::detect::{Finding, Severity};
+use crate::detect::{Finding, Severity, Strings};
 use crate::enrich::Events;
 use crate::error::{Error, Result};
 use crate::schema::col;
@@ -92,25 +92,19 @@ enum Cell {
 }
 
 fn records(events: &Events<'_>, flags: &[Flag]) -> PolarsResult<Vec<Vec<Cell>>> {
-    let text = |name: &str| -> PolarsResult<Option<StringChunked>> {
-        match events.column(name) {
-            Ok(c) => Ok(Some(c.str()?.clone())),
-            Err(_) => Ok(None),
-        }
-    };
+    let text = |name: &str| Strings::of_frame(events, name);
     let ts = crate::detect::timestamps(events)?;
-    let texts: Vec<Option<StringChunked>> =
-        [col::CREDENTIAL, col::CREDENTIAL_HINT, col::CREDENTIAL_LABEL, col::SOURCE_IP]
-            .iter()
-            .map(|n| text(n))
-            .collect::<PolarsResult<_>>()?;
+    let texts: Vec<Option<Strings>> = [col::CREDENTIAL, col::CREDENTIAL_HINT, col::CREDENTIAL_LABEL, col::SOURCE_IP]
+        .iter()
+        .map(|n| text(n))
+        .collect::<PolarsResult<_>>()?;
     let geo = events.geo();
     let (method, path) = (text(col::METHOD)?, text(col::PATH)?);
     let status = events.column(col::STATUS)?.i32()?.clone();
     let bytes = events.column(col::BYTES)?.i64()?.clone();
     let (ua, file) = (text(col::USER_AGENT)?, text(col::SOURCE_FILE)?);
     let line = events.column(col::SOURCE_LINE)?.u64()?.clone();
-    let get = |c: &Option<StringChunked>, i: usize| Cell::Text(c.as_ref().and_then(|c| c.get(i)).map(str::to_string));
+    let get = |c: &Option<Strings>, i: usize| Cell::Text(c.as_ref().and_then(|c| c.get(i)).map(str::to_string));
     Ok(flags
         .iter()
         .map(|f| {

@@ -14,6 +14,7 @@ use super::{detect, ScanOptions, ScanOutcome, Timings, OUTPUTS};
 use crate::detect::incident::{report_order, Incident};
 use crate::detect::rotation::LateClient;
 use crate::detect::unfamiliar::Baseline;
+use crate::detect::Strings;
 use crate::detect::{rows_by_key, Detection, Finding, Note};
 use crate::enrich::geoip::GeoDatabases;
 use crate::enrich::{self, Events, GeoCache};
@@ -292,7 +293,7 @@ fn flagged_events(
     let flagged = concat(&frames, empty)?;
     let err = |source| Error::Frame { context: "ordering flagged events", source };
     let ts = crate::detect::timestamps_ref(&flagged).map_err(err)?;
-    let file = flagged.column(col::SOURCE_FILE).and_then(|c| c.str()).map_err(err)?;
+    let file = flagged.column(col::SOURCE_FILE).and_then(Strings::of).map_err(err)?;
     let line = flagged.column(col::SOURCE_LINE).and_then(|c| c.u64()).map_err(err)?;
     let mut rank: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (i, f) in files.iter().enumerate() {
