@@ -82,19 +82,31 @@ pub fn baseline_frame(events: &DataFrame, keys: &[KeyRows<'_>], config: &RateCon
     let err = |source| Error::Frame { context: "building the baseline table", source };
     let no_addresses = AddressCodes::none();
     let cols = Cols::read(events, &no_addresses).map_err(err)?;
+    // Each key's series and tail probabilities in parallel; the rows in key order.
+    let per_key: Vec<(&str, i64, RateSeries, Vec<Option<f64>>)> = keys
+        .par_iter()
+        .filter_map(|k| {
+            let (first, last) = cols.first_last(&k.rows)?;
+            let w = config.main_width(&cols, k, first, last);
+            let series = RateSeries::compute(&cols, &k.rows, first, last, w, Measure::Requests, config);
+            let p = series
+                .observed
+                .iter()
+                .zip(&series.expected)
+                .map(|(&x, e)| e.map(|(m, var)| upper_tail(x.round() as u64, m, var)))
+                .collect();
+            Some((k.key, w, series, p))
+        })
+        .collect();
     let (mut key, mut start, mut width, mut observed, mut expected, mut upper, mut pv, mut flagged) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for k in keys {
-        let Some((first, last)) = cols.first_last(&k.rows) else { continue };
-        let w = config.main_width(&cols, k, first, last);
-        let series = RateSeries::compute(&cols, &k.rows, first, last, w, Measure::Requests, config);
+    for (k, w, series, p) in per_key {
         let threshold = bonferroni(config.alpha, series.expected.iter().filter(|e| e.is_some()).count());
-        for (b, (&x, e)) in series.observed.iter().zip(&series.expected).enumerate() {
-            key.push(k.key);
+        for (b, ((&x, e), p)) in series.observed.iter().zip(&series.expected).zip(p).enumerate() {
+            key.push(k);
             start.push(series.start + b as i64 * w * MINUTE);
             width.push(w);
             observed.push(x);
-            let p = e.map(|(m, var)| upper_tail(x.round() as u64, m, var));
             expected.push(e.map(|(m, _)| m));
             upper.push(e.map(|(m, var)| m + 3.0 * var.sqrt()));
             pv.push(p);

@@ -320,8 +320,12 @@ pub(crate) fn write_outputs(
     };
     let summary_json = summary::to_json(&summary_input);
     let text = summary::to_text(&summary_input, &out.path().display().to_string());
-    let flagged_csv = report::flagged::to_csv(&flagged, &flags)?;
-    let flagged_jsonl = report::flagged::to_jsonl(&flagged, &flags)?;
+    // The largest of the other outputs, made side by side.
+    let ((flagged_csv, flagged_jsonl), baseline_parquet) = rayon::join(
+        || rayon::join(|| report::flagged::to_csv(&flagged, &flags), || report::flagged::to_jsonl(&flagged, &flags)),
+        || report::parquet::to_bytes(&baseline),
+    );
+    let (flagged_csv, flagged_jsonl, baseline_parquet) = (flagged_csv?, flagged_jsonl?, baseline_parquet?);
     let outputs = [
         Output { name: OUTPUTS[0].into(), content: events_parquet },
         Output::new(OUTPUTS[1], report::rejects::to_bytes(&ingested.rejects)),
@@ -335,7 +339,7 @@ pub(crate) fn write_outputs(
             OUTPUTS[8],
             report::markdown::to_markdown(&summary_input, &incidents, &detection.findings, &charts),
         ),
-        Output::new(OUTPUTS[9], report::parquet::to_bytes(&baseline)?),
+        Output::new(OUTPUTS[9], baseline_parquet),
     ];
     let mut outputs = Vec::from(outputs);
     outputs.extend(extra);
