@@ -121,16 +121,52 @@ pub fn last_record_end(bytes: &[u8], csv: bool) -> usize {
     if !csv {
         return memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
     }
-    let mut in_quotes = false;
-    let mut end = 0;
-    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
-        if bytes[i] == b'"' {
-            in_quotes = !in_quotes;
-        } else if !in_quotes {
-            end = i + 1;
+    csv_record_end(bytes, CHUNK_BYTES)
+}
+
+/// [`last_record_end`] of CSV, its pieces of `piece_len` bytes scanned in parallel: each piece
+/// is scanned once for both states it may begin in (inside quotes or not), and the pieces are
+/// then joined in order, each beginning in the state the one before it left.
+fn csv_record_end(bytes: &[u8], piece_len: usize) -> usize {
+    let pieces: Vec<QuotedPiece> = bytes
+        .par_chunks(piece_len.max(1))
+        .enumerate()
+        .map(|(k, piece)| QuotedPiece::scan(piece, k * piece_len.max(1)))
+        .collect();
+    let (mut in_quotes, mut end) = (false, 0);
+    for piece in pieces {
+        if let Some(e) = piece.record_end[usize::from(in_quotes)] {
+            end = e;
         }
+        in_quotes ^= piece.odd_quotes;
     }
     end
+}
+
+/// What a piece of CSV tells of the records in it.
+struct QuotedPiece {
+    /// Whether it holds an odd number of quotes (it ends in the other state than it began).
+    odd_quotes: bool,
+    /// Where its last record ends (in the whole text), if it begins outside quotes (0) or
+    /// inside (1).
+    record_end: [Option<usize>; 2],
+}
+
+impl QuotedPiece {
+    fn scan(piece: &[u8], offset: usize) -> Self {
+        // Quotes seen so far, odd or even; a newline ends a record when that parity equals the
+        // state the piece began in.
+        let mut odd = false;
+        let mut record_end = [None, None];
+        for i in memchr::memchr2_iter(b'"', b'\n', piece) {
+            if piece[i] == b'"' {
+                odd = !odd;
+            } else {
+                record_end[usize::from(odd)] = Some(offset + i + 1);
+            }
+        }
+        QuotedPiece { odd_quotes: odd, record_end }
+    }
 }
 
 #[cfg(test)]
@@ -144,5 +180,34 @@ mod record_end_tests {
         assert_eq!(last_record_end(b"x,\"1\n2\"\ny,\"3\n", true), 8, "the open quote holds the last newline");
         assert_eq!(last_record_end(b"x,\"1\n2\"\n", true), 8);
         assert_eq!(last_record_end(b"\"open\n", true), 0);
+    }
+
+    /// Pieces of any size find the record end one scan from the start finds, also where quoted
+    /// newlines and quotes fall across the pieces' ends.
+    #[test]
+    fn pieces_in_parallel_agree_with_one_scan() {
+        let serial = |bytes: &[u8]| {
+            let (mut in_quotes, mut end) = (false, 0);
+            for (i, &b) in bytes.iter().enumerate() {
+                if b == b'"' {
+                    in_quotes = !in_quotes;
+                } else if b == b'\n' && !in_quotes {
+                    end = i + 1;
+                }
+            }
+            end
+        };
+        let texts: [&[u8]; 5] = [
+            b"a,b\nc,\"d\ne\"\nf,\"\"\"g\"\"\"\nh,\"open\n",
+            b"\"\n\"\n\"\n\"\n",
+            b"x,\"1\n2\"\ny,\"3\n",
+            b"no newline at all",
+            b"",
+        ];
+        for text in texts {
+            for piece_len in 1..=text.len().max(1) + 1 {
+                assert_eq!(super::csv_record_end(text, piece_len), serial(text), "{text:?} in pieces of {piece_len}");
+            }
+        }
     }
 }

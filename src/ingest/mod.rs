@@ -434,7 +434,12 @@ fn ingest_one(
         }
         // While this block is parsed and normalised, the next one is read (and decompressed).
         let block_bytes = opts.block_bytes.max(1);
-        let (parsed, next) = std::thread::scope(|scope| {
+        let (parsed, next, block_lines) = std::thread::scope(|scope| {
+            // The block's lines, for numbering the next block's, counted beside the parse.
+            let counted = {
+                let block = &buf[skip..end];
+                scope.spawn(move || memchr::memchr_iter(b'\n', block).count() as u64)
+            };
             let (rest, reader, header) = (&buf[end..], &mut reader, &header);
             let mut next = std::mem::take(&mut spare);
             let prefetch = more.then(|| {
@@ -457,8 +462,7 @@ fn ingest_one(
                 problems.extend(table.rejected.iter().cloned());
                 problems.extend(builder.append(file, &table, opts, zone));
             });
-            let next = prefetch.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-            (parsed, next)
+            (parsed, prefetch.map(joined), joined(counted))
         });
         if let Err(e) = parsed {
             builder.drop_since(before);
@@ -472,7 +476,7 @@ fn ingest_one(
         }
         // A streaming scan moves the block's rows to disk.
         builder.spill_block();
-        lines_before += memchr::memchr_iter(b'\n', &buf[skip..end]).count() as u64;
+        lines_before += block_lines;
         first = false;
         skip = header.len();
         match next {
@@ -553,6 +557,11 @@ pub(crate) fn polars_message(e: &polars::error::PolarsError) -> String {
     let s = e.to_string();
     let line = s.lines().next().unwrap_or("").trim();
     crate::secret::excerpt(line).trim_matches('"').to_string()
+}
+
+/// What a scoped thread returned; its panic, if it panicked.
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 #[cfg(test)]

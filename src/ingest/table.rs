@@ -33,12 +33,12 @@ pub enum SpanText<'a> {
 }
 
 impl<'a> SpanText<'a> {
-    /// `bytes` as text: checked once (about 20 GB/s), copied only when not UTF-8, with the
-    /// invalid bytes replaced as a lossy reader would.
+    /// `bytes` as text: checked once (about 20 GB/s a core, in parallel pieces), copied only
+    /// when not UTF-8, with the invalid bytes replaced as a lossy reader would.
     pub fn of(bytes: &'a [u8]) -> Self {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => SpanText::Borrowed(text),
-            Err(_) => SpanText::Converted(Arc::from(String::from_utf8_lossy(bytes).into_owned())),
+        match utf8(bytes, 4 << 20) {
+            Some(text) => SpanText::Borrowed(text),
+            None => SpanText::Converted(Arc::from(String::from_utf8_lossy(bytes).into_owned())),
         }
     }
 
@@ -48,6 +48,27 @@ impl<'a> SpanText<'a> {
             SpanText::Converted(s) => s,
         }
     }
+}
+
+/// `bytes` as a `str` if they are UTF-8, checked in pieces of about `piece_len` bytes in
+/// parallel. The pieces are cut before ASCII bytes, which are whole characters in UTF-8 and
+/// never part of another's encoding: text whose pieces are all UTF-8 is UTF-8.
+fn utf8(bytes: &[u8], piece_len: usize) -> Option<&str> {
+    use rayon::prelude::*;
+    let mut cuts = vec![0];
+    let mut at = piece_len.max(1);
+    while at < bytes.len() {
+        match bytes[at..].iter().position(u8::is_ascii) {
+            Some(p) => cuts.push(at + p),
+            None => break,
+        }
+        at = cuts[cuts.len() - 1] + piece_len.max(1);
+    }
+    cuts.push(bytes.len());
+    let valid = cuts.par_windows(2).all(|w| std::str::from_utf8(&bytes[w[0]..w[1]]).is_ok());
+    // SAFETY: every piece is UTF-8 and each cut is before an ASCII byte, a character boundary
+    // of UTF-8 text (see above), so the whole is UTF-8.
+    valid.then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
 /// One cell: the bytes `start..end` of the text, or no value, or a string of its own.
@@ -189,6 +210,29 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// In pieces of any size, text is taken as UTF-8 exactly when it is: multi-byte
+    /// characters, text without ASCII, truncated, overlong and surrogate encodings, bytes that
+    /// are never UTF-8.
+    #[test]
+    fn utf8_in_pieces_agrees_with_the_whole() {
+        let texts: [&[u8]; 9] = [
+            "a,é,€,𝄞\nβγδ,x\n".as_bytes(),
+            "ééééé€€€".as_bytes(),
+            b"ab\xE2\x82",
+            b"ab\xE2\x82xy",
+            b"\xC0\xAFabc",
+            b"abc\xED\xA0\x80",
+            b"\xFF\n\xFE",
+            b"",
+            b"plain ascii, nothing else\n",
+        ];
+        for text in texts {
+            for piece_len in 1..=text.len() + 1 {
+                assert_eq!(utf8(text, piece_len), std::str::from_utf8(text).ok(), "{text:?} in pieces of {piece_len}");
+            }
+        }
+    }
 
     #[test]
     fn non_blank_lines_are_numbered_as_the_file_counts_them() {
