@@ -115,7 +115,10 @@ impl<W: std::io::Write> Writer<W> {
                 .par_iter()
                 .zip(&self.types)
                 .map(|(job, type_)| match *job {
-                    Job::Own(column) => column_pages(column.slice(offset as i64, rows).as_materialized_series(), type_),
+                    Job::Own(column) => match Dictionary::constant(column, rows)? {
+                        Some(dictionary) => pages(dictionary.array()?, type_, &[Encoding::RleDictionary]),
+                        None => column_pages(column.slice(offset as i64, rows).as_materialized_series(), type_),
+                    },
                     Job::Geo(i) => match by_address[i].as_ref().and_then(|by| by.dictionary(&id_values)) {
                         Some(dictionary) => pages(dictionary.array()?, type_, &[Encoding::RleDictionary]),
                         None => column_pages(expander.column(i, &ids)?.as_materialized_series(), type_),
@@ -236,6 +239,21 @@ impl Dictionary {
             },
         };
         Ok(Some(Dictionary { codes, values: column.take_slice(&firsts)? }))
+    }
+
+    /// [`Dictionary::of`] `rows` rows of a text column that holds one value for every row
+    /// ([`Column::new_scalar`]), made without the rows: one value (none if it is missing), every
+    /// row's code the same. `None` for any other column.
+    fn constant(column: &Column, rows: usize) -> PolarsResult<Option<Self>> {
+        let Some(scalar) = column.as_scalar_column().filter(|c| c.dtype() == &DataType::String) else {
+            return Ok(None);
+        };
+        let value = scalar.as_single_value_series();
+        if value.null_count() > 0 {
+            return Ok(Some(Dictionary { codes: vec![factor::NULL; rows], values: value.clear() }));
+        }
+        // One distinct value pays for two rows or more (the rule's share).
+        Ok((Limit::of(rows).whole >= 1).then(|| Dictionary { codes: vec![0; rows], values: value }))
     }
 
     fn array(&self) -> PolarsResult<ArrayRef> {
@@ -437,9 +455,18 @@ mod tests {
             .map(|r| if r % 13 == 0 { NO_ADDRESS } else { (r * 7_919 % 3_000) as u32 })
             .collect();
         let distinct_first: Vec<u32> = (0..9_000).chain(std::iter::repeat_n(5, 20_000)).collect();
-        for (case, ids) in [("spread", spread), ("distinct first rows", distinct_first), ("few", vec![0, 1, 2, 4, 5])] {
+        for (case, ids) in [
+            ("spread", spread),
+            ("distinct first rows", distinct_first),
+            ("few", vec![0, 1, 2, 4, 5]),
+            ("one row", vec![3]),
+        ] {
             let n = ids.len();
-            let frame = df!("source_ip" => vec!["x"; n], geo_col::ADDRESS_ID => ids).unwrap();
+            let mut frame = df!("source_ip" => vec!["x"; n], geo_col::ADDRESS_ID => ids).unwrap();
+            // Text every row shares, kept once: written as the rows would be.
+            for (name, value) in [("file", AnyValue::StringOwned("a.log".into())), ("label", AnyValue::Null)] {
+                frame.with_column(Column::new_scalar(name.into(), Scalar::new(DataType::String, value), n)).unwrap();
+            }
             let events = Events::new(&frame, Some(&places));
             let schema = schema(events).unwrap();
             let mut direct = Writer::new(Vec::new(), &schema).unwrap();
