@@ -267,11 +267,11 @@ impl<'a> Strings<'a> {
         frame.column(name).ok().map(Strings::of).transpose()
     }
 
-    /// The value of row `i`; `None` when it is missing.
+    /// The value of row `i`; `None` when it is missing or past the end of a column.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&'a str> {
         match self {
-            Strings::Column(c) => c.get(i),
+            Strings::Column(c) => (i < c.len()).then(|| c.get(i)).flatten(),
             Strings::Constant(v) => *v,
         }
     }

@@ -9,8 +9,8 @@
 //! very surprising; a key used by browsers on dozens of home networks does not.
 
 use super::{
-    haversine_km, timestamps_ref, unseen_probability, Detection, Detector, Events, Finding, KeyRows, Note, Numbers,
-    Severity,
+    haversine_km, timestamps_ref, unseen_probability, AddressCodes, Detection, Detector, Events, Finding, KeyRows,
+    Note, Numbers, Severity,
 };
 use crate::enrich::GeoColumns;
 use crate::error::{Error, Result};
@@ -168,8 +168,9 @@ struct Address {
     asn: Option<i64>,
     anonymiser: Option<&'static str>,
     hosting: bool,
-    /// Latitude, longitude, accuracy radius (km) and place.
-    position: Option<(f64, f64, f64, u32)>,
+    /// Latitude, longitude, accuracy radius (km), place and point (a code per distinct
+    /// latitude and longitude).
+    position: Option<(f64, f64, f64, u32, u32)>,
     /// The first row with this address, for its AS name in explanations.
     row: usize,
 }
@@ -182,7 +183,8 @@ struct Columns<'a> {
     count: Numbers<'a, Int64Type>,
     /// Per row: the address (a code into `addresses`, which holds `None` for text that is no
     /// address).
-    ips: Factor<'a>,
+    ips: AddressCodes<'a>,
+    ip_text: &'a StringChunked,
     addresses: Vec<Option<Address>>,
     user_agents: Factor<'a>,
     prefixes: Vec<String>,
@@ -194,22 +196,24 @@ struct Columns<'a> {
 impl<'a> Columns<'a> {
     fn read(events: &Events<'a>) -> PolarsResult<Self> {
         let df = events.frame();
-        let ips = factorize(df.column(col::SOURCE_IP)?.str()?);
+        let ips = AddressCodes::of(events)?;
+        let ip_text = df.column(col::SOURCE_IP)?.str()?;
         let user_agents = factorize(df.column(col::USER_AGENT)?.str()?);
         let geo = events.geo();
-        let mut first_row = vec![usize::MAX; ips.values.len()];
-        for (row, &code) in ips.codes.iter().enumerate() {
-            if code != factor::NULL && first_row[code as usize] == usize::MAX {
-                first_row[code as usize] = row;
+        let mut first_row = vec![usize::MAX; ips.count];
+        for row in 0..df.height() {
+            if let Some(code) = ips.get(row) {
+                let first = &mut first_row[code as usize];
+                *first = (*first).min(row);
             }
         }
         let (mut prefixes, mut countries, mut places) = (Interned::default(), Interned::default(), Interned::default());
-        let addresses = ips
-            .values
+        let mut points: PlHashMap<(u64, u64), u32> = PlHashMap::default();
+        let addresses = first_row
             .iter()
-            .zip(&first_row)
-            .map(|(text, &row)| {
-                let ip = text.parse::<IpAddr>().ok()?;
+            .map(|&row| {
+                // An address no row has (a streaming scan's bucket holds some of the run's).
+                let ip = (row < ip_text.len()).then(|| ip_text.get(row)).flatten()?.parse::<IpAddr>().ok()?;
                 let country = geo.country(row);
                 let position = geo.position(row).map(|(lon, lat)| {
                     let place = match (geo.city(row), country) {
@@ -217,7 +221,9 @@ impl<'a> Columns<'a> {
                         (Some(c), Some(k)) => format!("{c} ({k})"),
                         (None, Some(k)) => k.to_string(),
                     };
-                    (lat, lon, geo.accuracy_km(row).unwrap_or(0) as f64, places.code(place))
+                    let next = points.len() as u32;
+                    let point = *points.entry((lat.to_bits(), lon.to_bits())).or_insert(next);
+                    (lat, lon, geo.accuracy_km(row).unwrap_or(0) as f64, places.code(place), point)
                 });
                 Some(Address {
                     ip,
@@ -237,6 +243,7 @@ impl<'a> Columns<'a> {
             start: ts.min(),
             count: Numbers::of(df.column(col::COUNT)?.i64()?),
             ips,
+            ip_text,
             addresses,
             user_agents,
             prefixes: prefixes.values,
@@ -383,6 +390,8 @@ struct Location {
     asn: Option<i64>,
     /// A code into the detector's places.
     place: u32,
+    /// A code per distinct latitude and longitude.
+    point: u32,
     /// Part of a finding: its hops do not teach the key's travel habits.
     suspicious: bool,
 }
@@ -425,13 +434,14 @@ impl UnfamiliarSource {
         let mut closed: Vec<Open> = Vec::new();
         let mut travel: BTreeMap<(String, String), Finding> = BTreeMap::new();
         let mut last_location: Option<Location> = None;
+        let mut distances: PlHashMap<u64, f64> = PlHashMap::default();
         let mut judged_any = false;
         let mut multi_site_noted = false;
 
         for &i in rows {
             let Some(ts) = cols.ts.get(i) else { continue };
             let day = ts.div_euclid(MICROS_PER_DAY);
-            let ip_code = cols.ips.codes[i];
+            let Some(ip_code) = cols.ips.get(i) else { continue };
             let Some(Some(address)) = cols.addresses.get(ip_code as usize) else { continue };
             let (ip, prefix, asn, country) = (address.ip, address.prefix, address.asn, address.country);
             let (anonymiser, hosting) = (address.anonymiser, address.hosting);
@@ -548,7 +558,7 @@ impl UnfamiliarSource {
             }
 
             // Impossible travel between this request and the key's previous located one.
-            let location = address.position.map(|(lat, lon, accuracy, place)| Location {
+            let location = address.position.map(|(lat, lon, accuracy, place, point)| Location {
                 row: i,
                 ts,
                 lat,
@@ -557,12 +567,19 @@ impl UnfamiliarSource {
                 asn,
                 suspicious: joined,
                 place,
+                point,
             });
             if let (Some(prev), Some(cur)) = (&last_location, &location) {
                 let same_provider = prev.asn.is_some() && prev.asn == cur.asn;
                 // The distance only of hops between places (most hops stay in one).
                 let km = (!same_provider && prev.place != cur.place)
-                    .then(|| haversine_km(prev.lat, prev.lon, cur.lat, cur.lon) - prev.accuracy - cur.accuracy)
+                    .then(|| {
+                        // Addresses share a few points (a city's): each hop's distance once.
+                        let hop = (u64::from(prev.point) << 32) | u64::from(cur.point);
+                        let km =
+                            *distances.entry(hop).or_insert_with(|| haversine_km(prev.lat, prev.lon, cur.lat, cur.lon));
+                        km - prev.accuracy - cur.accuracy
+                    })
                     .filter(|km| *km > MIN_TRAVEL_KM);
                 if let Some(km) = km {
                     let hours = (cur.ts - prev.ts) as f64 / MICROS_PER_HOUR;
@@ -708,7 +725,7 @@ fn describe_source(source: &Source, cols: &Columns<'_>, address: &Address) -> St
     let org = cols.geo.as_org(i).unwrap_or("");
     let asn = address.asn;
     let country = address.country.map_or("", |c| cols.countries[c as usize].as_str());
-    let ip = cols.ips.get(i).unwrap_or("");
+    let ip = cols.ip_text.get(i).unwrap_or("");
     let as_text = match asn {
         Some(a) if org.is_empty() => format!("AS{a}"),
         Some(a) => format!("AS{a} {org}"),
@@ -869,6 +886,47 @@ mod tests {
             "first use from SG via 128.199.1.1 (AS14061 DigitalOcean) for key k after 10 days on 1 AS in DE; \
              a new country is unlikely for this key (p ≈ 0.09); 20 requests from 1 address over 19 min"
         );
+    }
+
+    /// GeoIP answers kept per address give the findings of answers in columns, also when the
+    /// run knows addresses these events do not have (a streaming scan's bucket of keys).
+    /// Regression: an address without rows was read at row `usize::MAX`, a panic.
+    #[test]
+    fn answers_per_address_equal_answers_in_columns() {
+        use crate::enrich::geoip::GeoRecord;
+        use crate::enrich::Places;
+        let mut evs = steady("k", 10);
+        evs.extend((0..20).map(|i| singapore(10 * DAY_MIN + i, "k", "128.199.1.1")));
+        let in_columns = run(&evs, UnfamiliarConfig::default());
+        assert!(!in_columns.findings.is_empty());
+        let record = |e: &Ev| GeoRecord {
+            country: Some(e.country.into()),
+            city: Some(e.city.into()),
+            latitude: Some(e.lat),
+            longitude: Some(e.lon),
+            accuracy_km: Some(20),
+            asn: Some(e.asn as u32),
+            as_org: Some(e.org.into()),
+            anonymous: crate::enrich::geoip::Anonymity { hosting: e.hosting, ..Default::default() },
+            ..Default::default()
+        };
+        // Address 0 has no rows; 1 is Frankfurt's, 2 Singapore's.
+        let unused = singapore(0, "k", "203.0.113.7");
+        let places =
+            Places::from_records(vec![Some(record(&unused)), Some(record(&evs[0])), Some(record(&evs[evs.len() - 1]))]);
+        let mut df = frame(&evs, false);
+        let ids: Vec<u32> = df
+            .column(col::SOURCE_IP)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|ip| if ip == Some("3.120.0.10") { 1 } else { 2 })
+            .collect();
+        df.with_column(Column::new(crate::enrich::geo_col::ADDRESS_ID.into(), ids)).unwrap();
+        let keys = crate::detect::rows_by_key(&df).unwrap();
+        let per_address = UnfamiliarSource::default().detect_keys(&Events::new(&df, Some(&places)), &keys).unwrap();
+        assert_eq!(per_address, in_columns);
     }
 
     #[test]
