@@ -473,10 +473,12 @@ impl UnfamiliarSource {
                 joined = true;
             }
             // A source seen on enough days has become familiar: its finding is complete.
-            let (done, still_open): (Vec<Open>, Vec<Open>) =
-                open.drain(..).partition(|o| o.days >= cfg.familiar_after_days);
-            open = still_open;
-            closed.extend(done);
+            if open.iter().any(|o| o.days >= cfg.familiar_after_days) {
+                let (done, still_open): (Vec<Open>, Vec<Open>) =
+                    open.drain(..).partition(|o| o.days >= cfg.familiar_after_days);
+                open = still_open;
+                closed.extend(done);
+            }
 
             if judged && !allowed && !joined {
                 let new_source = if country.is_some_and(|c| !history.countries.contains(&c)) {
