@@ -21,6 +21,8 @@ pub struct LocalClock<'c> {
     offset: Option<i64>,
     /// The UTC minute last converted with a whole-minute offset, and its local time.
     minute: Option<(i64, Local)>,
+    /// The local day (days since 1970-01-01) last converted, its date and weekday.
+    day: Option<(i64, NaiveDate, Weekday)>,
 }
 
 const QUARTER_HOUR: i64 = 15 * 60 * 1_000_000;
@@ -44,10 +46,26 @@ impl LocalClock<'_> {
             let (a, b) = (offset(slot * QUARTER_HOUR), offset((slot + 1) * QUARTER_HOUR - 1));
             self.offset = a.filter(|a| Some(*a) == b);
         }
-        let local = match self.offset.and_then(|o| DateTime::from_timestamp_micros(micros + o * 1_000_000)) {
-            Some(t) => {
-                let t = t.naive_utc();
-                Local { date: t.date(), weekday: t.weekday(), hour: t.hour(), minute: t.minute() }
+        let local = match self.offset {
+            Some(o) => {
+                // Local seconds since 1970-01-01 local midnight: the day's date is looked up
+                // once a day, the time of day is arithmetic.
+                let secs = micros.div_euclid(1_000_000) + o;
+                let (day, second) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+                let date = match self.day {
+                    Some((d, date, weekday)) if d == day => Some((date, weekday)),
+                    _ => DateTime::from_timestamp(day * 86_400, 0).map(|t| {
+                        let date = t.date_naive();
+                        self.day = Some((day, date, date.weekday()));
+                        (date, date.weekday())
+                    }),
+                };
+                match date {
+                    Some((date, weekday)) => {
+                        Local { date, weekday, hour: (second / 3_600) as u32, minute: (second % 3_600 / 60) as u32 }
+                    }
+                    None => self.calendar.local(micros),
+                }
             }
             None => self.calendar.local(micros),
         };
@@ -126,7 +144,7 @@ impl WorkCalendar {
 
     /// A converter for many instants in a row (see [`LocalClock`]).
     pub fn clock(&self) -> LocalClock<'_> {
-        LocalClock { calendar: self, slot: i64::MIN, offset: None, minute: None }
+        LocalClock { calendar: self, slot: i64::MIN, offset: None, minute: None, day: None }
     }
 
     /// Whether a local day is a working day (for day-type seasonality).
