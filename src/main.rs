@@ -14,8 +14,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Every 2 MiB huge page is zeroed whole when first touched, and on a virtual machine whose
 /// host takes back free memory the guest's free huge pages are often ones the host must supply
-/// afresh: the kernel's share of a 10M-event scan on the 2-core development VM was 4.7–5.5 s
-/// with huge pages and 1.9–2.2 s without (wall 8.4–9.1 s → 7.2–7.5 s, eight interleaved
+/// afresh: the kernel's share of a 10M-event scan on the 2-core development VM was 4.6–5.6 s
+/// with huge pages and 1.8–2.3 s without (wall 8.4–9.1 s → 7.2–7.5 s, eight interleaved
 /// runs), for 0.3 s more in user space. Small pages are taken from memory the guest used
 /// recently.
 #[cfg(target_os = "linux")]
