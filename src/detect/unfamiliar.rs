@@ -168,9 +168,7 @@ struct Address {
     asn: Option<i64>,
     anonymiser: Option<&'static str>,
     hosting: bool,
-    /// Latitude, longitude, accuracy radius (km), place and point (a code per distinct
-    /// latitude and longitude).
-    position: Option<(f64, f64, f64, u32, u32)>,
+    position: Option<Position>,
     /// The first row with this address, for its AS name in explanations.
     row: usize,
 }
@@ -223,7 +221,13 @@ impl<'a> Columns<'a> {
                     };
                     let next = points.len() as u32;
                     let point = *points.entry((lat.to_bits(), lon.to_bits())).or_insert(next);
-                    (lat, lon, geo.accuracy_km(row).unwrap_or(0) as f64, places.code(place), point)
+                    Position {
+                        lat,
+                        lon,
+                        accuracy: geo.accuracy_km(row).unwrap_or(0) as f64,
+                        place: places.code(place),
+                        point,
+                    }
                 });
                 Some(Address {
                     ip,
@@ -380,18 +384,25 @@ impl History {
     }
 }
 
-/// Where the previous located request of a key came from.
-struct Location {
-    row: usize,
-    ts: Micros,
+/// Where an address is, as the GeoIP database places it.
+#[derive(Clone, Copy)]
+struct Position {
     lat: f64,
     lon: f64,
+    /// Accuracy radius (km).
     accuracy: f64,
-    asn: Option<i64>,
     /// A code into the detector's places.
     place: u32,
     /// A code per distinct latitude and longitude.
     point: u32,
+}
+
+/// Where the previous located request of a key came from.
+struct Location {
+    row: usize,
+    ts: Micros,
+    at: Position,
+    asn: Option<i64>,
     /// Part of a finding: its hops do not teach the key's travel habits.
     suspicious: bool,
 }
@@ -560,27 +571,18 @@ impl UnfamiliarSource {
             }
 
             // Impossible travel between this request and the key's previous located one.
-            let location = address.position.map(|(lat, lon, accuracy, place, point)| Location {
-                row: i,
-                ts,
-                lat,
-                lon,
-                accuracy,
-                asn,
-                suspicious: joined,
-                place,
-                point,
-            });
+            let location = address.position.map(|at| Location { row: i, ts, at, asn, suspicious: joined });
             if let (Some(prev), Some(cur)) = (&last_location, &location) {
                 let same_provider = prev.asn.is_some() && prev.asn == cur.asn;
                 // The distance only of hops between places (most hops stay in one).
-                let km = (!same_provider && prev.place != cur.place)
+                let km = (!same_provider && prev.at.place != cur.at.place)
                     .then(|| {
                         // Addresses share a few points (a city's): each hop's distance once.
-                        let hop = (u64::from(prev.point) << 32) | u64::from(cur.point);
-                        let km =
-                            *distances.entry(hop).or_insert_with(|| haversine_km(prev.lat, prev.lon, cur.lat, cur.lon));
-                        km - prev.accuracy - cur.accuracy
+                        let hop = (u64::from(prev.at.point) << 32) | u64::from(cur.at.point);
+                        let km = *distances
+                            .entry(hop)
+                            .or_insert_with(|| haversine_km(prev.at.lat, prev.at.lon, cur.at.lat, cur.at.lon));
+                        km - prev.at.accuracy - cur.at.accuracy
                     })
                     .filter(|km| *km > MIN_TRAVEL_KM);
                 if let Some(km) = km {
@@ -608,14 +610,16 @@ impl UnfamiliarSource {
                             }
                         } else {
                             // Flag the end of the hop whose place is less familiar to the key.
-                            let (from, to) = (&cols.places[prev.place as usize], &cols.places[cur.place as usize]);
-                            let flagged = if history.places.days(&prev.place) < history.places.days(&cur.place) {
+                            let (from, to) =
+                                (&cols.places[prev.at.place as usize], &cols.places[cur.at.place as usize]);
+                            let flagged = if history.places.days(&prev.at.place) < history.places.days(&cur.at.place) {
                                 prev.row
                             } else {
                                 cur.row
                             };
                             let pair = if from <= to { (from.clone(), to.clone()) } else { (to.clone(), from.clone()) };
-                            let new_place = history.places.days(&prev.place).min(history.places.days(&cur.place)) == 0;
+                            let new_place =
+                                history.places.days(&prev.at.place).min(history.places.days(&cur.at.place)) == 0;
                             let score = if new_place { BASE_TRAVEL } else { BASE_TRAVEL * 0.6 };
                             let speed = if hours > 0.0 {
                                 format!("{} km/h", thousands(km / hours))
@@ -665,7 +669,7 @@ impl UnfamiliarSource {
                 }
                 if let Some(l) = &last_location {
                     if l.row == i {
-                        history.places.observe(&l.place, day);
+                        history.places.observe(&l.at.place, day);
                     }
                 }
                 if let Some(ua) = user_agent {

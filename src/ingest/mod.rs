@@ -560,7 +560,7 @@ pub(crate) fn polars_message(e: &polars::error::PolarsError) -> String {
 }
 
 /// What a scoped thread returned; its panic, if it panicked.
-fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+pub(crate) fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
     thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 

@@ -250,7 +250,7 @@ pub(crate) fn judge_and_write(
     let (judged, written) = std::thread::scope(|scope| {
         let parquet = scope.spawn(|| report::parquet::write_file(events, &staged));
         let judged = judge(run, opts, progress, timings, clock);
-        (judged, parquet.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        (judged, crate::ingest::joined(parquet))
     });
     let verdict = written.and(judged).and_then(|judged| {
         let results = results(run, events, judged, opts)?;

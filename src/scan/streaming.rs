@@ -167,7 +167,7 @@ fn judge_buckets(
         let (judged, written) = std::thread::scope(|scope| {
             let encoder = scope.spawn(|| writer.as_mut().map_or(Ok(()), |w| w.write(events)));
             let judged = judge(&events, &|i| leaders.may_lead(&parts, i), opts);
-            (judged, encoder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            (judged, crate::ingest::joined(encoder))
         });
         written.map_err(parquet_err)?;
         let (part, baseline, late) = judged?;
