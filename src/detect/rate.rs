@@ -12,7 +12,7 @@
 //! catch short bursts that a coarse count hides.
 
 use super::calendar::WorkCalendar;
-use super::stats::{bonferroni, format_p, mad, median, upper_tail};
+use super::stats::{bonferroni, format_p, mad, mad_about, median, median_in, upper_tail};
 use super::unfamiliar::prefix_of;
 use super::{timestamps_ref, AddressCodes, Detection, Detector, Events, Finding, KeyRows, Note, Numbers, Severity};
 use crate::error::{Error, Result};
@@ -301,31 +301,39 @@ impl RateSeries {
         let n = observed.len();
         let cal = &cfg.calendar;
         let per_hour = (60 / width).max(1) as usize;
-        let mut weekly: PlHashMap<(usize, usize), Vec<f64>> = PlHashMap::default();
-        let mut daily: PlHashMap<(bool, u32, usize), Vec<f64>> = PlHashMap::default();
+        // Earlier buckets by place in the week (hour of the week, part of the hour), and by
+        // time on days of one kind (working or not, hour, part of the hour).
+        let mut weekly: Vec<Vec<f64>> = vec![Vec::new(); 7 * 24 * per_hour];
+        let mut daily: Vec<Vec<f64>> = vec![Vec::new(); 2 * 24 * per_hour];
         let judged_from = first + (cfg.min_history_days * DAY as f64) as i64;
         let mut expected = Vec::with_capacity(n);
         let mut clock = cal.clock();
+        let mut scratch = Vec::new();
         for (b, &x) in observed.iter().enumerate() {
             let start = t0 + b as i64 * w;
             let local = clock.local(start);
             let sub = (local.minute as usize / width.max(1) as usize).min(per_hour.saturating_sub(1));
-            let wk = (local.hour_of_week(), sub);
-            let dk = (cal.is_working_day(&local), local.hour, sub);
+            let wk = (local.hour_of_week() * per_hour + sub).min(weekly.len() - 1);
+            let dk = ((usize::from(cal.is_working_day(&local)) * 24 + local.hour as usize) * per_hour + sub)
+                .min(daily.len() - 1);
             expected.push((start >= judged_from).then(|| {
-                let w_samples = weekly.get(&wk).map(Vec::as_slice).unwrap_or(&[]);
-                let d_samples = daily.get(&dk).map(Vec::as_slice).unwrap_or(&[]);
+                let (w_samples, d_samples) = (&weekly[wk], &daily[dk]);
                 let (mw, md) = (
-                    median(w_samples).unwrap_or(0.0),
-                    if d_samples.len() >= 3 { median(d_samples).unwrap_or(0.0) } else { 0.0 },
+                    median_in(w_samples.iter().copied(), &mut scratch).unwrap_or(0.0),
+                    if d_samples.len() >= 3 {
+                        median_in(d_samples.iter().copied(), &mut scratch).unwrap_or(0.0)
+                    } else {
+                        0.0
+                    },
                 );
+                // The spread of the samples whose median is the level.
                 let (level, samples) = if mw >= md { (mw, w_samples) } else { (md, d_samples) };
+                let spread = mad_about(samples, level, &mut scratch).unwrap_or(0.0);
                 let level = level.max(FLOOR);
-                let spread = mad(samples).unwrap_or(0.0);
                 (level, (spread * spread).max(level))
             }));
-            weekly.entry(wk).or_default().push(x);
-            daily.entry(dk).or_default().push(x);
+            weekly[wk].push(x);
+            daily[dk].push(x);
         }
         RateSeries { start: t0, width_minutes: width, observed, expected }
     }
@@ -388,6 +396,25 @@ impl Detector for RateSpike {
     }
 }
 
+/// For each address of a key's `rows` (in time order), when the key first used the address's
+/// network (/24, /48): each address is parsed once, at its first row.
+fn network_first_used(cols: &Cols, rows: &[usize]) -> PlHashMap<u32, i64> {
+    let mut by_network: PlHashMap<String, i64> = PlHashMap::default();
+    let mut networks: Vec<(u32, String)> = Vec::new();
+    let mut addresses: PlHashSet<u32> = PlHashSet::default();
+    for &i in rows {
+        let (Some(address), Some(t)) = (cols.address.get(i), cols.ts.get(i)) else { continue };
+        if addresses.insert(address) {
+            if let Some(ip) = cols.ip.get(i).and_then(|text| text.parse::<IpAddr>().ok()) {
+                let network = prefix_of(ip);
+                by_network.entry(network.clone()).or_insert(t);
+                networks.push((address, network));
+            }
+        }
+    }
+    networks.into_iter().filter_map(|(address, network)| Some((address, *by_network.get(&network)?))).collect()
+}
+
 impl RateSpike {
     fn detect_key(&self, cols: &Cols, k: &KeyRows, out: &mut Detection) {
         let cfg = &self.config;
@@ -410,18 +437,7 @@ impl RateSpike {
         if cfg.burst_minutes < main {
             widths.push(cfg.burst_minutes);
         }
-        // When each network (/24, /48) was first used by this key: rows are in time order, so
-        // only each address's first row matters.
-        let mut first_seen: PlHashMap<String, i64> = PlHashMap::default();
-        let mut addresses: PlHashSet<u32> = PlHashSet::default();
-        for &i in &k.rows {
-            let (Some(address), Some(t)) = (cols.address.get(i), cols.ts.get(i)) else { continue };
-            if addresses.insert(address) {
-                if let Some(ip) = cols.ip.get(i).and_then(|text| text.parse::<IpAddr>().ok()) {
-                    first_seen.entry(prefix_of(ip)).or_insert(t);
-                }
-            }
-        }
+        let first_seen = network_first_used(cols, &k.rows);
 
         let mut spikes: Vec<Spike> = Vec::new();
         for &width in &widths {
@@ -450,7 +466,7 @@ impl RateSpike {
 
     /// A rise over days that no single bucket shows: daily totals (local days) against the
     /// median of up to 14 earlier days of the same kind, two or more days in a row.
-    fn sustained_rise(&self, cols: &Cols, k: &KeyRows, first_seen: &PlHashMap<String, i64>) -> Option<Finding> {
+    fn sustained_rise(&self, cols: &Cols, k: &KeyRows, first_seen: &PlHashMap<u32, i64>) -> Option<Finding> {
         let cfg = &self.config;
         let cal = &cfg.calendar;
         let mut days: BTreeMap<chrono::NaiveDate, (f64, bool, i64)> = BTreeMap::new();
@@ -523,13 +539,7 @@ impl RateSpike {
             .iter()
             .copied()
             .filter(|&i| cols.ts.get(i).is_some_and(&mut in_run))
-            .filter(|&i| {
-                cols.ip
-                    .get(i)
-                    .and_then(|ip| ip.parse::<IpAddr>().ok())
-                    .and_then(|ip| first_seen.get(&prefix_of(ip)))
-                    .is_some_and(|seen| *seen >= run_start)
-            })
+            .filter(|&i| cols.address.get(i).and_then(|a| first_seen.get(&a)).is_some_and(|seen| *seen >= run_start))
             .map(|i| i as u32)
             .collect();
         let new_requests: f64 = rows.iter().map(|&i| cols.count.get(i as usize).unwrap_or(1) as f64).sum();
@@ -609,7 +619,7 @@ impl RateSpike {
         out
     }
 
-    fn finding(&self, cols: &Cols, k: &KeyRows, first: i64, first_seen: &PlHashMap<String, i64>, s: Spike) -> Finding {
+    fn finding(&self, cols: &Cols, k: &KeyRows, first: i64, first_seen: &PlHashMap<u32, i64>, s: Spike) -> Finding {
         let (from, to) = s.span(first);
         let in_spike: Vec<usize> = k
             .rows
@@ -619,18 +629,10 @@ impl RateSpike {
             .filter(|&i| s.measure.value(cols, i) > 0.0)
             .collect();
         // Which of those requests came from networks the key had used well before the spike?
-        // Answered once per address.
-        let mut known_by_address: PlHashMap<Option<u32>, bool> = PlHashMap::default();
         let known: Vec<bool> = in_spike
             .iter()
             .map(|&i| {
-                *known_by_address.entry(cols.address.get(i)).or_insert_with(|| {
-                    cols.ip
-                        .get(i)
-                        .and_then(|ip| ip.parse::<IpAddr>().ok())
-                        .and_then(|ip| first_seen.get(&prefix_of(ip)))
-                        .is_some_and(|seen| *seen < from - USUAL_AFTER)
-                })
+                cols.address.get(i).and_then(|a| first_seen.get(&a)).is_some_and(|seen| *seen < from - USUAL_AFTER)
             })
             .collect();
         let (mut known_requests, mut new_requests) = (0.0, 0.0);

@@ -8,12 +8,19 @@ use statrs::distribution::{DiscreteCDF, NegativeBinomial, Poisson};
 /// linear time rather than by sorting: the upper middle value is selected, the lower one is
 /// the largest of the values left below it.
 pub fn median(values: &[f64]) -> Option<f64> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
+    median_in(values.iter().copied(), &mut Vec::new())
+}
+
+/// [`median`] of `values`, selected in `scratch`: a caller taking many medians reuses one
+/// buffer instead of allocating one for each.
+pub fn median_in(values: impl IntoIterator<Item = f64>, scratch: &mut Vec<f64>) -> Option<f64> {
+    scratch.clear();
+    scratch.extend(values.into_iter().filter(|x| x.is_finite()));
+    let n = scratch.len();
+    if n == 0 {
         return None;
     }
-    let n = v.len();
-    let (below, &mut upper, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let (below, &mut upper, _) = scratch.select_nth_unstable_by(n / 2, f64::total_cmp);
     if n % 2 == 1 {
         return Some(upper);
     }
@@ -26,8 +33,13 @@ pub fn median(values: &[f64]) -> Option<f64> {
 /// no values.
 pub fn mad(values: &[f64]) -> Option<f64> {
     let m = median(values)?;
-    let deviations: Vec<f64> = values.iter().filter(|x| x.is_finite()).map(|x| (x - m).abs()).collect();
-    median(&deviations).map(|d| d * 1.4826)
+    mad_about(values, m, &mut Vec::new())
+}
+
+/// [`mad`] of values whose median `m` the caller has already taken, selected in `scratch`
+/// (see [`median_in`]). `None` for no values.
+pub fn mad_about(values: &[f64], m: f64, scratch: &mut Vec<f64>) -> Option<f64> {
+    median_in(values.iter().filter(|x| x.is_finite()).map(|x| (x - m).abs()), scratch).map(|d| d * 1.4826)
 }
 
 /// P(X ≥ x) for a count with the given mean and variance: Poisson when the variance does not
@@ -88,6 +100,12 @@ mod tests {
         assert_eq!(median(&[f64::NAN, 1.0]), Some(1.0));
         let m = mad(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
         assert!((m - 1.4826).abs() < 1e-9);
+        // A reused buffer holds whatever the last call left: it does not leak into the next.
+        let mut scratch = vec![100.0; 9];
+        assert_eq!(median_in([3.0, 1.0, 2.0], &mut scratch), Some(2.0));
+        assert_eq!(median_in([], &mut scratch), None);
+        assert_eq!(mad_about(&[], 0.0, &mut scratch), None);
+        assert_eq!(mad_about(&[1.0, 2.0, 3.0, 4.0, 5.0], 3.0, &mut scratch), Some(m));
     }
 
     /// Selection gives the median sorting does, for odd and even counts, ties, zeros of both
