@@ -34,6 +34,8 @@ use std::borrow::Cow;
 
 /// Rows per row group (polars' default).
 const ROW_GROUP_ROWS: usize = 512 * 512;
+/// Row groups encoded at once (about 4 MB of compressed pages each in `events.parquet`).
+const GROUPS_AT_ONCE: usize = 4;
 /// A string column is dictionary-encoded when at most this share of its values are distinct
 /// (polars' rule).
 const DICTIONARY_MAX_SHARE: f64 = 0.75;
@@ -115,14 +117,12 @@ impl<W: std::io::Write> Writer<W> {
         // In the order of the schema: the frame's own columns, then the GeoIP ones.
         let own = frame.columns().iter().filter(|c| c.name() != geo_col::ADDRESS_ID).map(Job::Own);
         let jobs: Vec<Job<'_>> = own.chain((0..by_address.len()).map(Job::Geo)).collect();
-        let height = frame.height();
-        for offset in (0..height).step_by(ROW_GROUP_ROWS) {
-            let rows = ROW_GROUP_ROWS.min(height - offset);
+        let types = self.types.clone();
+        self.write_groups(frame.height(), |offset, rows| {
             let ids = frame.column(geo_col::ADDRESS_ID)?.u32()?.slice(offset as i64, rows);
             let id_values: Vec<u32> = ids.iter().map(|i| i.unwrap_or(NO_ADDRESS)).collect();
-            let columns: Vec<Vec<CompressedPage>> = jobs
-                .par_iter()
-                .zip(&self.types)
+            jobs.par_iter()
+                .zip(&types)
                 .map(|(job, type_)| match *job {
                     Job::Own(column) => match Dictionary::constant(column, rows)? {
                         Some(dictionary) => dictionary.pages(type_),
@@ -133,40 +133,54 @@ impl<W: std::io::Write> Writer<W> {
                         None => column_pages(expander.column(i, &ids)?.as_materialized_series(), type_),
                     },
                 })
-                .collect::<PolarsResult<_>>()?;
-            self.write_group(rows, &columns)?;
-        }
-        Ok(())
+                .collect()
+        })
     }
 
     /// [`Writer::write`] of events whose GeoIP columns are made whole for each row group.
     fn write_expanded(&mut self, events: Events<'_>) -> PolarsResult<()> {
         let expander = events.places().map(|p| p.expander());
         let frame = events.frame();
-        let height = frame.height();
-        for offset in (0..height).step_by(ROW_GROUP_ROWS) {
-            let rows = ROW_GROUP_ROWS.min(height - offset);
+        let types = self.types.clone();
+        self.write_groups(frame.height(), |offset, rows| {
             let group = frame.slice(offset as i64, rows);
             let group = match &expander {
                 Some(e) => e.expand(&group)?,
                 None => group,
             };
-            let columns: Vec<Vec<CompressedPage>> = group
+            group
                 .columns()
                 .par_iter()
-                .zip(&self.types)
+                .zip(&types)
                 .map(|(column, type_)| column_pages(column.as_materialized_series(), type_))
-                .collect::<PolarsResult<_>>()?;
-            self.write_group(rows, &columns)?;
-        }
-        Ok(())
+                .collect()
+        })
     }
 
-    fn write_group(&mut self, rows: usize, columns: &[Vec<CompressedPage>]) -> PolarsResult<()> {
-        let columns = DynIter::new(columns.iter().map(|pages| {
-            Ok(DynStreamingIterator::new(fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok))))
-        }));
-        self.writer.write(rows as u64, columns)
+    /// Writes `height` rows in row groups, each encoded by `encode(offset, rows)` as the pages of
+    /// its columns. Several row groups are encoded at once (their columns in parallel), then
+    /// written in order: the cores are not left idle while one group's last column is encoded
+    /// or the group is written.
+    fn write_groups(
+        &mut self,
+        height: usize,
+        encode: impl Fn(usize, usize) -> PolarsResult<Vec<Vec<CompressedPage>>> + Sync,
+    ) -> PolarsResult<()> {
+        let groups: Vec<(usize, usize)> =
+            (0..height).step_by(ROW_GROUP_ROWS).map(|offset| (offset, ROW_GROUP_ROWS.min(height - offset))).collect();
+        for batch in groups.chunks(GROUPS_AT_ONCE) {
+            let encoded: Vec<Vec<Vec<CompressedPage>>> =
+                batch.par_iter().map(|&(offset, rows)| encode(offset, rows)).collect::<PolarsResult<_>>()?;
+            for (&(_, rows), columns) in batch.iter().zip(encoded) {
+                let columns = DynIter::new(columns.iter().map(|pages| {
+                    Ok(DynStreamingIterator::new(fallible_streaming_iterator::convert(
+                        pages.iter().map(PolarsResult::Ok),
+                    )))
+                }));
+                self.writer.write(rows as u64, columns)?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes the footer and returns the output.
