@@ -991,6 +991,8 @@ impl EventBuilder {
 pub struct Scrubber {
     matcher: aho_corasick::AhoCorasick,
     replacements: Vec<String>,
+    /// The length of the longest secret, in bytes.
+    longest: usize,
 }
 
 impl Scrubber {
@@ -1007,7 +1009,25 @@ impl Scrubber {
             .build(secrets.iter().map(|(s, _)| s.as_str()))
             .ok()?;
         let replacements = secrets.iter().map(|(_, c)| credentials[**c as usize].id.clone()).collect();
-        Some(Self { matcher, replacements })
+        let longest = secrets.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+        Some(Self { matcher, replacements, longest })
+    }
+
+    /// Whether a secret occurs anywhere in `bytes`. Looked for in pieces, in parallel: each
+    /// piece reaches into the next by the longest secret's length less one byte, so that no
+    /// occurrence falls between two.
+    fn occurs_in(&self, bytes: &[u8]) -> bool {
+        self.occurs_in_pieces(bytes, 8 << 20)
+    }
+
+    fn occurs_in_pieces(&self, bytes: &[u8], piece: usize) -> bool {
+        let piece = piece.max(1);
+        let overlap = self.longest.saturating_sub(1);
+        (0..bytes.len().div_ceil(piece)).into_par_iter().any(|p| {
+            let start = p * piece;
+            let end = (start + piece + overlap).min(bytes.len());
+            self.matcher.is_match(&bytes[start..end])
+        })
     }
 
     /// The text with every secret replaced, or `None` when it holds none.
@@ -1017,7 +1037,7 @@ impl Scrubber {
 
     /// Scrubs paths: one pass over all of them; rewritten only when a secret is there.
     pub(super) fn scrub_arena(&self, paths: &mut Arena) {
-        if self.matcher.is_match(paths.bytes.as_str()) {
+        if self.occurs_in(paths.bytes.as_bytes()) {
             let mut scrubbed = Arena::default();
             for value in paths.values() {
                 scrubbed.push(&self.scrub(value).unwrap_or_else(|| value.to_string()));
@@ -1294,6 +1314,26 @@ mod tests {
         }
         assert_eq!(Packed::from(Some(3u32)).map(|p| p + 2).get(), Some(5));
         assert_eq!(Packed::<u32>::from(None).map(|p| p + 2).get(), None);
+    }
+
+    /// A secret is found wherever it lies in the text searched in pieces, across a piece's end
+    /// too; text without one is not matched.
+    #[test]
+    fn secrets_are_found_across_piece_ends() {
+        let secret = "fcsk_live_0123456789abcdef";
+        let secrets: PlHashMap<String, u32> = [(secret.to_string(), 0)].into_iter().collect();
+        let credentials = vec![Credential { id: "fc1:x".into(), hint: None, label: None, kind: CredentialKind::Fingerprint }];
+        let scrubber = Scrubber::new(&secrets, &credentials).unwrap();
+        let filler = "/v2/agents/12/".repeat(8);
+        for at in 0..=filler.len() {
+            let text = format!("{}{secret}{}", &filler[..at], &filler[at..]);
+            for piece in [1, 7, 16, 25, 26, 40, 1_000] {
+                assert!(scrubber.occurs_in_pieces(text.as_bytes(), piece), "at {at}, pieces of {piece}");
+            }
+        }
+        let almost = format!("{filler}{}{filler}", &secret[..secret.len() - 1]);
+        assert!(!scrubber.occurs_in_pieces(almost.as_bytes(), 7));
+        assert!(!scrubber.occurs_in_pieces(b"", 7));
     }
 
     #[test]
