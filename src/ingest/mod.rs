@@ -317,6 +317,8 @@ fn read_inputs(
 
 /// How much of an input is read and normalised at a time, by default.
 pub const BLOCK_BYTES: usize = 64 << 20;
+/// The most of an input read before parsing begins.
+const FIRST_BLOCK_BYTES: usize = 4 << 20;
 
 /// Reads one input into the builder. On a file-level problem the file's events are removed
 /// again and its rows are reported as rejected.
@@ -396,8 +398,10 @@ fn ingest_one(
         }
         more = false;
     }
-    if more && buf.len() < opts.block_bytes {
-        let want = opts.block_bytes - buf.len();
+    // The first block is small, so that parsing starts while the next (whole) block is read.
+    let first_block = opts.block_bytes.min(FIRST_BLOCK_BYTES);
+    if more && buf.len() < first_block {
+        let want = first_block - buf.len();
         match reader.fill(&mut buf, want) {
             Ok(m) => more = m,
             Err(e) => return fail(report, e),
