@@ -71,7 +71,13 @@ impl RateConfig {
 
     /// Whether a bucket is a spike: significant after Bonferroni and big enough.
     fn is_spike(&self, x: f64, expected: f64, p: f64, threshold: f64, min_excess: f64) -> bool {
-        p < threshold && x - expected >= min_excess && x >= self.min_ratio * expected
+        p < threshold && self.is_large(x, expected, min_excess)
+    }
+
+    /// Whether a count is far enough above its expected level to be a spike if it is also
+    /// significant (checked first: the tail probability costs far more).
+    fn is_large(&self, x: f64, expected: f64, min_excess: f64) -> bool {
+        x - expected >= min_excess && x >= self.min_ratio * expected
     }
 }
 
@@ -595,8 +601,11 @@ impl RateSpike {
         let mut flagged: Vec<(usize, f64, f64, String)> = Vec::new();
         for (b, (&x, expected)) in series.observed.iter().zip(&series.expected).enumerate() {
             let Some((expected, variance)) = *expected else { continue };
+            if !cfg.is_large(x, expected, min_excess) {
+                continue;
+            }
             let p = upper_tail(x.round() as u64, expected, variance);
-            if cfg.is_spike(x, expected, p, threshold, min_excess) {
+            if p < threshold {
                 let local = cfg.calendar.local(series.start + b as i64 * width * MINUTE);
                 let when = format!("{} {:02}:{:02}", local.weekday, local.hour, local.minute);
                 flagged.push((b, expected, p, when));
