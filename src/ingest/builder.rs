@@ -1322,7 +1322,8 @@ mod tests {
     fn secrets_are_found_across_piece_ends() {
         let secret = "fcsk_live_0123456789abcdef";
         let secrets: PlHashMap<String, u32> = [(secret.to_string(), 0)].into_iter().collect();
-        let credentials = vec![Credential { id: "fc1:x".into(), hint: None, label: None, kind: CredentialKind::Fingerprint }];
+        let credentials =
+            vec![Credential { id: "fc1:x".into(), hint: None, label: None, kind: CredentialKind::Fingerprint }];
         let scrubber = Scrubber::new(&secrets, &credentials).unwrap();
         let filler = "/v2/agents/12/".repeat(8);
         for at in 0..=filler.len() {
