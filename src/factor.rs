@@ -23,6 +23,16 @@ impl<'a> Factor<'a> {
     }
 }
 
+/// Slots of [`factorize_at_most`]'s cache of recent views.
+const RECENT_SLOTS: usize = 1 << 12;
+
+/// A view's slot in the cache of recent views: its length, prefix and (for long values) where
+/// its bytes are, mixed by multiplication (Fibonacci hashing), top bits kept.
+fn slot_of(view: u128) -> usize {
+    let mixed = ((view as u64) ^ ((view >> 64) as u64).rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> (64 - RECENT_SLOTS.trailing_zeros())) as usize
+}
+
 /// The codes of a string column.
 ///
 /// Rows are first told apart by their 16-byte Arrow view (length, prefix and where the bytes
@@ -43,18 +53,29 @@ pub fn factorize_at_most(column: &StringChunked, max_distinct: usize) -> Option<
     for array in column.downcast_iter() {
         // A view's buffer index and offset refer to its own chunk's buffers.
         let mut by_view: PlHashMap<u128, u32> = PlHashMap::default();
+        // The codes of recent views, one per slot chosen by a few bits of the view: a column of
+        // a few thousand distinct values finds most rows here, without hashing the view.
+        let mut recent: Box<[(u128, u32)]> = vec![(0, NULL); RECENT_SLOTS].into_boxed_slice();
         for (i, view) in array.views().iter().enumerate() {
             if !array.is_valid(i) {
                 codes.push(NULL);
                 continue;
             }
-            let code = *by_view.entry(view.as_u128()).or_insert_with(|| {
-                let text = array.value(i);
-                *by_text.entry(text).or_insert_with(|| {
-                    values.push(text);
-                    (values.len() - 1) as u32
-                })
-            });
+            let view = view.as_u128();
+            let slot = &mut recent[slot_of(view)];
+            let code = if slot.1 != NULL && slot.0 == view {
+                slot.1
+            } else {
+                let code = *by_view.entry(view).or_insert_with(|| {
+                    let text = array.value(i);
+                    *by_text.entry(text).or_insert_with(|| {
+                        values.push(text);
+                        (values.len() - 1) as u32
+                    })
+                });
+                *slot = (view, code);
+                code
+            };
             if values.len() > max_distinct {
                 return None;
             }
@@ -94,6 +115,28 @@ mod tests {
         let gathered = dict.take(&idx).unwrap();
         check(&gathered);
         assert_eq!(factorize(&gathered).codes, vec![0, 1, NULL, 1]);
+    }
+
+    /// More distinct values than the cache of recent views has slots, in a scrambled order,
+    /// short (inline) and long, gathered from a dictionary and built row by row: every row's
+    /// code is its value's, whatever the cache held.
+    #[test]
+    fn codes_are_right_when_recent_views_collide() {
+        let distinct = 3 * RECENT_SLOTS + 17;
+        let value =
+            |v: usize| if v % 2 == 0 { format!("{v}") } else { format!("a long value, longer than twelve: {v}") };
+        let dict = StringChunked::from_iter_values("d".into(), (0..distinct).map(value));
+        let rows: Vec<Option<IdxSize>> =
+            (0..50_000u64).map(|i| (i % 97 != 0).then(|| ((i * 2_654_435_761) % distinct as u64) as IdxSize)).collect();
+        let gathered = dict.take(&IdxCa::from_iter_options("i".into(), rows.iter().copied())).unwrap();
+        let built = StringChunked::from_iter_options(
+            "x".into(),
+            rows.iter().map(|r| r.map(|v| value(v as usize))).collect::<Vec<_>>().into_iter(),
+        );
+        for column in [&gathered, &built] {
+            check(column);
+            assert_eq!(factorize(column).codes, factorize(&gathered).codes, "the same codes however built");
+        }
     }
 
     #[test]
