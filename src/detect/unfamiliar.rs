@@ -134,6 +134,11 @@ impl<K: Hash + Eq + Clone> Level<K> {
         self.seen.get(k).map_or(0, |s| s.0)
     }
 
+    /// Whether `k` was observed on `day` already.
+    fn seen_on(&self, k: &K, day: i64) -> bool {
+        self.seen.get(k).is_some_and(|s| s.1 == day)
+    }
+
     fn observe(&mut self, k: &K, day: i64) {
         // Look up first: most observations are of values already seen (no key to clone).
         let entry = match self.seen.get_mut(k) {
@@ -492,16 +497,17 @@ impl UnfamiliarSource {
             }
 
             if judged && !allowed && !joined {
-                let new_source = if country.is_some_and(|c| !history.countries.contains(&c)) {
+                // A known address's network, AS and country were learnt with it (below).
+                let new_source = if history.ips.contains(&ip_code) {
+                    None
+                } else if country.is_some_and(|c| !history.countries.contains(&c)) {
                     country.map(Source::Country)
                 } else if asn.is_some_and(|a| !history.asns.contains(&a)) {
                     asn.map(Source::Asn)
                 } else if !history.prefixes.contains(&prefix) {
                     Some(Source::Prefix(prefix))
-                } else if !history.ips.contains(&ip_code) {
-                    Some(Source::Ip(ip_code))
                 } else {
-                    None
+                    Some(Source::Ip(ip_code))
                 };
                 if let Some(source) = new_source {
                     let opened_before = open.len();
@@ -653,9 +659,8 @@ impl UnfamiliarSource {
                 last_location = location;
             }
 
-            if learning {
-                history.events += 1;
-                history.first.get_or_insert(ts);
+            // An address already learnt today: its network, AS, country and place were too.
+            if learning && !history.ips.seen_on(&ip_code, day) {
                 history.ips.observe(&ip_code, day);
                 if let (Some(a), false) = (asn, history.prefixes.contains(&prefix)) {
                     *history.networks_per_asn.entry(a).or_default() += 1;
@@ -672,6 +677,10 @@ impl UnfamiliarSource {
                         history.places.observe(&l.at.place, day);
                     }
                 }
+            }
+            if learning {
+                history.events += 1;
+                history.first.get_or_insert(ts);
                 if let Some(ua) = user_agent {
                     history.user_agents.insert(ua);
                 }
