@@ -244,18 +244,19 @@ pub(crate) fn judge_and_write(
     timings: &mut Timings,
 ) -> Result<Verdict> {
     let clock = std::time::Instant::now();
-    // `events.parquet` is encoded while the detectors run and the charts are drawn (the
-    // encoder and the detectors share the cores), straight to its staging file.
+    // `events.parquet` is encoded while the detectors run, the charts are drawn and the other
+    // outputs are made (they share the cores), straight to its staging file; every output is
+    // committed once it is written.
     let staged = out.staging_path(OUTPUTS[0]);
-    let (judged, written) = std::thread::scope(|scope| {
+    let (made, written) = std::thread::scope(|scope| {
         let parquet = scope.spawn(|| report::parquet::write_file(events, &staged));
-        let judged = judge(run, opts, progress, timings, clock);
-        (judged, crate::ingest::joined(parquet))
+        let made = judge(run, opts, progress, timings, clock).and_then(|judged| {
+            let results = results(run, events, judged, opts)?;
+            make_outputs(results, run.ingested, run.geo, opts, out, extra)
+        });
+        (made, crate::ingest::joined(parquet))
     });
-    let verdict = written.and(judged).and_then(|judged| {
-        let results = results(run, events, judged, opts)?;
-        write_outputs(results, run.ingested, run.geo, opts, out, extra)
-    });
+    let verdict = written.and(made).and_then(|made| commit_outputs(made, out));
     if verdict.is_err() {
         let _ = std::fs::remove_file(&staged);
     }
@@ -305,6 +306,32 @@ pub(crate) fn write_outputs(
     out: &OutputDir,
     extra: Vec<Output>,
 ) -> Result<Verdict> {
+    commit_outputs(make_outputs(results, ingested, geo, opts, out, extra)?, out)
+}
+
+/// Every output of a run in memory ([`OUTPUTS`], then `extra`, then the charts), and its
+/// verdict.
+struct Made {
+    outputs: Vec<Output>,
+    verdict: Verdict,
+}
+
+/// Writes the outputs atomically (removing charts of an earlier run that this one has not).
+fn commit_outputs(made: Made, out: &OutputDir) -> Result<Verdict> {
+    out.commit(&made.outputs)?;
+    out.remove_stale("charts", &made.outputs);
+    Ok(made.verdict)
+}
+
+/// Makes every output in memory; see [`write_outputs`].
+fn make_outputs(
+    results: Results<'_>,
+    ingested: &ingest::Ingested,
+    geo: &summary::GeoSummary,
+    opts: &ScanOptions,
+    out: &OutputDir,
+    extra: Vec<Output>,
+) -> Result<Made> {
     let Results { detection, incidents, flagged, flags, charts, baseline, time_range, after_rotation, events_parquet } =
         results;
     let summary_input = summary::SummaryInput {
@@ -347,10 +374,8 @@ pub(crate) fn write_outputs(
         outputs.push(Output::new(format!("charts/{}.png", c.name), c.png));
         outputs.push(Output::new(format!("charts/{}.svg", c.name), c.svg));
     }
-    out.commit(&outputs)?;
-    out.remove_stale("charts", &outputs);
     let worst = incidents.iter().map(|i| i.severity).max();
-    Ok(Verdict { text, worst, incidents })
+    Ok(Made { outputs, verdict: Verdict { text, worst, incidents } })
 }
 
 /// What the detectors made of a run, with the charts.
