@@ -297,34 +297,22 @@ pub(crate) struct Results<'a> {
     pub events_parquet: Content,
 }
 
-/// Writes every output ([`OUTPUTS`], then `extra`, then the charts) atomically.
-pub(crate) fn write_outputs(
-    results: Results<'_>,
-    ingested: &ingest::Ingested,
-    geo: &summary::GeoSummary,
-    opts: &ScanOptions,
-    out: &OutputDir,
-    extra: Vec<Output>,
-) -> Result<Verdict> {
-    commit_outputs(make_outputs(results, ingested, geo, opts, out, extra)?, out)
-}
-
 /// Every output of a run in memory ([`OUTPUTS`], then `extra`, then the charts), and its
 /// verdict.
-struct Made {
+pub(crate) struct Made {
     outputs: Vec<Output>,
     verdict: Verdict,
 }
 
 /// Writes the outputs atomically (removing charts of an earlier run that this one has not).
-fn commit_outputs(made: Made, out: &OutputDir) -> Result<Verdict> {
+pub(crate) fn commit_outputs(made: Made, out: &OutputDir) -> Result<Verdict> {
     out.commit(&made.outputs)?;
     out.remove_stale("charts", &made.outputs);
     Ok(made.verdict)
 }
 
-/// Makes every output in memory; see [`write_outputs`].
-fn make_outputs(
+/// Makes every output in memory, to be written by [`commit_outputs`].
+pub(crate) fn make_outputs(
     results: Results<'_>,
     ingested: &ingest::Ingested,
     geo: &summary::GeoSummary,

@@ -234,7 +234,7 @@ fn judge_buckets(
         after_rotation,
         events_parquet,
     };
-    super::write_outputs(results, ingested, &geo_summary, opts, out, Vec::new())
+    super::commit_outputs(super::make_outputs(results, ingested, &geo_summary, opts, out, Vec::new())?, out)
 }
 
 /// One bucket's findings, incidents, flagged events and the charts of those of its incidents
