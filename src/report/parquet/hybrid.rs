@@ -7,9 +7,9 @@
 //! least significant bit first (`header = groups << 1 | 1`, `bit_width` bytes a group).
 //!
 //! Values are looked at eight at a time, as the bit-packed runs hold them: a group of eight
-//! equal values starts or extends a repeated run, any other group joins a bit-packed one. A
-//! repeated run of shorter length than polars' encoder would find is bit-packed instead; the
-//! values read back are the same, in one pass with no buffer.
+//! equal values starts or extends a repeated run, any other group joins a bit-packed one. Runs
+//! that do not fill whole groups are bit-packed (polars' encoder repeats any run of eight); the
+//! values read back are the same, written in one pass with no buffer.
 
 /// Values per bit-packed group.
 const GROUP: usize = 8;

@@ -8,11 +8,12 @@
 //! encoded and compressed in parallel. One rule for every column of text or numbers: a
 //! dictionary when at most three quarters of its values are distinct, and at most half of its
 //! first 8,192; otherwise integers and times as deltas (event times and line numbers barely
-//! change from row to row), the rest plain. The file has the types polars writes, the same Arrow schema in its metadata
-//! (strings stay strings), zstd, statistics.
+//! change from row to row), the rest plain. The file has the types polars writes, the same
+//! Arrow schema in its metadata (strings stay strings), zstd, statistics.
 //!
-//! A dictionary-encoded column's codes are written here ([`hybrid`]), straight from the codes
-//! per row; polars writes its dictionary page and statistics, from the distinct values alone.
+//! The codes of a dictionary-encoded column, and flags, are written here ([`hybrid`]) straight
+//! from the codes per row; polars writes the dictionary page and the statistics, from the
+//! distinct values alone.
 
 mod hybrid;
 
@@ -244,7 +245,7 @@ fn compressed(pages: Vec<Page>) -> PolarsResult<Vec<CompressedPage>> {
     Ok(pages.into_iter().map(|page| compress(page, Vec::new(), compression)).collect::<Result<_, _>>()?)
 }
 
-/// A column as codes into its distinct values: the Arrow dictionary array it is written as.
+/// A column as codes into its distinct values, written as a dictionary (flags: as their bits).
 struct Dictionary {
     /// Per row: an index into `values`, or [`factor::NULL`].
     codes: Vec<u32>,
