@@ -123,8 +123,13 @@ mod tests {
     #[test]
     fn codes_are_right_when_recent_views_collide() {
         let distinct = 3 * RECENT_SLOTS + 17;
-        let value =
-            |v: usize| if v % 2 == 0 { format!("{v}") } else { format!("a long value, longer than twelve: {v}") };
+        let value = |v: usize| {
+            if v.is_multiple_of(2) {
+                format!("{v}")
+            } else {
+                format!("a long value, longer than twelve: {v}")
+            }
+        };
         let dict = StringChunked::from_iter_values("d".into(), (0..distinct).map(value));
         let rows: Vec<Option<IdxSize>> =
             (0..50_000u64).map(|i| (i % 97 != 0).then(|| ((i * 2_654_435_761) % distinct as u64) as IdxSize)).collect();
