@@ -405,7 +405,19 @@ impl<'t, 'a> Cells<'t, 'a> {
 
     /// A cell's trimmed text; empty and `-` are no value.
     fn get(&self, field: Field, row: usize) -> Option<&'t str> {
-        self.columns[field as usize].and_then(|c| c.cell(row)).map(str::trim).filter(|s| !s.is_empty() && *s != "-")
+        self.columns[field as usize].and_then(|c| c.cell(row)).map(trimmed).filter(|s| !s.is_empty() && *s != "-")
+    }
+}
+
+/// `text` without white space at either end ([`str::trim`]), which most cells have none of: a
+/// cell that begins and ends with a printable ASCII byte is returned as it is, without
+/// decoding characters from both ends.
+fn trimmed(text: &str) -> &str {
+    let printable = |b: Option<&u8>| b.is_some_and(|&b| (0x21..0x80).contains(&b));
+    if printable(text.as_bytes().first()) && printable(text.as_bytes().last()) {
+        text
+    } else {
+        text.trim()
     }
 }
 
@@ -1335,6 +1347,30 @@ mod tests {
         let almost = format!("{filler}{}{filler}", &secret[..secret.len() - 1]);
         assert!(!scrubber.occurs_in_pieces(almost.as_bytes(), 7));
         assert!(!scrubber.occurs_in_pieces(b"", 7));
+    }
+
+    /// Trimming a cell takes the same white space off as `str::trim`, with or without the
+    /// shortcut for cells that begin and end printable.
+    #[test]
+    fn cells_are_trimmed_as_str_trim_does() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\r",
+            "GET",
+            "\u{a0}x\u{a0}",
+            "x\u{2003}",
+            "é",
+            " é ",
+            "\u{1f}a",
+            "a\u{7f}",
+            "-",
+        ] {
+            assert_eq!(trimmed(text), text.trim(), "{text:?}");
+        }
     }
 
     #[test]
