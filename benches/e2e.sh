@@ -59,7 +59,7 @@ for n in $sizes; do
     awk -v n="$n" -v size="$size" -v lh="$lh_s" -v lhmb="$lh_mb" -v floor="$floor_s" -v py="$py_s" -v pymb="$py_mb" -v nd="$nd_s" -v ndmb="$nd_mb" -v st="$st_s" -v stmb="$st_mb" '
     function thousands(x,   s, out) { s = sprintf("%d", x); out = ""; while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) } return s out }
     BEGIN {
-        printf "| %s | %d MB | %.1f s | %s | %d MB | %.1f s | %.1f | %.1f s | %d MB | %.2f× | %.1f s | %d MB | %.1f s | %d MB |\n",
+        printf "| %s | %d MB | %.1f s | %s | %d MB | %.1f s | %.2f | %.1f s | %d MB | %.2f× | %.1f s | %d MB | %.1f s | %d MB |\n",
             thousands(n), size, lh, thousands(n / lh), lhmb, floor, lh / floor, py, pymb, py / lh, st, stmb, nd, ndmb
     }'
 done
