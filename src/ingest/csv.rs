@@ -329,9 +329,10 @@ fn special_mask(chunk: &[u8; 64], delimiter: u8) -> u64 {
 }
 
 /// [`special_mask`] eight bytes at a time in a `u64` (for processors without SSE2): a byte
-/// equal to a wanted one is a zero byte of their XOR, found exactly with two additions'
-/// worth of masking, and the eight zero-byte flags are gathered into eight bits by one
-/// multiplication (each flag lands on its own bit of the top byte).
+/// equal to a wanted one is a zero byte of their XOR, found exactly by one addition that
+/// cannot carry between bytes (Hacker's Delight, 6-1), and the eight zero-byte flags are
+/// gathered into eight bits by one multiplication (each flag lands on its own bit of the top
+/// byte).
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 fn special_mask_words(chunk: &[u8; 64], delimiter: u8) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
