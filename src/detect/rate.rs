@@ -638,21 +638,12 @@ impl RateSpike {
             .filter(|&i| s.measure.value(cols, i) > 0.0)
             .collect();
         // Which of those requests came from networks the key had used well before the spike?
-        let known: Vec<bool> = in_spike
-            .iter()
-            .map(|&i| {
-                cols.address.get(i).and_then(|a| first_seen.get(&a)).is_some_and(|seen| *seen < from - USUAL_AFTER)
-            })
-            .collect();
-        let (mut known_requests, mut new_requests) = (0.0, 0.0);
-        for (&i, &known) in in_spike.iter().zip(&known) {
-            let weight = s.measure.value(cols, i);
-            if known {
-                known_requests += weight;
-            } else {
-                new_requests += weight;
-            }
-        }
+        let known = |i: usize| {
+            cols.address.get(i).and_then(|a| first_seen.get(&a)).is_some_and(|seen| *seen < from - USUAL_AFTER)
+        };
+        let weight = |i: usize| s.measure.value(cols, i);
+        let known_requests: f64 = in_spike.iter().filter(|&&i| known(i)).map(|&i| weight(i)).sum();
+        let new_requests: f64 = in_spike.iter().filter(|&&i| !known(i)).map(|&i| weight(i)).sum();
         let excess = s.observed - s.expected;
         // Amounts as people read them: requests, or bytes.
         let quantity = |v: f64| match s.measure {
@@ -665,7 +656,7 @@ impl RateSpike {
         let known_normal = known_requests < cfg.min_ratio * s.expected || known_requests - s.expected < cfg.min_excess;
         let (rows, source_note, from_known_only) = if known_normal && new_requests > 0.0 {
             (
-                in_spike.iter().zip(&known).filter(|(_, &known)| !known).map(|(&i, _)| i).collect::<Vec<_>>(),
+                in_spike.iter().copied().filter(|&i| !known(i)).collect::<Vec<_>>(),
                 format!("; {} of them from networks the key never used before", quantity(new_requests)),
                 false,
             )

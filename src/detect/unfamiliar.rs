@@ -659,28 +659,28 @@ impl UnfamiliarSource {
                 last_location = location;
             }
 
-            // An address already learnt today: its network, AS, country and place were too.
-            if learning && !history.ips.seen_on(&ip_code, day) {
-                history.ips.observe(&ip_code, day);
-                if let (Some(a), false) = (asn, history.prefixes.contains(&prefix)) {
-                    *history.networks_per_asn.entry(a).or_default() += 1;
-                }
-                history.prefixes.observe(&prefix, day);
-                if let Some(a) = asn {
-                    history.asns.observe(&a, day);
-                }
-                if let Some(c) = &country {
-                    history.countries.observe(c, day);
-                }
-                if let Some(l) = &last_location {
-                    if l.row == i {
-                        history.places.observe(&l.at.place, day);
-                    }
-                }
-            }
             if learning {
                 history.events += 1;
                 history.first.get_or_insert(ts);
+                // An address learnt earlier today had its network, AS, country and place learnt with it.
+                if !history.ips.seen_on(&ip_code, day) {
+                    history.ips.observe(&ip_code, day);
+                    if let (Some(a), false) = (asn, history.prefixes.contains(&prefix)) {
+                        *history.networks_per_asn.entry(a).or_default() += 1;
+                    }
+                    history.prefixes.observe(&prefix, day);
+                    if let Some(a) = asn {
+                        history.asns.observe(&a, day);
+                    }
+                    if let Some(c) = &country {
+                        history.countries.observe(c, day);
+                    }
+                    if let Some(l) = &last_location {
+                        if l.row == i {
+                            history.places.observe(&l.at.place, day);
+                        }
+                    }
+                }
                 if let Some(ua) = user_agent {
                     history.user_agents.insert(ua);
                 }
