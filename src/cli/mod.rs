@@ -582,7 +582,7 @@ fn run_geoip(ips: &[String], geo: GeoArgs) -> anyhow::Result<Status> {
         if let Some(asn) = r.asn {
             parts.push(format!("AS{asn} {}", r.as_org.as_deref().unwrap_or("")).trim_end().to_string());
         }
-        let a = r.anonymous;
+        let a = r.anonymous.unwrap_or_default();
         let flags: Vec<&str> = [
             (a.anonymous, "anonymous"),
             (a.vpn, "vpn"),

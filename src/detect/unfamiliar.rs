@@ -922,7 +922,7 @@ mod tests {
             accuracy_km: Some(20),
             asn: Some(e.asn as u32),
             as_org: Some(e.org.into()),
-            anonymous: crate::enrich::geoip::Anonymity { hosting: e.hosting, ..Default::default() },
+            anonymous: Some(crate::enrich::geoip::Anonymity { hosting: e.hosting, ..Default::default() }),
             ..Default::default()
         };
         // Address 0 has no rows; 1 is Frankfurt's, 2 Singapore's.

@@ -148,7 +148,10 @@ impl GeoDatabases {
 
     /// Everything the databases say about one address.
     pub fn lookup(&self, ip: IpAddr) -> Result<GeoRecord> {
-        let mut record = GeoRecord { class: IpClass::of(ip), ..GeoRecord::default() };
+        // Without an Anonymous-IP database nothing is known about anonymisers; with one, an
+        // address it does not list (or a private one) is none.
+        let anonymous = self.get(Kind::Anonymous).map(|_| Anonymity::default());
+        let mut record = GeoRecord { class: IpClass::of(ip), anonymous, ..GeoRecord::default() };
         if record.class != IpClass::Public {
             return Ok(record);
         }
@@ -173,14 +176,14 @@ impl GeoDatabases {
         if let Some(db) = self.get(Kind::Anonymous) {
             if let Some((a, _)) = db.lookup_checked::<geoip2::AnonymousIp>(ip)? {
                 let flag = |f: Option<bool>| f.unwrap_or(false);
-                record.anonymous = Anonymity {
+                record.anonymous = Some(Anonymity {
                     anonymous: flag(a.is_anonymous),
                     vpn: flag(a.is_anonymous_vpn),
                     hosting: flag(a.is_hosting_provider),
                     public_proxy: flag(a.is_public_proxy),
                     residential_proxy: flag(a.is_residential_proxy),
                     tor_exit: flag(a.is_tor_exit_node),
-                };
+                });
             }
         }
         Ok(record)
@@ -311,7 +314,8 @@ pub struct GeoRecord {
     pub accuracy_km: Option<u16>,
     pub asn: Option<u32>,
     pub as_org: Option<String>,
-    pub anonymous: Anonymity,
+    /// What the Anonymous-IP database says; `None` without one.
+    pub anonymous: Option<Anonymity>,
     /// The network prefix that matched, e.g. `81.2.69.142/31`.
     pub network: Option<String>,
 }

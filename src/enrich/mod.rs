@@ -156,7 +156,7 @@ enum Made {
     Text(StringChunked),
     Float(fn(&GeoRecord) -> Option<f64>),
     Int(fn(&GeoRecord) -> Option<i64>),
-    Flag(fn(&GeoRecord) -> bool),
+    Flag(fn(&GeoRecord) -> Option<bool>),
 }
 
 impl Expander<'_> {
@@ -207,9 +207,9 @@ impl Expander<'_> {
             Made::Int(f) => Int64Chunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
                 .into_series()
                 .into_column(),
-            Made::Flag(f) => {
-                BooleanChunked::from_iter_options(name.into(), rows.map(|i| rec(i).map(f))).into_series().into_column()
-            }
+            Made::Flag(f) => BooleanChunked::from_iter_options(name.into(), rows.map(|i| rec(i).and_then(f)))
+                .into_series()
+                .into_column(),
         })
     }
 
@@ -353,7 +353,7 @@ impl<'a> GeoColumns<'a> {
         match &self.0 {
             Source::Frame(f) => f.anonymous.iter().find(|(_, c)| c.get(i) == Some(true)).map(|(what, _)| *what),
             Source::Places { ids, places } => {
-                let a = &Self::record(ids, places, i)?.anonymous;
+                let a = Self::record(ids, places, i)?.anonymous.as_ref()?;
                 ANONYMISERS.iter().find(|(_, _, is)| is(a)).map(|(what, _, _)| *what)
             }
         }
@@ -362,7 +362,9 @@ impl<'a> GeoColumns<'a> {
     pub fn is_hosting(&self, i: usize) -> bool {
         match &self.0 {
             Source::Frame(f) => f.hosting.as_ref().and_then(|c| c.get(i)) == Some(true),
-            Source::Places { ids, places } => Self::record(ids, places, i).is_some_and(|r| r.anonymous.hosting),
+            Source::Places { ids, places } => {
+                Self::record(ids, places, i).is_some_and(|r| r.anonymous.is_some_and(|a| a.hosting))
+            }
         }
     }
 }
@@ -404,7 +406,7 @@ enum Value {
     Text(fn(&GeoRecord) -> Option<&str>),
     Float(fn(&GeoRecord) -> Option<f64>),
     Int(fn(&GeoRecord) -> Option<i64>),
-    Flag(fn(&GeoRecord) -> bool),
+    Flag(fn(&GeoRecord) -> Option<bool>),
 }
 
 /// The GeoIP columns of an events frame, in order, and how each is read from a record.
@@ -421,12 +423,12 @@ const GEO_COLUMNS: [(&str, Value); 16] = {
         (ASN, Value::Int(|r| r.asn.map(i64::from))),
         (AS_ORG, Value::Text(|r| r.as_org.as_deref())),
         (NETWORK, Value::Text(|r| r.network.as_deref())),
-        (IS_ANONYMOUS, Value::Flag(|r| r.anonymous.anonymous)),
-        (IS_ANONYMOUS_VPN, Value::Flag(|r| r.anonymous.vpn)),
-        (IS_HOSTING_PROVIDER, Value::Flag(|r| r.anonymous.hosting)),
-        (IS_PUBLIC_PROXY, Value::Flag(|r| r.anonymous.public_proxy)),
-        (IS_RESIDENTIAL_PROXY, Value::Flag(|r| r.anonymous.residential_proxy)),
-        (IS_TOR_EXIT_NODE, Value::Flag(|r| r.anonymous.tor_exit)),
+        (IS_ANONYMOUS, Value::Flag(|r| r.anonymous.map(|a| a.anonymous))),
+        (IS_ANONYMOUS_VPN, Value::Flag(|r| r.anonymous.map(|a| a.vpn))),
+        (IS_HOSTING_PROVIDER, Value::Flag(|r| r.anonymous.map(|a| a.hosting))),
+        (IS_PUBLIC_PROXY, Value::Flag(|r| r.anonymous.map(|a| a.public_proxy))),
+        (IS_RESIDENTIAL_PROXY, Value::Flag(|r| r.anonymous.map(|a| a.residential_proxy))),
+        (IS_TOR_EXIT_NODE, Value::Flag(|r| r.anonymous.map(|a| a.tor_exit))),
     ]
 };
 
@@ -531,20 +533,27 @@ mod tests {
             accuracy_km: Some(20),
             asn: Some(3320),
             as_org: Some("Deutsche Telekom AG".into()),
-            anonymous: Anonymity::default(),
+            anonymous: Some(Anonymity::default()),
             network: Some("91.0.0.0/10".into()),
         };
         let exit = GeoRecord {
             class: IpClass::Public,
             country: Some("NL".into()),
             asn: Some(60729),
-            anonymous: Anonymity { anonymous: true, tor_exit: true, vpn: true, hosting: true, ..Default::default() },
+            anonymous: Some(Anonymity {
+                anonymous: true,
+                tor_exit: true,
+                vpn: true,
+                hosting: true,
+                ..Default::default()
+            }),
             network: Some("185.220.101.0/24".into()),
             ..Default::default()
         };
         let private = GeoRecord { class: IpClass::Private, ..Default::default() };
-        // Address 3 was never looked up.
-        Places { records: vec![Some(berlin), Some(exit), Some(private), None] }
+        // Address 3 was never looked up; address 4 without an Anonymous-IP database.
+        let unknown = GeoRecord { class: IpClass::Public, country: Some("FR".into()), ..Default::default() };
+        Places { records: vec![Some(berlin), Some(exit), Some(private), None, Some(unknown)] }
     }
 
     fn frame(ids: &[u32]) -> DataFrame {
@@ -561,7 +570,7 @@ mod tests {
     #[test]
     fn answers_per_address_are_those_of_the_written_columns() {
         let places = places();
-        let ids = [0, 1, NO_ADDRESS, 2, 0, 3, 1];
+        let ids = [0, 1, NO_ADDRESS, 2, 0, 3, 1, 4];
         let frame = frame(&ids);
         let by_address = Events::new(&frame, Some(&places));
         let written = by_address.materialised().unwrap();
@@ -584,6 +593,12 @@ mod tests {
         assert_eq!(a.anonymiser(1), Some("a Tor exit"), "the first kind named, as the columns say");
         assert!(a.is_hosting(1));
         assert_eq!((a.country(2), a.asn(5)), (None, None), "no address, or not looked up: no answer");
+        // Regression: without an Anonymous-IP database the flags were written `false`, a claim
+        // the run could not make; they are missing. With one, an unlisted address is `false`.
+        let tor = written.column(geo_col::IS_TOR_EXIT_NODE).unwrap().bool().unwrap().clone();
+        assert_eq!((tor.get(0), tor.get(1), tor.get(7)), (Some(false), Some(true), None));
+        assert_eq!(a.anonymiser(7), None);
+        assert!(!a.is_hosting(7));
         let class = written.column(geo_col::IP_CLASS).unwrap().str().unwrap().clone();
         assert_eq!(class.get(3), Some("private"));
         assert_eq!(class.get(2), None, "a row without an address has no class");

@@ -21,6 +21,10 @@ fn maxmind_test_databases() {
     else {
         return;
     };
+    // Regression: without an Anonymous-IP database nothing is said about anonymisers (the
+    // flags were `false`).
+    let no_anonymity = dbs(Some(city.clone()), None, None);
+    assert_eq!(no_anonymity.lookup("1.124.213.1".parse().unwrap()).unwrap().anonymous, None);
     let dbs = dbs(Some(city), Some(asn), Some(anon));
     let look = |ip: &str| dbs.lookup(ip.parse().unwrap()).unwrap();
 
@@ -33,9 +37,9 @@ fn maxmind_test_databases() {
     let telstra = look("1.128.0.0");
     assert_eq!((telstra.asn, telstra.as_org.as_deref()), (Some(1221), Some("Telstra Pty Ltd")));
 
-    let vpn = look("1.124.213.1");
-    assert!(vpn.anonymous.anonymous && vpn.anonymous.vpn && vpn.anonymous.tor_exit);
-    assert!(!vpn.anonymous.hosting);
+    let vpn = look("1.124.213.1").anonymous.unwrap();
+    assert!(vpn.anonymous && vpn.vpn && vpn.tor_exit);
+    assert!(!vpn.hosting);
 
     // IPv6, and IPv4-mapped IPv6 (parsed to IPv4 at ingest; the reader sees the same address).
     let san_diego = look("2001:480:10::1");
@@ -46,6 +50,7 @@ fn maxmind_test_databases() {
     // Not in the databases: public but unknown; special ranges need no lookup.
     let google = look("8.8.8.8");
     assert_eq!((google.class, google.country.clone(), google.asn), (IpClass::Public, None, None));
+    assert_eq!(google.anonymous, Some(Default::default()), "not listed: no anonymiser");
     assert_eq!(look("127.0.0.1").class, IpClass::Loopback);
     assert_eq!(look("10.1.2.3").class, IpClass::Private);
     assert_eq!(look("fe80::1").class, IpClass::LinkLocal);
@@ -214,8 +219,8 @@ fn every_written_event_has_its_own_address_answers() {
             assert_eq!(org.get(i), r.as_org.as_deref(), "{row}");
             assert_eq!(network.get(i), r.network.as_deref(), "{row}");
             assert_eq!(lat.get(i), r.latitude, "{row}");
-            assert_eq!(hosting.get(i), Some(r.anonymous.hosting), "{row}");
-            assert_eq!(tor.get(i), Some(r.anonymous.tor_exit), "{row}");
+            assert_eq!(hosting.get(i), r.anonymous.map(|a| a.hosting), "{row}");
+            assert_eq!(tor.get(i), r.anonymous.map(|a| a.tor_exit), "{row}");
             located += usize::from(r.country.is_some());
         }
         assert!(located > events.height() / 2, "{extra:?}: most demo events are located ({located})");

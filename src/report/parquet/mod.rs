@@ -580,11 +580,11 @@ mod tests {
                     latitude: (i % 7 != 3).then(|| if i % 60 == 31 { -0.0 } else { (i % 60) as f64 * 1.5 - 45.0 }),
                     longitude: Some(f64::from(i) / 3.0),
                     accuracy_km: (i % 11 != 0).then_some((i % 5) as u16 * 100),
-                    anonymous: crate::enrich::geoip::Anonymity {
+                    anonymous: (i % 13 != 5).then_some(crate::enrich::geoip::Anonymity {
                         tor_exit: i % 3 == 0,
                         hosting: i % 4 == 0,
                         ..Default::default()
-                    },
+                    }),
                     ..Default::default()
                 })
             })
