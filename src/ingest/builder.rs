@@ -900,41 +900,42 @@ impl EventBuilder {
         } = rows;
         let n = timestamp.len();
         let key = |i: usize| (timestamp[i], file[i], line[i]);
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        // Logs are mostly written in time order: sort only when they are not.
-        if !(1..n).into_par_iter().all(|i| key(i - 1) <= key(i)) {
+        // Row `r` of the frame is row `order[r]` of the rows. Logs are mostly written in time
+        // order: sorted only when they are not, and then the columns of numbers are moved into
+        // the frame as they are, not copied.
+        let order: Option<Vec<u32>> = (!(1..n).into_par_iter().all(|i| key(i - 1) <= key(i))).then(|| {
+            let mut order: Vec<u32> = (0..n as u32).collect();
             order.par_sort_unstable_by_key(|&i| key(i as usize));
-        }
-        let order = &order;
-        let at = |i: &u32| *i as usize;
+            order
+        });
+        let order = order.as_deref();
         // An absent address id is `NO_ADDRESS` already.
-        let addresses: Vec<u32> = order.iter().map(|i| source_ip[at(i)].raw()).collect();
+        let addresses: Vec<u32> = in_order(source_ip, order).into_iter().map(Packed::raw).collect();
         // String columns are gathered from dictionaries of their distinct values: every row's
         // string is a view into one shared buffer, so a user agent seen ten million times is
         // stored once. Paths, mostly distinct, are views into the arena they were read into.
         let strings = || dictionary(self.strings.values.iter().map(|s| Some(&**s)));
-        let text = |v: Vec<Packed<u32>>, name: &str| gather(&strings(), name, order.iter().map(|i| v[at(i)].get()));
+        let text = |v: Vec<Packed<u32>>, name: &str| gather(&strings(), name, picked(&v, order).map(Packed::get));
         let creds = &self.credentials;
         // A value that every key shares (no key has a label) is kept once, not on every row.
         let by_credential =
             |name: &str, value: &dyn Fn(&Credential) -> Option<&str>| match constant(creds.iter().map(value)) {
                 Some(v) => Ok(constant_column(name, v, n)),
-                None => {
-                    gather(&dictionary(creds.iter().map(value)), name, order.iter().map(|i| Some(credential[at(i)])))
-                }
+                None => gather(&dictionary(creds.iter().map(value)), name, picked(&credential, order).map(Some)),
             };
         let ips = || {
             let text: Vec<String> = self.ips.values.iter().map(ToString::to_string).collect();
             dictionary(text.iter().map(|s| Some(s.as_str())))
         };
         let files = || dictionary(self.files.iter().map(|f| Some(f.as_str())));
+        let addresses_ref = &addresses;
         // Each column is built on its own, in parallel; each takes the rows' values it reads
         // and frees them once built, so that later columns reuse their memory.
         type Build<'b> = Box<dyn FnOnce() -> PolarsResult<Vec<Column>> + Send + 'b>;
         let one = |c: PolarsResult<Column>| c.map(|c| vec![c]);
         let builds: Vec<Build<'_>> = vec![
             Box::new(move || {
-                one(Ok(Int64Chunked::from_iter_values(col::TIMESTAMP.into(), order.iter().map(|i| timestamp[at(i)]))
+                one(Ok(Int64Chunked::from_vec(col::TIMESTAMP.into(), in_order(timestamp, order))
                     .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                     .into_series()
                     .into_column()))
@@ -946,34 +947,27 @@ impl EventBuilder {
                     by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())?,
                 ])
             }),
-            Box::new(move || one(gather(&ips(), col::SOURCE_IP, order.iter().map(|i| source_ip[at(i)].get())))),
+            Box::new(move || {
+                let ids = addresses_ref.iter().map(|&a| Packed::from_raw(a).get());
+                one(gather(&ips(), col::SOURCE_IP, ids))
+            }),
             Box::new(move || one(text(method, col::METHOD))),
-            Box::new(move || one(paths.into_column(col::PATH, order.iter().map(|i| path[at(i)].get())))),
-            Box::new(move || {
-                one(Ok(Int32Chunked::from_iter_options(col::STATUS.into(), order.iter().map(|i| status[at(i)].get()))
-                    .into_series()
-                    .into_column()))
-            }),
-            Box::new(move || {
-                one(Ok(Int64Chunked::from_iter_options(col::BYTES.into(), order.iter().map(|i| bytes[at(i)].get()))
-                    .into_series()
-                    .into_column()))
-            }),
+            Box::new(move || one(paths.into_column(col::PATH, picked(&path, order).map(Packed::get)))),
+            Box::new(move || one(Ok(packed_column::<Int32Type>(col::STATUS, in_order(status, order)).into_column()))),
+            Box::new(move || one(Ok(packed_column::<Int64Type>(col::BYTES, in_order(bytes, order)).into_column()))),
             Box::new(move || one(text(user_agent, col::USER_AGENT))),
             Box::new(move || {
-                one(Ok(Int64Chunked::from_iter_values(col::COUNT.into(), order.iter().map(|i| count[at(i)]))
-                    .into_series()
-                    .into_column()))
+                one(Ok(Int64Chunked::from_vec(col::COUNT.into(), in_order(count, order)).into_series().into_column()))
             }),
             Box::new(move || {
                 // Rows of a single input share their file: kept once.
                 match constant(file.iter().map(|&f| self.files.get(f as usize).map(String::as_str))) {
                     Some(f) => one(Ok(constant_column(col::SOURCE_FILE, f, n))),
-                    None => one(gather(&files(), col::SOURCE_FILE, order.iter().map(|i| Some(file[at(i)])))),
+                    None => one(gather(&files(), col::SOURCE_FILE, picked(&file, order).map(Some))),
                 }
             }),
             Box::new(move || {
-                one(Ok(UInt64Chunked::from_iter_values(col::SOURCE_LINE.into(), order.iter().map(|i| line[at(i)]))
+                one(Ok(UInt64Chunked::from_vec(col::SOURCE_LINE.into(), in_order(line, order))
                     .into_series()
                     .into_column()))
             }),
@@ -1102,6 +1096,37 @@ fn constant<'a>(mut values: impl Iterator<Item = Option<&'a str>>) -> Option<Opt
 fn constant_column(name: &str, value: Option<&str>, n: usize) -> Column {
     let value = value.map_or(AnyValue::Null, |v| AnyValue::StringOwned(v.into()));
     Column::new_scalar(name.into(), Scalar::new(DataType::String, value), n)
+}
+
+/// `values` in the frame's `order` (see [`EventBuilder::frame`]): moved as they are when there
+/// is none.
+fn in_order<T: Copy>(values: Vec<T>, order: Option<&[u32]>) -> Vec<T> {
+    match order {
+        None => values,
+        Some(order) => order.iter().map(|&i| values[i as usize]).collect(),
+    }
+}
+
+/// `values` in the frame's `order`, one by one.
+fn picked<'a, T: Copy>(values: &'a [T], order: Option<&'a [u32]>) -> impl Iterator<Item = T> + 'a {
+    (0..values.len()).map(move |r| values[order.map_or(r, |o| o[r] as usize)])
+}
+
+/// A column of numbers from packed values (see [`Packed`]), absent ones missing: the values are
+/// moved into the column, not copied.
+fn packed_column<T>(name: &str, values: Vec<Packed<T::Native>>) -> Series
+where
+    T: PolarsNumericType,
+    T::Native: Absent,
+{
+    use polars_arrow::array::PrimitiveArray;
+    use polars_arrow::bitmap::Bitmap;
+    // Collected in place: a packed value is its raw value.
+    let raw: Vec<T::Native> = values.into_iter().map(Packed::raw).collect();
+    let absent = raw.contains(&T::Native::ABSENT);
+    let validity = absent.then(|| Bitmap::from_trusted_len_iter(raw.iter().map(|&v| v != T::Native::ABSENT)));
+    let array = PrimitiveArray::new(T::get_static_dtype().to_arrow(CompatLevel::newest()), raw.into(), validity);
+    ChunkedArray::<T>::with_chunk(name.into(), array).into_series()
 }
 
 /// A string column of distinct values, to gather rows from with [`gather`].
@@ -1311,6 +1336,62 @@ mod tests {
         let expected: Vec<Option<&str>> = ids.iter().map(|i| i.map(|i| values[i as usize])).collect();
         assert_eq!(read, expected);
         assert_eq!(column.name().as_str(), col::PATH);
+    }
+
+    /// Rows in time order are moved into the frame, rows out of order are sorted (by time,
+    /// then line): either way every column follows its row, missing values missing.
+    #[test]
+    fn frames_of_rows_in_and_out_of_order() {
+        use std::borrow::Cow;
+        let cell = |v: &str| (!v.is_empty()).then(|| Cow::Owned(v.to_string()));
+        // (time, address, status, bytes, user agent) per line.
+        type Line = (&'static str, &'static str, &'static str, &'static str, &'static str);
+        let lines: [Line; 4] = [
+            ("2026-10-05T10:00:03Z", "198.51.100.3", "200", "30", "c"),
+            ("2026-10-05T10:00:01Z", "198.51.100.1", "", "10", "a"),
+            ("2026-10-05T10:00:02Z", "", "404", "", ""),
+            ("2026-10-05T10:00:01Z", "198.51.100.9", "500", "90", "z"),
+        ];
+        for order in [vec![1, 3, 2, 0], vec![0, 1, 2, 3]] {
+            let picked: Vec<_> = order.iter().map(|&i: &usize| lines[i]).collect();
+            let column = |f: fn(&Line) -> &'static str| -> Box<dyn TextColumn> {
+                Box::new(picked.iter().map(|l| cell(f(l))).collect::<Vec<_>>())
+            };
+            let table = RawTable {
+                lines: order.iter().map(|&i| i as u64 + 2).collect(),
+                columns: vec![
+                    (Field::Timestamp, column(|l| l.0)),
+                    (Field::SourceIp, column(|l| l.1)),
+                    (Field::Status, column(|l| l.2)),
+                    (Field::Bytes, column(|l| l.3)),
+                    (Field::UserAgent, column(|l| l.4)),
+                ],
+                rejected: Vec::new(),
+            };
+            let mut builder = EventBuilder::default();
+            let file = builder.begin_file("f");
+            assert!(builder.append(file, &table, &IngestOptions::default(), None).is_empty());
+            let (frame, _, addresses) = builder.finish(&BTreeMap::new()).unwrap();
+            let text = |c: &str| -> Vec<Option<String>> {
+                frame.column(c).unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect()
+            };
+            let status: Vec<Option<i32>> = frame.column(col::STATUS).unwrap().i32().unwrap().iter().collect();
+            let bytes: Vec<Option<i64>> = frame.column(col::BYTES).unwrap().i64().unwrap().iter().collect();
+            let line: Vec<Option<u64>> = frame.column(col::SOURCE_LINE).unwrap().u64().unwrap().iter().collect();
+            let order = format!("{order:?}");
+            assert_eq!(line, [Some(3), Some(5), Some(4), Some(2)], "{order}");
+            assert_eq!(status, [None, Some(500), Some(404), Some(200)], "{order}");
+            assert_eq!(bytes, [Some(10), Some(90), None, Some(30)], "{order}");
+            let ua = text(col::USER_AGENT);
+            assert_eq!(ua, [Some("a".into()), Some("z".into()), None, Some("c".into())], "{order}");
+            let ip = text(col::SOURCE_IP);
+            assert_eq!(ip[1].as_deref(), Some("198.51.100.9"), "{order}");
+            assert_eq!(ip[2], None, "{order}");
+            let ids: Vec<Option<IpAddr>> =
+                addresses.rows.iter().map(|&a| addresses.distinct.get(a as usize).copied()).collect();
+            let parsed: Vec<Option<IpAddr>> = ip.iter().map(|t| t.as_ref().map(|t| t.parse().unwrap())).collect();
+            assert_eq!(ids, parsed, "{order}: each row's address id is its address");
+        }
     }
 
     #[test]
