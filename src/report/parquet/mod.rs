@@ -126,7 +126,7 @@ impl<W: std::io::Write> Writer<W> {
         let types = self.types.clone();
         self.write_groups(frame.height(), |offset, rows| {
             let ids = frame.column(geo_col::ADDRESS_ID)?.u32()?.slice(offset as i64, rows);
-            let id_values: Vec<u32> = ids.iter().map(|i| i.unwrap_or(NO_ADDRESS)).collect();
+            let addresses = GroupAddresses::of(ids.iter().map(|i| i.unwrap_or(NO_ADDRESS)), expander.addresses());
             jobs.par_iter()
                 .zip(&types)
                 .map(|(job, type_)| match *job {
@@ -134,7 +134,7 @@ impl<W: std::io::Write> Writer<W> {
                         Some(dictionary) => dictionary.pages(type_),
                         None => column_pages(column.slice(offset as i64, rows).as_materialized_series(), type_),
                     },
-                    Job::Geo(i) => match by_address[i].as_ref().and_then(|by| by.dictionary(&id_values)) {
+                    Job::Geo(i) => match by_address[i].as_ref().and_then(|by| by.dictionary(&addresses)) {
                         Some(dictionary) => dictionary.pages(type_),
                         None => column_pages(expander.column(i, &ids)?.as_materialized_series(), type_),
                     },
@@ -490,36 +490,74 @@ impl ByAddress {
         })
     }
 
-    /// [`Dictionary::of`] the column of rows with the addresses `ids`, by the same rule (the
-    /// same array), or `None`.
-    fn dictionary(&self, ids: &[u32]) -> Option<Dictionary> {
-        let limit = Limit::of(ids.len());
-        // The row group's code of each of the column's values, given in order of first
-        // appearance, and the values so given.
+    /// [`Dictionary::of`] the column of a row group's rows, from their `addresses`, by the same
+    /// rule (the same array), or `None`. The distinct values are found among the group's
+    /// distinct addresses, not row by row.
+    fn dictionary(&self, addresses: &GroupAddresses) -> Option<Dictionary> {
+        let rows = addresses.local.len();
+        let limit = Limit::of(rows);
+        // The group's code of each of the column's values, given in order of first appearance
+        // (the order of the first appearance of the addresses that have them), and the values
+        // so given; how many were given within the first `SAMPLE_ROWS` rows.
         let mut local = vec![factor::NULL; self.values.len()];
         let mut picked: Vec<IdxSize> = Vec::new();
-        let mut codes = Vec::with_capacity(ids.len());
-        for (row, &id) in ids.iter().enumerate() {
-            if row == SAMPLE_ROWS && picked.len() > limit.sample {
-                return None;
-            }
-            let value = self.codes.get(id as usize).copied().unwrap_or(factor::NULL);
-            if value == factor::NULL {
-                codes.push(factor::NULL);
-                continue;
-            }
-            let code = &mut local[value as usize];
-            if *code == factor::NULL {
-                *code = picked.len() as u32;
-                picked.push(value as IdxSize);
-                if picked.len() > limit.whole {
-                    return None;
+        let mut sampled = None;
+        let by_address: Vec<u32> = addresses
+            .firsts
+            .iter()
+            .map(|&(id, first_row)| {
+                if first_row as usize >= SAMPLE_ROWS && sampled.is_none() {
+                    sampled = Some(picked.len());
                 }
-            }
-            codes.push(*code);
+                let value = self.codes.get(id as usize).copied().unwrap_or(factor::NULL);
+                if value == factor::NULL {
+                    return factor::NULL;
+                }
+                let code = &mut local[value as usize];
+                if *code == factor::NULL {
+                    *code = picked.len() as u32;
+                    picked.push(value as IdxSize);
+                }
+                *code
+            })
+            .collect();
+        if rows > SAMPLE_ROWS && sampled.unwrap_or(picked.len()) > limit.sample || picked.len() > limit.whole {
+            return None;
         }
+        let codes =
+            addresses.local.iter().map(|&a| by_address.get(a as usize).copied().unwrap_or(factor::NULL)).collect();
         let values = self.values.take_slice(&picked).ok()?;
         Some(Dictionary { codes, values })
+    }
+}
+
+/// A row group's distinct addresses, each with a code of its own in the group.
+struct GroupAddresses {
+    /// Per row: its address's index into `firsts`; [`factor::NULL`] for a row without one.
+    local: Vec<u32>,
+    /// The distinct addresses in order of first appearance: (address id, first row).
+    firsts: Vec<(u32, u32)>,
+}
+
+impl GroupAddresses {
+    /// The addresses of rows with the address ids `ids` (of `addresses` in all).
+    fn of(ids: impl Iterator<Item = u32>, addresses: usize) -> Self {
+        let mut code = vec![factor::NULL; addresses];
+        let mut firsts = Vec::new();
+        let local = ids
+            .enumerate()
+            .map(|(row, id)| match code.get_mut(id as usize) {
+                None => factor::NULL,
+                Some(c) => {
+                    if *c == factor::NULL {
+                        *c = firsts.len() as u32;
+                        firsts.push((id, row as u32));
+                    }
+                    *c
+                }
+            })
+            .collect();
+        GroupAddresses { local, firsts }
     }
 }
 
