@@ -164,24 +164,33 @@ fn split(text: &[u8], delimiter: u8, layout: &Layout, piece_bytes: usize) -> Spl
     join(parts, layout.columns)
 }
 
-/// Joins the splits of consecutive pieces into the split of their text.
+/// Joins the splits of consecutive pieces into the split of their text: the lines in order,
+/// beside the columns, each column's cells on its own.
 fn join(parts: Vec<Split>, columns: usize) -> Split {
     let rows: usize = parts.iter().map(|p| p.lines.len()).sum();
-    let mut all = Split {
-        lines: Vec::with_capacity(rows),
-        columns: (0..columns).map(|_| SpanCells::with_capacity(rows)).collect(),
-        ..Split::default()
-    };
+    let mut all = Split { lines: Vec::with_capacity(rows), ..Split::default() };
+    let mut cells: Vec<Vec<SpanCells>> = (0..columns).map(|_| Vec::with_capacity(parts.len())).collect();
+    let mut lines = Vec::with_capacity(parts.len());
     for part in parts {
         let first = all.newlines;
-        all.lines.extend(part.lines.iter().map(|l| l + first));
         all.rejected.extend(part.rejected.iter().map(|&(l, f)| (l + first, f)));
         all.open = part.open.map(|l| l + first);
         all.newlines += part.newlines;
-        for (cells, part_cells) in all.columns.iter_mut().zip(part.columns) {
-            cells.append(part_cells);
+        lines.push((first, part.lines));
+        for (column, part_cells) in cells.iter_mut().zip(part.columns) {
+            column.push(part_cells);
         }
     }
+    let join_column = |parts: Vec<SpanCells>| {
+        let mut column = SpanCells::with_capacity(rows);
+        parts.into_iter().for_each(|p| column.append(p));
+        column
+    };
+    let ((), columns) = rayon::join(
+        || lines.iter().for_each(|(first, l)| all.lines.extend(l.iter().map(|l| l + first))),
+        || cells.into_par_iter().map(join_column).collect(),
+    );
+    all.columns = columns;
     all
 }
 
