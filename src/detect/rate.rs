@@ -407,10 +407,11 @@ impl Detector for RateSpike {
 fn network_first_used(cols: &Cols, rows: &[usize]) -> PlHashMap<u32, i64> {
     let mut by_network: PlHashMap<String, i64> = PlHashMap::default();
     let mut networks: Vec<(u32, String)> = Vec::new();
-    let mut addresses: PlHashSet<u32> = PlHashSet::default();
+    let mut seen = vec![false; cols.address.count];
     for &i in rows {
         let (Some(address), Some(t)) = (cols.address.get(i), cols.ts.get(i)) else { continue };
-        if addresses.insert(address) {
+        // A code is below the count (`AddressCodes::get`).
+        if !std::mem::replace(&mut seen[address as usize], true) {
             if let Some(ip) = cols.ip.get(i).and_then(|text| text.parse::<IpAddr>().ok()) {
                 let network = prefix_of(ip);
                 by_network.entry(network.clone()).or_insert(t);
@@ -475,13 +476,30 @@ impl RateSpike {
     fn sustained_rise(&self, cols: &Cols, k: &KeyRows, first_seen: &PlHashMap<u32, i64>) -> Option<Finding> {
         let cfg = &self.config;
         let cal = &cfg.calendar;
+        // Per local day: requests, whether a working day, first time. Rows in time order come
+        // day after day: a day's requests are summed, then added to the map once.
         let mut days: BTreeMap<chrono::NaiveDate, (f64, bool, i64)> = BTreeMap::new();
+        let mut add = |(date, day): (chrono::NaiveDate, (f64, bool, i64))| {
+            days.entry(date).or_insert((0.0, day.1, day.2)).0 += day.0;
+        };
         let mut clock = cal.clock();
+        let mut today: Option<(chrono::NaiveDate, (f64, bool, i64))> = None;
         for &i in &k.rows {
             let Some(t) = cols.ts.get(i) else { continue };
             let l = clock.local(t);
-            let e = days.entry(l.date).or_insert((0.0, cal.is_working_day(&l), t));
-            e.0 += cols.count.get(i).unwrap_or(1) as f64;
+            let requests = cols.count.get(i).unwrap_or(1) as f64;
+            match &mut today {
+                Some((date, day)) if *date == l.date => day.0 += requests,
+                _ => {
+                    if let Some(day) = today.take() {
+                        add(day);
+                    }
+                    today = Some((l.date, (requests, cal.is_working_day(&l), t)));
+                }
+            }
+        }
+        if let Some(day) = today {
+            add(day);
         }
         // Every day from the first to the last, quiet ones as zero.
         let (&d0, &d1) = (days.keys().next()?, days.keys().next_back()?);
