@@ -76,6 +76,13 @@ pub enum Error {
     #[error("{path}: {message}")]
     State { path: PathBuf, message: String },
 
+    #[error("drawing chart {chart} failed: {source}. This is a bug in leakhound: please report it, with the chart's name and the leakhound version.")]
+    Chart {
+        chart: String,
+        #[source]
+        source: crate::report::charts::ChartError,
+    },
+
     #[error("internal data-frame error while {context}: {source}")]
     Frame {
         context: &'static str,

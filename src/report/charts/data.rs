@@ -240,7 +240,7 @@ impl Prepared {
         }
     }
 
-    fn render(&self) -> std::result::Result<Rendered, String> {
+    fn render(&self) -> std::result::Result<Rendered, super::ChartError> {
         let name = self.name();
         match &self.drawing {
             Drawing::Timeline(c) => render(name, c.title(), c),
@@ -253,7 +253,7 @@ impl Prepared {
 
 /// Draws prepared charts (in parallel), in the order given.
 pub fn render_all(prepared: Vec<Prepared>) -> Result<Vec<Rendered>> {
-    prepared.par_iter().map(|p| p.render().map_err(|e| Error::Usage(format!("drawing a chart failed: {e}")))).collect()
+    prepared.par_iter().map(|p| p.render().map_err(|source| Error::Chart { chart: p.name(), source })).collect()
 }
 
 /// Computes the charts of the `charted` ones of `incidents` (those of the keys of `events`,

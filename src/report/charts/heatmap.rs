@@ -1,7 +1,7 @@
 //! A key's activity by hour of the week (7 days × 24 hours, the organisation's time zone),
 //! its normal traffic shaded by volume, the hours of its incidents outlined and marked.
 
-use super::{err, header, legend, text, Draw, PALETTE};
+use super::{err, header, legend, text, ChartError, Draw, PALETTE};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -55,7 +55,7 @@ impl Draw for Heatmap {
         (1200, 440)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
         let area = header(root, &self.title(), &self.subtitle(), 20)?;
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size(45)

@@ -44,10 +44,21 @@ fn ensure_fonts() {
     });
 }
 
+/// Why a chart could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    /// The drawing backend failed. plotters' errors are generic over the backend, and its
+    /// error type need not be `'static`: what it said is kept as text.
+    #[error("{0}")]
+    Draw(String),
+    #[error("encoding the PNG failed: {0}")]
+    Png(#[from] png::EncodingError),
+}
+
 /// A chart drawn on any plotters backend.
 pub trait Draw {
     fn size(&self) -> (u32, u32);
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError>;
 }
 
 /// One chart in both formats.
@@ -62,14 +73,14 @@ pub struct Rendered {
 }
 
 /// Draws a chart as PNG and SVG.
-pub fn render(name: String, title: String, chart: &impl Draw) -> Result<Rendered, String> {
+pub fn render(name: String, title: String, chart: &impl Draw) -> Result<Rendered, ChartError> {
     ensure_fonts();
     let (w, h) = chart.size();
     let mut rgb = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
         chart.draw(&root)?;
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(err)?;
     }
     let mut png = Vec::new();
     {
@@ -77,21 +88,21 @@ pub fn render(name: String, title: String, chart: &impl Draw) -> Result<Rendered
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         encoder.set_compression(png::Compression::Default);
-        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-        writer.write_image_data(&rgb).map_err(|e| e.to_string())?;
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(&rgb)?;
     }
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
         chart.draw(&root)?;
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(err)?;
     }
     Ok(Rendered { name, title, png, svg: svg.into_bytes() })
 }
 
-/// Maps a plotters error to text.
-pub fn err<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
+/// A plotters error as a [`ChartError`].
+pub fn err<E: std::fmt::Display>(e: E) -> ChartError {
+    ChartError::Draw(e.to_string())
 }
 
 /// A text style of the embedded font.
@@ -111,7 +122,7 @@ pub fn header<DB: DrawingBackend>(
     heading: &str,
     subtitle: &str,
     right: u32,
-) -> Result<DrawingArea<DB, Shift>, String> {
+) -> Result<DrawingArea<DB, Shift>, ChartError> {
     root.fill(&WHITE).map_err(err)?;
     root.draw(&Text::new(heading.to_string(), (20, 12), title(22))).map_err(err)?;
     root.draw(&Text::new(subtitle.to_string(), (20, 42), text(15))).map_err(err)?;
@@ -122,7 +133,7 @@ pub fn header<DB: DrawingBackend>(
 pub fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     position: SeriesLabelPosition,
-) -> Result<(), String> {
+) -> Result<(), ChartError> {
     chart
         .configure_series_labels()
         .position(position)
@@ -152,5 +163,29 @@ mod tests {
         assert_eq!(slug("fc1:57d423eed1b4"), "fc1-57d423eed1b4");
         assert_eq!(slug("../../etc/passwd"), "------etc-passwd");
         assert_eq!(slug("Prod Bot"), "prod-bot");
+    }
+
+    /// A chart that draws its background, then fails.
+    struct Failing;
+
+    impl Draw for Failing {
+        fn size(&self) -> (u32, u32) {
+            (40, 30)
+        }
+
+        fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
+            root.fill(&WHITE).map_err(err)?;
+            Err(err("no room for the legend"))
+        }
+    }
+
+    /// A chart that cannot be drawn is an error saying what the backend said, not a panic or
+    /// an empty file.
+    #[test]
+    fn a_failing_chart_is_an_error() {
+        match render("x".into(), "X".into(), &Failing) {
+            Err(ChartError::Draw(message)) => assert_eq!(message, "no room for the legend"),
+            other => panic!("expected a drawing error, got {other:?}"),
+        }
     }
 }

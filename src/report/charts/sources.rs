@@ -1,7 +1,7 @@
 //! Where an incident's requests came from, against where the key's requests normally come
 //! from: share of requests per network owner (AS) or country, new ones marked.
 
-use super::{err, header, legend, text, Draw, PALETTE, USUAL};
+use super::{err, header, legend, text, ChartError, Draw, PALETTE, USUAL};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -26,7 +26,7 @@ impl Draw for Sources {
         (1200, (150 + 46 * self.rows.len().max(1)) as u32)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
         let area = header(root, &self.title(), &self.subtitle, 30)?;
         let n = self.rows.len().max(1);
         let mut chart = ChartBuilder::on(&area)

@@ -2,7 +2,7 @@
 //! and each new one), with the expected level and its band from the baseline, flagged buckets
 //! marked and the incident's span shaded.
 
-use super::{err, header, legend, text, Draw, INK, LIGHT, PALETTE, USUAL};
+use super::{err, header, legend, text, ChartError, Draw, INK, LIGHT, PALETTE, USUAL};
 use chrono::DateTime;
 use chrono_tz::Tz;
 use plotters::coord::Shift;
@@ -55,7 +55,7 @@ impl Draw for Timeline {
         (1200, 560)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
         let area = header(root, &self.title(), &self.subtitle, 20)?;
         let w = self.width_minutes as f64 / 60.0;
         let n = self.counts.len();

@@ -1,7 +1,7 @@
 //! Where a key was used from, on a plain longitude/latitude grid (no map tiles): its usual
 //! places in grey, the places new in its incidents in vermillion, labelled.
 
-use super::{err, header, legend, text, Draw, LIGHT, PALETTE, USUAL};
+use super::{err, header, legend, text, ChartError, Draw, LIGHT, PALETTE, USUAL};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -18,7 +18,7 @@ impl Draw for World {
         (1200, 680)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
         let area = header(root, &self.title, &self.subtitle, 20)?;
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size(45)
