@@ -245,6 +245,53 @@ impl<'a> AddressCodes<'a> {
     }
 }
 
+/// The /24 (IPv4) or /48 (IPv6) network of each address code ([`AddressCodes`]), worked out
+/// once per address from the text of its first row ([`unfamiliar::prefix_of`]); networks are
+/// numbered in order of first appearance.
+pub struct Networks {
+    /// Network names by id, e.g. `192.0.2.0/24`.
+    pub names: Vec<String>,
+    /// Per address code: its network's id, or [`crate::factor::NULL`] for text that is no
+    /// address.
+    by_address: Vec<u32>,
+}
+
+impl Networks {
+    /// No networks (for rows read without addresses).
+    pub fn none() -> &'static Networks {
+        static NONE: Networks = Networks { names: Vec::new(), by_address: Vec::new() };
+        &NONE
+    }
+
+    /// The networks of the addresses of rows with `addresses`, whose text is `ip`.
+    pub fn of(addresses: &AddressCodes<'_>, ip: &StringChunked) -> Self {
+        let null = crate::factor::NULL;
+        let mut by_address = vec![null; addresses.count];
+        let mut seen = vec![false; addresses.count];
+        let mut ids: PlHashMap<String, u32> = PlHashMap::default();
+        let mut names = Vec::new();
+        for i in 0..addresses.codes.len() {
+            // A code is below the count (`AddressCodes::get`).
+            let Some(code) = addresses.get(i).map(|c| c as usize) else { continue };
+            if std::mem::replace(&mut seen[code], true) {
+                continue;
+            }
+            if let Some(address) = ip.get(i).and_then(|text| text.parse::<std::net::IpAddr>().ok()) {
+                by_address[code] = *ids.entry(unfamiliar::prefix_of(address)).or_insert_with_key(|name| {
+                    names.push(name.clone());
+                    (names.len() - 1) as u32
+                });
+            }
+        }
+        Networks { names, by_address }
+    }
+
+    /// The network of the address with `code`; `None` for text that is no address.
+    pub fn of_address(&self, code: u32) -> Option<u32> {
+        self.by_address.get(code as usize).copied().filter(|&n| n != crate::factor::NULL)
+    }
+}
+
 /// A text column read row by row. A constant column (one value for every row: the file of a
 /// single input, a label no key has) is kept as that value ([`Column::new_scalar`]) and read
 /// without being made whole.

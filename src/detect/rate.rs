@@ -13,8 +13,9 @@
 
 use super::calendar::WorkCalendar;
 use super::stats::{bonferroni, format_p, mad, mad_about, median, median_in, upper_tail};
-use super::unfamiliar::prefix_of;
-use super::{timestamps_ref, AddressCodes, Detection, Detector, Events, Finding, KeyRows, Note, Numbers, Severity};
+use super::{
+    timestamps_ref, AddressCodes, Detection, Detector, Events, Finding, KeyRows, Networks, Note, Numbers, Severity,
+};
 use crate::error::{Error, Result};
 use crate::schema::col;
 use crate::text::{duration, thousands};
@@ -22,7 +23,6 @@ use chrono::Datelike;
 use polars::prelude::*;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 const NAME: &str = "rate_spike";
 const MINUTE: i64 = 60_000_000;
@@ -87,7 +87,7 @@ impl RateConfig {
 pub fn baseline_frame(events: &DataFrame, keys: &[KeyRows<'_>], config: &RateConfig) -> Result<DataFrame> {
     let err = |source| Error::Frame { context: "building the baseline table", source };
     let no_addresses = AddressCodes::none();
-    let cols = Cols::read(events, &no_addresses).map_err(err)?;
+    let cols = Cols::read(events, &no_addresses, Networks::none()).map_err(err)?;
     // Each key's series and tail probabilities in parallel; the rows in key order.
     let per_key: Vec<(&str, i64, RateSeries, Vec<Option<f64>>)> = keys
         .par_iter()
@@ -204,21 +204,22 @@ struct Cols<'a> {
     ts: Numbers<'a, Int64Type>,
     count: Numbers<'a, Int64Type>,
     status: Numbers<'a, Int32Type>,
-    ip: &'a StringChunked,
     address: &'a AddressCodes<'a>,
+    /// The network of each address.
+    networks: &'a Networks,
     bytes: Numbers<'a, Int64Type>,
     /// The current key's median response size (bytes per request-equivalent).
     byte_unit: f64,
 }
 
 impl<'a> Cols<'a> {
-    fn read(events: &'a DataFrame, address: &'a AddressCodes<'a>) -> PolarsResult<Self> {
+    fn read(events: &'a DataFrame, address: &'a AddressCodes<'a>, networks: &'a Networks) -> PolarsResult<Self> {
         Ok(Cols {
             ts: Numbers::of(timestamps_ref(events)?),
             count: Numbers::of(events.column(col::COUNT)?.i64()?),
             status: Numbers::of(events.column(col::STATUS)?.i32()?),
-            ip: events.column(col::SOURCE_IP)?.str()?,
             address,
+            networks,
             bytes: Numbers::of(events.column(col::BYTES)?.i64()?),
             byte_unit: 1.0,
         })
@@ -354,7 +355,7 @@ pub fn request_series(
     config: &RateConfig,
 ) -> Result<RateSeries> {
     let no_addresses = AddressCodes::none();
-    let cols = Cols::read(events, &no_addresses)
+    let cols = Cols::read(events, &no_addresses, Networks::none())
         .map_err(|source| Error::Frame { context: "computing a request series", source })?;
     let Some((first, last)) = cols.first_last(rows) else {
         return Ok(RateSeries { start: 0, width_minutes, observed: Vec::new(), expected: Vec::new() });
@@ -380,7 +381,8 @@ impl Detector for RateSpike {
     fn detect_keys(&self, events: &Events<'_>, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let err = |source| Error::Frame { context: "reading events for the rate-spike detector", source };
         let addresses = AddressCodes::of(events).map_err(err)?;
-        let cols = Cols::read(events, &addresses).map_err(err)?;
+        let networks = Networks::of(&addresses, events.column(col::SOURCE_IP).and_then(|c| c.str()).map_err(err)?);
+        let cols = Cols::read(events, &addresses, &networks).map_err(err)?;
         // Keys are independent: judged in parallel, merged in key order.
         let per_key: Vec<Detection> = keys
             .par_iter()
@@ -403,23 +405,22 @@ impl Detector for RateSpike {
 }
 
 /// For each address of a key's `rows` (in time order), when the key first used the address's
-/// network (/24, /48): each address is parsed once, at its first row.
+/// network (/24, /48).
 fn network_first_used(cols: &Cols, rows: &[usize]) -> PlHashMap<u32, i64> {
-    let mut by_network: PlHashMap<String, i64> = PlHashMap::default();
-    let mut networks: Vec<(u32, String)> = Vec::new();
+    let mut network_first = vec![None; cols.networks.names.len()];
     let mut seen = vec![false; cols.address.count];
+    let mut addresses: Vec<(u32, u32)> = Vec::new();
     for &i in rows {
         let (Some(address), Some(t)) = (cols.address.get(i), cols.ts.get(i)) else { continue };
         // A code is below the count (`AddressCodes::get`).
         if !std::mem::replace(&mut seen[address as usize], true) {
-            if let Some(ip) = cols.ip.get(i).and_then(|text| text.parse::<IpAddr>().ok()) {
-                let network = prefix_of(ip);
-                by_network.entry(network.clone()).or_insert(t);
-                networks.push((address, network));
+            if let Some(network) = cols.networks.of_address(address) {
+                network_first[network as usize].get_or_insert(t);
+                addresses.push((address, network));
             }
         }
     }
-    networks.into_iter().filter_map(|(address, network)| Some((address, *by_network.get(&network)?))).collect()
+    addresses.into_iter().filter_map(|(address, network)| Some((address, network_first[network as usize]?))).collect()
 }
 
 impl RateSpike {

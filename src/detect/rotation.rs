@@ -4,9 +4,11 @@
 //! the old key and will break, or was itself compromised).
 
 use super::incident::KNOWN_CLIENT_AFTER_ROTATION;
-use super::{timestamps, Detection, Detector, Events, Finding, KeyRows, Numbers, Severity, Strings};
+use super::{
+    timestamps, AddressCodes, Detection, Detector, Events, Finding, KeyRows, Networks, Numbers, Severity, Strings,
+};
 use crate::error::{Error, Result};
-use crate::factor::{factorize, Factor, NULL};
+use crate::factor::{factorize, NULL};
 use crate::schema::col;
 use crate::text::{duration, thousands};
 use crate::timestamp::format_rfc3339;
@@ -47,7 +49,14 @@ impl Detector for Rotation {
         let label = events.column(col::CREDENTIAL_LABEL).and_then(Strings::of).map_err(err)?;
         let count = Numbers::of(events.column(col::COUNT).and_then(|c| c.i64()).map_err(err)?);
         let ua = events.column(col::USER_AGENT).and_then(|c| c.str().cloned()).map_err(err)?;
-        let networks = Networks::of(events).map_err(err)?;
+        let addresses = AddressCodes::of(events).map_err(err)?;
+        let ip = events.column(col::SOURCE_IP).and_then(|c| c.str()).map_err(err)?;
+        let networks = Networks::of(&addresses, ip);
+        // Per row: its network's id, or `no_address` (one more than the last id).
+        let no_address = networks.names.len();
+        let network_of =
+            |i: usize| addresses.get(i).and_then(|a| networks.of_address(a)).map_or(no_address, |n| n as usize);
+        let name = |net: usize| networks.names.get(net).map_or("no address", String::as_str);
         for k in keys {
             let key_label = k.rows.first().and_then(|&i| label.get(i));
             let rotated = self
@@ -60,19 +69,19 @@ impl Detector for Rotation {
             let Some(at) = rotated else { continue };
             // The networks used before the rotation; after it, one finding per network, in
             // order of first use.
-            let mut before = vec![false; networks.names.len()];
-            let mut first_use: Vec<Option<i64>> = vec![None; networks.names.len()];
+            let mut before = vec![false; no_address + 1];
+            let mut first_use: Vec<Option<i64>> = vec![None; no_address + 1];
             let mut after: BTreeMap<(i64, &str), (usize, Vec<usize>)> = BTreeMap::new();
             for &i in &k.rows {
                 let Some(t) = ts.get(i) else { continue };
-                let net = networks.of_row(i);
+                let net = network_of(i);
                 if t < at {
-                    if net != Networks::NONE {
+                    if net != no_address {
                         before[net] = true;
                     }
                 } else {
                     let first = *first_use[net].get_or_insert(t);
-                    after.entry((first, &networks.names[net])).or_insert_with(|| (net, Vec::new())).1.push(i);
+                    after.entry((first, name(net))).or_insert_with(|| (net, Vec::new())).1.push(i);
                 }
             }
             for ((_, net), (id, rows)) in after {
@@ -114,43 +123,6 @@ impl Detector for Rotation {
     }
 }
 
-/// The /24 (IPv4) or /48 (IPv6) network of each row's address, worked out once per distinct
-/// address.
-struct Networks<'a> {
-    /// Network names by id; [`Networks::NONE`] is "no address".
-    names: Vec<String>,
-    /// Per distinct address text: its network's id.
-    by_address: Vec<usize>,
-    addresses: Factor<'a>,
-}
-
-impl<'a> Networks<'a> {
-    const NONE: usize = 0;
-
-    fn of(events: &'a DataFrame) -> PolarsResult<Self> {
-        let addresses = factorize(events.column(col::SOURCE_IP)?.str()?);
-        let mut names = vec!["no address".to_string()];
-        let mut ids: std::collections::HashMap<String, usize> = Default::default();
-        let by_address = addresses
-            .values
-            .iter()
-            .map(|a| match a.parse::<IpAddr>() {
-                Ok(ip) => *ids.entry(super::unfamiliar::prefix_of(ip)).or_insert_with_key(|net| {
-                    names.push(net.clone());
-                    names.len() - 1
-                }),
-                Err(_) => Self::NONE,
-            })
-            .collect();
-        Ok(Networks { names, by_address, addresses })
-    }
-
-    fn of_row(&self, i: usize) -> usize {
-        let code = self.addresses.codes.get(i).copied().unwrap_or(NULL);
-        self.by_address.get(code as usize).copied().unwrap_or(Self::NONE)
-    }
-}
-
 /// A client that used a key after its rotation: it breaks when the old key is revoked, or it
 /// holds a copy of the leaked key.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,7 +156,7 @@ pub fn late_clients(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<Lat
     let count = Numbers::of(events.column(col::COUNT).and_then(|c| c.i64()).map_err(err)?);
     let label = events.column(col::CREDENTIAL_LABEL).and_then(Strings::of).map_err(err)?;
     let hint = events.column(col::CREDENTIAL_HINT).and_then(Strings::of).map_err(err)?;
-    let (ips, agents) = (factorize(ip), factorize(ua));
+    let (addresses, agents) = (AddressCodes::of(events).map_err(err)?, factorize(ua));
     let geo = events.geo();
     type Group = (LateClient, std::collections::BTreeSet<String>);
     let mut groups: BTreeMap<(String, String, Option<String>), Group> = BTreeMap::new();
@@ -195,7 +167,7 @@ pub fn late_clients(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<Lat
         for &r in &f.rows {
             let i = r as usize;
             let t = ts.get(i).unwrap_or(f.start);
-            let pair = (ips.codes.get(i).copied().unwrap_or(NULL), agents.codes.get(i).copied().unwrap_or(NULL));
+            let pair = (addresses.get(i).unwrap_or(NULL), agents.codes.get(i).copied().unwrap_or(NULL));
             let (_, requests, first, last) = pairs.entry(pair).or_insert_with(|| {
                 order.push(pair);
                 (i, 0, t, t)
