@@ -28,6 +28,7 @@ use crate::timestamp::format_rfc3339;
 use polars::prelude::*;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Buckets of keys a streaming scan uses: with no more keys than this, each key is judged on
 /// its own.
@@ -285,7 +286,7 @@ fn flagged_events(
         let offset = flags.len() as u32;
         flags.extend(part.flags.iter().map(|f| Flag {
             row: f.row + offset,
-            incident_id: f.incident_id.as_ref().and_then(|id| ids.get(id)).cloned(),
+            incident_id: f.incident_id.as_deref().and_then(|id| ids.get(id)).map(|id| Arc::from(id.as_str())),
             ..f.clone()
         }));
     }
