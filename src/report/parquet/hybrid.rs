@@ -48,15 +48,21 @@ fn flush<T: Copy>(run: &[T], value: &impl Fn(T) -> u32, repeated: Option<u32>, b
         return;
     }
     match repeated {
-        Some(v) => {
-            uleb128((run.len() as u64) << 1, out);
-            out.extend_from_slice(&v.to_le_bytes()[..(bit_width as usize).div_ceil(8)]);
-        }
+        Some(v) => repeat(run.len(), v, bit_width, out),
         None => {
             uleb128((run.len().div_ceil(GROUP) as u64) << 1 | 1, out);
             out.reserve(run.len().div_ceil(GROUP) * bit_width as usize);
-            for group in run.chunks(GROUP) {
-                // Eight values of at most 32 bits: `bit_width` whole bytes, out eight at a time.
+            let width = bit_width as usize;
+            // Eight values of at most 16 bits fill at most 128: each group packed in one word,
+            // out as its `bit_width` bytes.
+            let whole = if width <= 16 { run.len() / GROUP * GROUP } else { 0 };
+            for group in run[..whole].chunks_exact(GROUP) {
+                let packed = group.iter().enumerate().fold(0u128, |p, (k, &v)| p | u128::from(value(v)) << (k * width));
+                out.extend_from_slice(&packed.to_le_bytes()[..width]);
+            }
+            for group in run[whole..].chunks(GROUP) {
+                // Wider values (eight of at most 32 bits are `bit_width` whole bytes) and a
+                // final group of fewer than eight: out byte by byte.
                 let mut bits: u64 = 0;
                 let mut held = 0;
                 for &v in group {
@@ -77,6 +83,12 @@ fn flush<T: Copy>(run: &[T], value: &impl Fn(T) -> u32, repeated: Option<u32>, b
             }
         }
     }
+}
+
+/// Appends one run of `count` values `value` (a run no shorter than one value).
+pub fn repeat(count: usize, value: u32, bit_width: u32, out: &mut Vec<u8>) {
+    uleb128((count as u64) << 1, out);
+    out.extend_from_slice(&value.to_le_bytes()[..(bit_width as usize).div_ceil(8)]);
 }
 
 /// Appends flags (each value mapped by `flag`) as Parquet's plain encoding of booleans: one bit

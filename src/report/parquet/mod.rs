@@ -362,7 +362,11 @@ impl Dictionary {
             polars_ensure!(missing == 0, ComputeError: "missing values in a required column");
         } else {
             buffer.extend([0; 4]);
-            hybrid::encode(&self.codes, |c| u32::from(c != factor::NULL), 1, &mut buffer);
+            match missing {
+                // Every row present: one run of ones (what `encode` writes for them).
+                0 if rows > 0 => hybrid::repeat(rows, 1, 1, &mut buffer),
+                _ => hybrid::encode(&self.codes, |c| u32::from(c != factor::NULL), 1, &mut buffer),
+            }
             let length = (buffer.len() - 4) as u32;
             buffer[..4].copy_from_slice(&length.to_le_bytes());
         }
