@@ -98,103 +98,146 @@ enum Cell<'a> {
     Float(f64),
 }
 
-/// Calls `write` with the cells of each flagged event, in column order.
-fn for_each_record(events: &Events<'_>, flags: &[Flag], mut write: impl FnMut(&[Cell<'_>])) -> PolarsResult<()> {
-    let text = |name: &str| Strings::of_frame(events, name);
-    let ts = crate::detect::timestamps(events)?;
-    let texts: Vec<Option<Strings>> = [col::CREDENTIAL, col::CREDENTIAL_HINT, col::CREDENTIAL_LABEL, col::SOURCE_IP]
-        .iter()
-        .map(|n| text(n))
-        .collect::<PolarsResult<_>>()?;
-    let geo = events.geo();
-    let (method, path) = (text(col::METHOD)?, text(col::PATH)?);
-    let status = events.column(col::STATUS)?.i32()?.clone();
-    let bytes = events.column(col::BYTES)?.i64()?.clone();
-    let (ua, file) = (text(col::USER_AGENT)?, text(col::SOURCE_FILE)?);
-    let line = events.column(col::SOURCE_LINE)?.u64()?.clone();
-    fn get<'a>(c: &Option<Strings<'a>>, i: usize) -> Cell<'a> {
-        Cell::Text(c.as_ref().and_then(|c| c.get(i)).map(Cow::Borrowed))
-    }
-    let mut row: Vec<Cell<'_>> = Vec::with_capacity(COLUMNS.len());
-    for f in flags {
-        let i = f.row as usize;
-        row.clear();
-        row.push(Cell::Text(ts.get(i).map(|t| format_rfc3339(t).into())));
-        row.extend(texts.iter().map(|c| get(c, i)));
-        row.push(Cell::Text(geo.country(i).map(Cow::Borrowed)));
-        row.push(Cell::Text(geo.city(i).map(Cow::Borrowed)));
-        row.push(Cell::Int(geo.asn(i)));
-        row.push(Cell::Text(geo.as_org(i).map(Cow::Borrowed)));
-        row.push(get(&method, i));
-        row.push(get(&path, i));
-        row.push(Cell::Int(status.get(i).map(i64::from)));
-        row.push(Cell::Int(bytes.get(i)));
-        row.push(get(&ua, i));
-        row.push(get(&file, i));
-        row.push(Cell::Int(line.get(i).map(|l| l as i64)));
-        row.push(Cell::Text(Some(f.detectors.join(";").into())));
-        row.push(Cell::Float(f.score));
-        row.push(Cell::Text(Some(f.severity.name().into())));
-        row.push(Cell::Text(f.incident_id.as_deref().map(Cow::Borrowed)));
-        row.push(Cell::Text(Some(Cow::Borrowed(&f.reason))));
-        write(&row);
-    }
-    Ok(())
+/// The columns of the events that flagged events are rows of, read once.
+pub struct Columns<'a> {
+    ts: Int64Chunked,
+    /// Credential, its hint and label, source address.
+    texts: Vec<Option<Strings<'a>>>,
+    geo: crate::enrich::GeoColumns<'a>,
+    method: Option<Strings<'a>>,
+    path: Option<Strings<'a>>,
+    status: Int32Chunked,
+    bytes: Int64Chunked,
+    user_agent: Option<Strings<'a>>,
+    file: Option<Strings<'a>>,
+    line: UInt64Chunked,
 }
 
-fn frame_err(source: PolarsError) -> Error {
-    Error::Frame { context: "writing flagged events", source }
-}
+/// Bytes gathered before they go to the output.
+const CHUNK: usize = 1 << 20;
 
-/// `flagged_events.csv`.
-pub fn to_csv(events: &Events<'_>, flags: &[Flag]) -> Result<Vec<u8>> {
-    let mut out = COLUMNS.join(",");
-    out.push('\n');
-    for_each_record(events, flags, |cells| {
-        for (k, cell) in cells.iter().enumerate() {
-            if k > 0 {
-                out.push(',');
-            }
-            // Writing to a string cannot fail.
-            let _ = match cell {
-                Cell::Text(v) => {
-                    out.push_str(&csv_field(v.as_deref().unwrap_or("")));
-                    Ok(())
+impl<'a> Columns<'a> {
+    pub fn read(events: &Events<'a>) -> Result<Self> {
+        Self::of(events).map_err(|source| Error::Frame { context: "writing flagged events", source })
+    }
+
+    fn of(events: &Events<'a>) -> PolarsResult<Self> {
+        let frame = events.frame();
+        let text = |name: &str| Strings::of_frame(frame, name);
+        Ok(Columns {
+            ts: crate::detect::timestamps(frame)?,
+            texts: [col::CREDENTIAL, col::CREDENTIAL_HINT, col::CREDENTIAL_LABEL, col::SOURCE_IP]
+                .iter()
+                .map(|n| text(n))
+                .collect::<PolarsResult<_>>()?,
+            geo: events.geo(),
+            method: text(col::METHOD)?,
+            path: text(col::PATH)?,
+            status: frame.column(col::STATUS)?.i32()?.clone(),
+            bytes: frame.column(col::BYTES)?.i64()?.clone(),
+            user_agent: text(col::USER_AGENT)?,
+            file: text(col::SOURCE_FILE)?,
+            line: frame.column(col::SOURCE_LINE)?.u64()?.clone(),
+        })
+    }
+
+    /// Calls `write` with the cells of each flagged event, in column order; stops at its first
+    /// error.
+    fn for_each_record(
+        &self,
+        flags: &[Flag],
+        mut write: impl FnMut(&[Cell<'_>]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        fn get<'a>(c: &Option<Strings<'a>>, i: usize) -> Cell<'a> {
+            Cell::Text(c.as_ref().and_then(|c| c.get(i)).map(Cow::Borrowed))
+        }
+        let geo = &self.geo;
+        let mut row: Vec<Cell<'_>> = Vec::with_capacity(COLUMNS.len());
+        for f in flags {
+            let i = f.row as usize;
+            row.clear();
+            row.push(Cell::Text(self.ts.get(i).map(|t| format_rfc3339(t).into())));
+            row.extend(self.texts.iter().map(|c| get(c, i)));
+            row.push(Cell::Text(geo.country(i).map(Cow::Borrowed)));
+            row.push(Cell::Text(geo.city(i).map(Cow::Borrowed)));
+            row.push(Cell::Int(geo.asn(i)));
+            row.push(Cell::Text(geo.as_org(i).map(Cow::Borrowed)));
+            row.push(get(&self.method, i));
+            row.push(get(&self.path, i));
+            row.push(Cell::Int(self.status.get(i).map(i64::from)));
+            row.push(Cell::Int(self.bytes.get(i)));
+            row.push(get(&self.user_agent, i));
+            row.push(get(&self.file, i));
+            row.push(Cell::Int(self.line.get(i).map(|l| l as i64)));
+            row.push(Cell::Text(Some(f.detectors.join(";").into())));
+            row.push(Cell::Float(f.score));
+            row.push(Cell::Text(Some(f.severity.name().into())));
+            row.push(Cell::Text(f.incident_id.as_deref().map(Cow::Borrowed)));
+            row.push(Cell::Text(Some(Cow::Borrowed(&f.reason))));
+            write(&row)?;
+        }
+        Ok(())
+    }
+
+    /// `flagged_events.csv` to `out`, a megabyte at a time.
+    pub fn write_csv(&self, flags: &[Flag], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut chunk = COLUMNS.join(",");
+        chunk.push('\n');
+        self.for_each_record(flags, |cells| {
+            for (k, cell) in cells.iter().enumerate() {
+                if k > 0 {
+                    chunk.push(',');
                 }
-                Cell::Int(Some(v)) => write!(out, "{v}"),
-                Cell::Int(None) => Ok(()),
-                Cell::Float(v) => write!(out, "{v:.1}"),
-            };
-        }
-        out.push('\n');
-    })
-    .map_err(frame_err)?;
-    Ok(out.into_bytes())
-}
-
-/// `flagged_events.jsonl`: the same columns, one JSON object per line, keys in column order.
-pub fn to_jsonl(events: &Events<'_>, flags: &[Flag]) -> Result<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::new();
-    for_each_record(events, flags, |cells| {
-        out.push(b'{');
-        for (k, (name, cell)) in COLUMNS.iter().zip(cells).enumerate() {
-            if k > 0 {
-                out.push(b',');
+                // Writing to a string cannot fail.
+                let _ = match cell {
+                    Cell::Text(v) => {
+                        chunk.push_str(&csv_field(v.as_deref().unwrap_or("")));
+                        Ok(())
+                    }
+                    Cell::Int(Some(v)) => write!(chunk, "{v}"),
+                    Cell::Int(None) => Ok(()),
+                    Cell::Float(v) => write!(chunk, "{v:.1}"),
+                };
             }
-            out.push(b'"');
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
-            // Text, numbers and `null` serialise without error.
-            let _ = match cell {
-                Cell::Text(v) => serde_json::to_writer(&mut out, v),
-                Cell::Int(v) => serde_json::to_writer(&mut out, v),
-                Cell::Float(v) => serde_json::to_writer(&mut out, &((v * 10.0).round() / 10.0)),
-            };
-        }
-        out.extend_from_slice(b"}\n");
-    })
-    .map_err(frame_err)?;
-    Ok(out)
+            chunk.push('\n');
+            if chunk.len() >= CHUNK {
+                out.write_all(chunk.as_bytes())?;
+                chunk.clear();
+            }
+            Ok(())
+        })?;
+        out.write_all(chunk.as_bytes())
+    }
+
+    /// `flagged_events.jsonl` to `out`: the same columns, one JSON object per line, keys in
+    /// column order.
+    pub fn write_jsonl(&self, flags: &[Flag], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK + (CHUNK >> 2));
+        self.for_each_record(flags, |cells| {
+            chunk.push(b'{');
+            for (k, (name, cell)) in COLUMNS.iter().zip(cells).enumerate() {
+                if k > 0 {
+                    chunk.push(b',');
+                }
+                chunk.push(b'"');
+                chunk.extend_from_slice(name.as_bytes());
+                chunk.extend_from_slice(b"\":");
+                // Text, numbers and `null` serialise without error.
+                let _ = match cell {
+                    Cell::Text(v) => serde_json::to_writer(&mut chunk, v),
+                    Cell::Int(v) => serde_json::to_writer(&mut chunk, v),
+                    Cell::Float(v) => serde_json::to_writer(&mut chunk, &((v * 10.0).round() / 10.0)),
+                };
+            }
+            chunk.extend_from_slice(b"}\n");
+            if chunk.len() >= CHUNK {
+                out.write_all(&chunk)?;
+                chunk.clear();
+            }
+            Ok(())
+        })?;
+        out.write_all(&chunk)
+    }
 }
 
 #[cfg(test)]

@@ -98,6 +98,32 @@ impl OutputDir {
         Ok(())
     }
 
+    /// Writes an output too large to hold in memory straight to its staging file (through a
+    /// buffer), to be renamed into place by [`OutputDir::commit`]. On failure the file is
+    /// removed.
+    pub fn stage(&self, name: &str, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<Output> {
+        let tmp = self.staging_path(name);
+        let written = std::fs::File::create(&tmp).and_then(|file| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            write(&mut out)?;
+            out.flush()
+        });
+        match written {
+            Ok(()) => Ok(Output { name: name.to_string(), content: Content::Staged }),
+            Err(source) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(Error::Write { path: self.dir.join(name), source })
+            }
+        }
+    }
+
+    /// Removes the staging files of `names` (outputs staged by a run that then failed).
+    pub fn discard_staged(&self, names: &[&str]) {
+        for name in names {
+            let _ = std::fs::remove_file(self.staging_path(name));
+        }
+    }
+
     /// Where an output is written before [`OutputDir::commit`] renames it into place: a hidden
     /// file beside it.
     pub fn staging_path(&self, name: &str) -> PathBuf {
@@ -164,6 +190,35 @@ mod tests {
         names.sort();
         assert_eq!(names, vec!["x.txt", "y.txt"]);
         assert_eq!(std::fs::read(out.path().join("y.txt")).unwrap(), b"two");
+    }
+
+    /// An output written straight to its staging file is renamed into place by the commit; one
+    /// whose writing fails leaves no file and names the output; discarded ones are gone.
+    #[test]
+    fn staged_outputs_are_committed_or_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputDir::create(dir.path()).unwrap();
+        let names = || {
+            let mut names: Vec<_> =
+                std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            names.sort();
+            names
+        };
+        let failed = out.stage("bad.csv", |w| {
+            w.write_all(b"half")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        match failed {
+            Err(Error::Write { path, .. }) => assert_eq!(path, out.path().join("bad.csv")),
+            other => panic!("expected a write error, got {:?}", other.map(|o| o.name)),
+        }
+        assert!(names().is_empty(), "a failed output leaves no file: {:?}", names());
+        let staged = out.stage("big.csv", |w| w.write_all(b"rows")).unwrap();
+        out.stage("left.csv", |w| w.write_all(b"x")).unwrap();
+        out.discard_staged(&["left.csv"]);
+        out.commit(&[staged, Output::new("small.txt", b"s".to_vec())]).unwrap();
+        assert_eq!(names(), ["big.csv", "small.txt"]);
+        assert_eq!(std::fs::read(out.path().join("big.csv")).unwrap(), b"rows");
     }
 
     #[test]

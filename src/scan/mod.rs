@@ -135,6 +135,10 @@ pub const OUTPUTS: [&str; 10] = [
     "baseline.parquet",
 ];
 
+/// The outputs written straight to their staging files (too large to hold in memory), removed
+/// again when a run fails.
+pub(crate) const STAGED: [&str; 3] = [OUTPUTS[0], OUTPUTS[3], OUTPUTS[4]];
+
 /// Reads the inputs, runs the detectors and writes the outputs ([`OUTPUTS`]).
 pub fn scan(opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome> {
     let dbs = open_databases(&opts.geoip)?;
@@ -258,7 +262,7 @@ pub(crate) fn judge_and_write(
     });
     let verdict = written.and(made).and_then(|made| commit_outputs(made, out));
     if verdict.is_err() {
-        let _ = std::fs::remove_file(&staged);
+        out.discard_staged(&STAGED);
     }
     timings.report = clock.elapsed() - timings.detect;
     progress.finish();
@@ -335,9 +339,16 @@ pub(crate) fn make_outputs(
     };
     let summary_json = summary::to_json(&summary_input);
     let text = summary::to_text(&summary_input, &out.path().display().to_string());
-    // The largest of the other outputs, made side by side.
+    // The largest of the other outputs, made side by side; the flagged events (as many rows
+    // as a detector flags, every one after a rotation) straight to their files.
+    let columns = report::flagged::Columns::read(&flagged)?;
     let ((flagged_csv, flagged_jsonl), baseline_parquet) = rayon::join(
-        || rayon::join(|| report::flagged::to_csv(&flagged, &flags), || report::flagged::to_jsonl(&flagged, &flags)),
+        || {
+            rayon::join(
+                || out.stage(OUTPUTS[3], |w| columns.write_csv(&flags, w)),
+                || out.stage(OUTPUTS[4], |w| columns.write_jsonl(&flags, w)),
+            )
+        },
         || report::parquet::to_bytes(&baseline),
     );
     let (flagged_csv, flagged_jsonl, baseline_parquet) = (flagged_csv?, flagged_jsonl?, baseline_parquet?);
@@ -345,8 +356,8 @@ pub(crate) fn make_outputs(
         Output { name: OUTPUTS[0].into(), content: events_parquet },
         Output::new(OUTPUTS[1], report::rejects::to_bytes(&ingested.rejects)),
         Output::new(OUTPUTS[2], summary_json),
-        Output::new(OUTPUTS[3], flagged_csv),
-        Output::new(OUTPUTS[4], flagged_jsonl),
+        flagged_csv,
+        flagged_jsonl,
         Output::new(OUTPUTS[5], report::findings::to_json(&detection)),
         Output::new(OUTPUTS[6], report::incidents::to_json(&incidents, &detection.findings)),
         Output::new(OUTPUTS[7], report::html::to_html(&summary_input, &incidents, &detection.findings, &charts)),

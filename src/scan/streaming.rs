@@ -123,7 +123,7 @@ pub(super) fn judge_and_write(
     let staged = out.staging_path(OUTPUTS[0]);
     let result = judge_buckets(&mut spilled, &ingested, &mut geo, opts, out, &staged, &mut timings, progress);
     if result.is_err() {
-        let _ = std::fs::remove_file(&staged);
+        out.discard_staged(&super::STAGED);
     }
     let verdict = result?;
     timings.enrich = geo.time;
