@@ -315,7 +315,8 @@ pub(crate) fn commit_outputs(made: Made, out: &OutputDir) -> Result<Verdict> {
     Ok(made.verdict)
 }
 
-/// Makes every output in memory, to be written by [`commit_outputs`].
+/// Makes every output, in memory or staged to its file ([`STAGED`]), to be committed by
+/// [`commit_outputs`].
 pub(crate) fn make_outputs(
     results: Results<'_>,
     ingested: &ingest::Ingested,
