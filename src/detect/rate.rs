@@ -12,7 +12,7 @@
 //! catch short bursts that a coarse count hides.
 
 use super::calendar::WorkCalendar;
-use super::stats::{bonferroni, format_p, mad, mad_about, median, median_in, upper_tail};
+use super::stats::{self, bonferroni, format_p, mad, median, upper_tail};
 use super::{
     timestamps_ref, AddressCodes, Detection, Detector, Events, Finding, KeyRows, Networks, Note, Numbers, Severity,
 };
@@ -23,6 +23,7 @@ use chrono::Datelike;
 use polars::prelude::*;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 const NAME: &str = "rate_spike";
 const MINUTE: i64 = 60_000_000;
@@ -94,7 +95,7 @@ pub fn baseline_frame(events: &DataFrame, keys: &[KeyRows<'_>], config: &RateCon
         .filter_map(|k| {
             let (first, last) = cols.first_last(&k.rows)?;
             let w = config.main_width(&cols, k, first, last);
-            let series = RateSeries::compute(&cols, &k.rows, first, last, w, Measure::Requests, config);
+            let series = RateSeries::compute(&cols, &k.rows, (first, last), w, Measure::Requests, config);
             let p = series
                 .observed
                 .iter()
@@ -265,25 +266,25 @@ impl RateSeries {
     fn compute(
         cols: &Cols,
         rows: &[usize],
-        first: i64,
-        last: i64,
+        (first, last): (i64, i64),
         width: i64,
         measure: Measure,
         cfg: &RateConfig,
     ) -> Self {
-        let [series] = Self::compute_all(cols, rows, first, last, width, [measure], cfg);
+        let [series] = Self::compute_all(cols, rows, (first, last), width, [measure], cfg, ALL_TIME);
         series
     }
 
-    /// [`RateSeries::compute`] for several measures, counted in one pass over the rows.
+    /// [`RateSeries::compute`] for several measures, counted in one pass over the rows, with
+    /// expected levels only for the buckets that overlap `levels` (UTC µs, inclusive).
     fn compute_all<const M: usize>(
         cols: &Cols,
         rows: &[usize],
-        first: i64,
-        last: i64,
+        (first, last): (i64, i64),
         width: i64,
         measures: [Measure; M],
         cfg: &RateConfig,
+        levels: (i64, i64),
     ) -> [Self; M] {
         let w = width * MINUTE;
         let t0 = first.div_euclid(w) * w;
@@ -298,61 +299,88 @@ impl RateSeries {
                 }
             }
         }
-        observed.map(|observed| Self::expecting(observed, t0, first, width, cfg))
+        // The measures' buckets share their places in the week and the day.
+        let seasons = Seasons::of(t0, n, width, cfg);
+        let judged_from = first + (cfg.min_history_days * DAY as f64) as i64;
+        // Buckets with history enough that overlap `levels`: a range, as bucket starts grow.
+        let start = |b: usize| t0 + b as i64 * w;
+        let judged_start = (0..n).find(|&b| start(b) >= judged_from && start(b) + w > levels.0).unwrap_or(n);
+        let judged = judged_start..(judged_start..n).find(|&b| start(b) > levels.1).unwrap_or(n);
+        observed.map(|observed| Self::expecting(observed, t0, width, &seasons, judged.clone()))
     }
 
-    /// The series of counts `observed` (in buckets of `width` minutes from `t0`, for a key
-    /// whose first event is at `first`) with the expected level of each bucket.
-    fn expecting(observed: Vec<f64>, t0: i64, first: i64, width: i64, cfg: &RateConfig) -> Self {
-        let w = width * MINUTE;
-        let n = observed.len();
-        let cal = &cfg.calendar;
-        let per_hour = (60 / width).max(1) as usize;
+    /// The series of counts `observed` (in buckets of `width` minutes from `t0`, whose places
+    /// in the week and the day are `seasons`) with the expected level of the buckets `judged`
+    /// (`None` for the others).
+    fn expecting(observed: Vec<f64>, t0: i64, width: i64, seasons: &Seasons, judged: Range<usize>) -> Self {
         // Earlier buckets by place in the week (hour of the week, part of the hour), and by
-        // time on days of one kind (working or not, hour, part of the hour).
-        let mut weekly: Vec<Vec<f64>> = vec![Vec::new(); 7 * 24 * per_hour];
-        let mut daily: Vec<Vec<f64>> = vec![Vec::new(); 2 * 24 * per_hour];
-        let judged_from = first + (cfg.min_history_days * DAY as f64) as i64;
-        let mut expected = Vec::with_capacity(n);
-        let mut clock = cal.clock();
-        let mut scratch = Vec::new();
-        for (b, &x) in observed.iter().enumerate() {
-            let start = t0 + b as i64 * w;
-            let local = clock.local(start);
-            let sub = (local.minute as usize / width.max(1) as usize).min(per_hour.saturating_sub(1));
-            let wk = (local.hour_of_week() * per_hour + sub).min(weekly.len() - 1);
-            let dk = ((usize::from(cal.is_working_day(&local)) * 24 + local.hour as usize) * per_hour + sub)
-                .min(daily.len() - 1);
-            expected.push((start >= judged_from).then(|| {
-                let (w_samples, d_samples) = (&weekly[wk], &daily[dk]);
-                let (mw, md) = (
-                    median_in(w_samples.iter().copied(), &mut scratch).unwrap_or(0.0),
-                    if d_samples.len() >= 3 {
-                        median_in(d_samples.iter().copied(), &mut scratch).unwrap_or(0.0)
-                    } else {
-                        0.0
-                    },
-                );
+        // time on days of one kind (working or not, hour, part of the hour), each kept sorted.
+        let mut weekly: Vec<Vec<f64>> = vec![Vec::new(); seasons.weekly];
+        let mut daily: Vec<Vec<f64>> = vec![Vec::new(); seasons.daily];
+        let mut expected = vec![None; observed.len()];
+        for (b, (&x, &(wk, dk))) in observed.iter().zip(&seasons.of_bucket).enumerate() {
+            let (w_samples, d_samples) = (&weekly[wk as usize], &daily[dk as usize]);
+            if judged.contains(&b) {
+                let mw = stats::sorted_median(w_samples).unwrap_or(0.0);
+                let md = if d_samples.len() >= 3 { stats::sorted_median(d_samples).unwrap_or(0.0) } else { 0.0 };
                 // The spread of the samples whose median is the level.
                 let (level, samples) = if mw >= md { (mw, w_samples) } else { (md, d_samples) };
-                let spread = mad_about(samples, level, &mut scratch).unwrap_or(0.0);
+                let spread = stats::sorted_mad_about(samples, level).unwrap_or(0.0);
                 let level = level.max(FLOOR);
-                (level, (spread * spread).max(level))
-            }));
-            weekly[wk].push(x);
-            daily[dk].push(x);
+                expected[b] = Some((level, (spread * spread).max(level)));
+            }
+            stats::insert_sorted(&mut weekly[wk as usize], x);
+            stats::insert_sorted(&mut daily[dk as usize], x);
         }
         RateSeries { start: t0, width_minutes: width, observed, expected }
     }
 }
 
-/// The request series of one key (rows of the events frame, in time order) from `from` to
-/// `to`, in buckets of `width_minutes`, with the expected level the rate detector uses.
+/// Each bucket's place in the week (hour of the week and part of the hour) and in the day
+/// (working day or not, hour, part of the hour), in the calendar's time zone.
+struct Seasons {
+    /// Per bucket: (place in the week, place in the day).
+    of_bucket: Vec<(u16, u16)>,
+    /// How many places in the week and in the day there are.
+    weekly: usize,
+    daily: usize,
+}
+
+impl Seasons {
+    /// The places of `n` buckets of `width` minutes from `t0`.
+    fn of(t0: i64, n: usize, width: i64, cfg: &RateConfig) -> Self {
+        let w = width * MINUTE;
+        let cal = &cfg.calendar;
+        let per_hour = (60 / width).max(1) as usize;
+        let (weekly, daily) = (7 * 24 * per_hour, 2 * 24 * per_hour);
+        let mut clock = cal.clock();
+        let of_bucket = (0..n)
+            .map(|b| {
+                let local = clock.local(t0 + b as i64 * w);
+                let sub = (local.minute as usize / width.max(1) as usize).min(per_hour.saturating_sub(1));
+                let wk = (local.hour_of_week() * per_hour + sub).min(weekly - 1);
+                let dk = ((usize::from(cal.is_working_day(&local)) * 24 + local.hour as usize) * per_hour + sub)
+                    .min(daily - 1);
+                (wk as u16, dk as u16)
+            })
+            .collect();
+        Seasons { of_bucket, weekly, daily }
+    }
+}
+
+/// All time: expected levels for every bucket ([`RateSeries::compute_all`]).
+const ALL_TIME: (i64, i64) = (i64::MIN, i64::MAX);
+
+/// The request series of one key (rows of the events frame, in time order) in buckets of
+/// `width_minutes`, with the expected level the rate detector uses for the buckets that overlap
+/// `shown` (UTC µs, inclusive; a chart's span). The levels of other buckets are `None`: each
+/// costs two medians, and a chart shows a few of a month's buckets.
 pub fn request_series(
     events: &DataFrame,
     rows: &[usize],
     width_minutes: i64,
     config: &RateConfig,
+    shown: (i64, i64),
 ) -> Result<RateSeries> {
     let no_addresses = AddressCodes::none();
     let cols = Cols::read(events, &no_addresses, Networks::none())
@@ -360,7 +388,9 @@ pub fn request_series(
     let Some((first, last)) = cols.first_last(rows) else {
         return Ok(RateSeries { start: 0, width_minutes, observed: Vec::new(), expected: Vec::new() });
     };
-    Ok(RateSeries::compute(&cols, rows, first, last, width_minutes, Measure::Requests, config))
+    let [series] =
+        RateSeries::compute_all(&cols, rows, (first, last), width_minutes, [Measure::Requests], config, shown);
+    Ok(series)
 }
 
 impl Spike {
@@ -450,7 +480,7 @@ impl RateSpike {
         let mut spikes: Vec<Spike> = Vec::new();
         for &width in &widths {
             let measures = [Measure::Requests, Measure::Errors, Measure::Bytes];
-            let all = RateSeries::compute_all(cols, &k.rows, first, last, width, measures, cfg);
+            let all = RateSeries::compute_all(cols, &k.rows, (first, last), width, measures, cfg, ALL_TIME);
             for (measure, series) in measures.into_iter().zip(all) {
                 let found = self.spikes(cols, &series, width, measure);
                 // A burst already inside a spike of the main width adds nothing.

@@ -42,6 +42,62 @@ pub fn mad_about(values: &[f64], m: f64, scratch: &mut Vec<f64>) -> Option<f64> 
     median_in(values.iter().filter(|x| x.is_finite()).map(|x| (x - m).abs()), scratch).map(|d| d * 1.4826)
 }
 
+/// Inserts `x` into `sorted` (ascending), keeping it sorted; a value that is not finite is
+/// left out, as [`median_in`] leaves it out. For samples that grow one at a time and whose
+/// median is taken after each: [`sorted_median`], [`sorted_mad_about`].
+pub fn insert_sorted(sorted: &mut Vec<f64>, x: f64) {
+    if x.is_finite() {
+        let at = sorted.partition_point(|&v| v <= x);
+        sorted.insert(at, x);
+    }
+}
+
+/// [`median`] of values already sorted ascending (all finite): the middle one, or the mean of
+/// the middle two, read off in constant time. `None` for none.
+pub fn sorted_median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    let upper = *sorted.get(n / 2)?;
+    Some(if n % 2 == 1 { upper } else { (sorted[n / 2 - 1] + upper) / 2.0 })
+}
+
+/// [`mad_about`] for values already sorted ascending (all finite), without selecting: the
+/// absolute deviations from `m` grow outwards from where `m` falls among the values, so the
+/// two runs (below `m`, and from `m` up) are merged from there until the middle one is
+/// reached, in O(n) steps. The same number as [`mad_about`]. `None` for no values.
+pub fn sorted_mad_about(sorted: &[f64], m: f64) -> Option<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let split = sorted.partition_point(|&v| v < m);
+    let (mut below, mut above) = (sorted[..split].iter().rev(), sorted[split..].iter());
+    let (mut next_below, mut next_above) = (below.next(), above.next());
+    let mut previous = 0.0;
+    for k in 0..=n / 2 {
+        let deviation = match (next_below, next_above) {
+            (Some(&b), Some(&a)) if (b - m).abs() <= (a - m).abs() => {
+                next_below = below.next();
+                (b - m).abs()
+            }
+            (_, Some(&a)) => {
+                next_above = above.next();
+                (a - m).abs()
+            }
+            (Some(&b), None) => {
+                next_below = below.next();
+                (b - m).abs()
+            }
+            (None, None) => return None,
+        };
+        if k == n / 2 {
+            let middle = if n % 2 == 1 { deviation } else { (previous + deviation) / 2.0 };
+            return Some(middle * 1.4826);
+        }
+        previous = deviation;
+    }
+    None
+}
+
 /// P(X ≥ x) for a count with the given mean and variance: Poisson when the variance does not
 /// exceed the mean, otherwise negative binomial with the same mean and variance
 /// (r = μ²/(σ² − μ), p = μ/σ²), which allows for over-dispersed counts. A mean of 0 makes
@@ -89,6 +145,46 @@ pub fn format_p(p: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Samples kept sorted as they come give the medians and MADs that selection gives, at
+    /// every length (odd and even, ties, MAD = 0, deviations tied across the median, values
+    /// that are not finite left out), about the median and about other centres.
+    #[test]
+    fn sorted_samples_give_the_selected_median_and_mad() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut scratch = Vec::new();
+        for round in 0..200 {
+            let (mut sorted, mut values) = (Vec::new(), Vec::new());
+            assert_eq!(sorted_median(&sorted), None);
+            assert_eq!(sorted_mad_about(&sorted, 1.0), None);
+            for _ in 0..40 {
+                let x = match next() % 23 {
+                    0 if round % 2 == 0 => f64::NAN,
+                    1 => f64::INFINITY,
+                    r if round % 3 == 0 => (r % 3) as f64,
+                    r => (r as f64) * 1.5 + (next() % 1000) as f64 / 7.0,
+                };
+                insert_sorted(&mut sorted, x);
+                values.push(x);
+                assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
+                let m = median(&values);
+                assert_eq!(sorted_median(&sorted), m, "{values:?}");
+                for centre in [m.unwrap_or(0.0), 0.0, 7.25] {
+                    let expected = mad_about(&values, centre, &mut scratch);
+                    assert_eq!(sorted_mad_about(&sorted, centre), expected, "{values:?} about {centre}");
+                }
+            }
+        }
+        // Deviations tied on both sides of the median, and every value equal (MAD = 0).
+        assert_eq!(sorted_mad_about(&[1.0, 2.0, 3.0], 2.0), mad(&[1.0, 2.0, 3.0]));
+        assert_eq!(sorted_mad_about(&[4.0, 4.0, 4.0, 4.0], 4.0), Some(0.0));
+    }
 
     #[test]
     fn median_and_mad_edges() {

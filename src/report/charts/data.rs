@@ -332,7 +332,7 @@ fn timeline(
     let pad = (inc.end - inc.start).max(6 * HOUR);
     let (from, to) = (inc.start - pad, inc.end + pad);
     let width = [5i64, 15, 60, 180, 360].into_iter().find(|w| (to - from) / (w * 60_000_000) <= 160).unwrap_or(720);
-    let series = request_series(events, rows, width, rate)?;
+    let series = request_series(events, rows, width, rate, (from, to))?;
     let w = width * 60_000_000;
     let first = ((from - series.start).max(0) / w) as usize;
     let last = (((to - series.start) / w).max(0) as usize).min(series.observed.len().saturating_sub(1));
