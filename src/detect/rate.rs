@@ -271,42 +271,64 @@ impl RateSeries {
         measure: Measure,
         cfg: &RateConfig,
     ) -> Self {
-        let [series] = Self::compute_all(cols, rows, (first, last), width, [measure], cfg, ALL_TIME);
+        let mut all = Self::compute_all(cols, rows, (first, last), &[width], [measure], cfg, ALL_TIME);
+        let [series] = all.remove(0);
         series
     }
 
-    /// [`RateSeries::compute`] for several measures, counted in one pass over the rows, with
-    /// expected levels only for the buckets that overlap `levels` (UTC µs, inclusive).
+    /// [`RateSeries::compute`] for several measures at several bucket widths (minutes), all
+    /// counted in one pass over the rows, with expected levels only for the buckets that
+    /// overlap `levels` (UTC µs, inclusive). One series per measure, for each width in turn.
     fn compute_all<const M: usize>(
         cols: &Cols,
         rows: &[usize],
         (first, last): (i64, i64),
-        width: i64,
+        widths: &[i64],
         measures: [Measure; M],
         cfg: &RateConfig,
         levels: (i64, i64),
-    ) -> [Self; M] {
-        let w = width * MINUTE;
-        let t0 = first.div_euclid(w) * w;
-        let n = ((last - t0) / w + 1) as usize;
-        let mut observed: [Vec<f64>; M] = std::array::from_fn(|_| vec![0f64; n]);
+    ) -> Vec<[Self; M]> {
+        // Per width: bucket length (µs), start of the first bucket, and the buckets.
+        let grids: Vec<(i64, i64, usize)> = widths
+            .iter()
+            .map(|&width| {
+                let w = width * MINUTE;
+                let t0 = first.div_euclid(w) * w;
+                (w, t0, ((last - t0) / w + 1) as usize)
+            })
+            .collect();
+        let mut observed: Vec<[Vec<f64>; M]> =
+            grids.iter().map(|&(_, _, n)| std::array::from_fn(|_| vec![0f64; n])).collect();
         for &i in rows {
             let Some(t) = cols.ts.get(i) else { continue };
-            if t >= t0 && t <= last {
-                let b = ((t - t0) / w) as usize;
-                for (counts, measure) in observed.iter_mut().zip(measures) {
-                    counts[b] += measure.value(cols, i);
+            if t > last {
+                continue;
+            }
+            let values = measures.map(|m| m.value(cols, i));
+            for (counts, &(w, t0, _)) in observed.iter_mut().zip(&grids) {
+                if t >= t0 {
+                    let b = ((t - t0) / w) as usize;
+                    for (counts, value) in counts.iter_mut().zip(values) {
+                        counts[b] += value;
+                    }
                 }
             }
         }
-        // The measures' buckets share their places in the week and the day.
-        let seasons = Seasons::of(t0, n, width, cfg);
         let judged_from = first + (cfg.min_history_days * DAY as f64) as i64;
-        // Buckets with history enough that overlap `levels`: a range, as bucket starts grow.
-        let start = |b: usize| t0 + b as i64 * w;
-        let judged_start = (0..n).find(|&b| start(b) >= judged_from && start(b) + w > levels.0).unwrap_or(n);
-        let judged = judged_start..(judged_start..n).find(|&b| start(b) > levels.1).unwrap_or(n);
-        observed.map(|observed| Self::expecting(observed, t0, width, &seasons, judged.clone()))
+        observed
+            .into_iter()
+            .zip(widths.iter().zip(grids))
+            .map(|(observed, (&width, (w, t0, n)))| {
+                // The measures' buckets share their places in the week and the day.
+                let seasons = Seasons::of(t0, n, width, cfg);
+                // Buckets with history enough that overlap `levels`: a range, as bucket
+                // starts grow.
+                let start = |b: usize| t0 + b as i64 * w;
+                let judged_start = (0..n).find(|&b| start(b) >= judged_from && start(b) + w > levels.0).unwrap_or(n);
+                let judged = judged_start..(judged_start..n).find(|&b| start(b) > levels.1).unwrap_or(n);
+                observed.map(|observed| Self::expecting(observed, t0, width, &seasons, judged.clone()))
+            })
+            .collect()
     }
 
     /// The series of counts `observed` (in buckets of `width` minutes from `t0`, whose places
@@ -388,8 +410,9 @@ pub fn request_series(
     let Some((first, last)) = cols.first_last(rows) else {
         return Ok(RateSeries { start: 0, width_minutes, observed: Vec::new(), expected: Vec::new() });
     };
-    let [series] =
-        RateSeries::compute_all(&cols, rows, (first, last), width_minutes, [Measure::Requests], config, shown);
+    let mut all =
+        RateSeries::compute_all(&cols, rows, (first, last), &[width_minutes], [Measure::Requests], config, shown);
+    let [series] = all.remove(0);
     Ok(series)
 }
 
@@ -478,9 +501,9 @@ impl RateSpike {
         let first_seen = network_first_used(cols, &k.rows);
 
         let mut spikes: Vec<Spike> = Vec::new();
-        for &width in &widths {
-            let measures = [Measure::Requests, Measure::Errors, Measure::Bytes];
-            let all = RateSeries::compute_all(cols, &k.rows, (first, last), width, measures, cfg, ALL_TIME);
+        let measures = [Measure::Requests, Measure::Errors, Measure::Bytes];
+        let all = RateSeries::compute_all(cols, &k.rows, (first, last), &widths, measures, cfg, ALL_TIME);
+        for (&width, all) in widths.iter().zip(all) {
             for (measure, series) in measures.into_iter().zip(all) {
                 let found = self.spikes(cols, &series, width, measure);
                 // A burst already inside a spike of the main width adds nothing.
