@@ -394,9 +394,10 @@ impl Seasons {
 const ALL_TIME: (i64, i64) = (i64::MIN, i64::MAX);
 
 /// The request series of one key (rows of the events frame, in time order) in buckets of
-/// `width_minutes`, with the expected level the rate detector uses for the buckets that overlap
-/// `shown` (UTC µs, inclusive; a chart's span). The levels of other buckets are `None`: each
-/// costs two medians, and a chart shows a few of a month's buckets.
+/// `width_minutes`, from its first event to its last or to the end of `shown`, whichever is
+/// earlier, with the expected level the rate detector uses for the buckets that overlap `shown`
+/// (UTC µs, inclusive; a chart's span). The levels of other buckets are `None`: each costs two
+/// medians, and a chart shows a few of a month's buckets. Later rows are not looked at.
 pub fn request_series(
     events: &DataFrame,
     rows: &[usize],
@@ -410,8 +411,14 @@ pub fn request_series(
     let Some((first, last)) = cols.first_last(rows) else {
         return Ok(RateSeries { start: 0, width_minutes, observed: Vec::new(), expected: Vec::new() });
     };
+    // To the end of the bucket that the window ends in, whose rows all count.
+    let w = width_minutes * MINUTE;
+    let t0 = first.div_euclid(w) * w;
+    let bucket_end = (shown.1.max(first).saturating_sub(t0) / w).saturating_add(1).saturating_mul(w);
+    let end = last.min(t0.saturating_add(bucket_end) - 1);
+    let rows = &rows[..rows.partition_point(|&i| cols.ts.get(i).is_none_or(|t| t <= end))];
     let mut all =
-        RateSeries::compute_all(&cols, rows, (first, last), &[width_minutes], [Measure::Requests], config, shown);
+        RateSeries::compute_all(&cols, rows, (first, end), &[width_minutes], [Measure::Requests], config, shown);
     let [series] = all.remove(0);
     Ok(series)
 }
@@ -820,6 +827,38 @@ mod tests {
     /// A steady key: one request every 2 minutes from one server, for `days` days.
     fn steady(days: i64) -> Vec<(i64, &'static str, i32)> {
         (0..days * 24 * 30).map(|i| (i * 2, "198.51.100.1", 200)).collect()
+    }
+
+    /// A chart's series (levels only where it is shown, rows after it not looked at) is the
+    /// whole series where it is shown, for windows at the start, in the middle, reaching past
+    /// the key's last event, and before its first.
+    #[test]
+    fn a_shown_window_gives_the_whole_series_levels_there() {
+        let mut e = steady(12);
+        // An irregular day, so that levels differ from bucket to bucket.
+        e.extend((0..300).map(|i| (9 * 24 * 60 + 600 + i * 3 + i % 7, "203.0.113.5", 404)));
+        let frame = frame(&e);
+        let rows: Vec<usize> = (0..frame.height()).collect();
+        let cfg = RateConfig::default();
+        let whole = request_series(&frame, &rows, 15, &cfg, ALL_TIME).unwrap();
+        assert!(whole.expected.iter().filter(|e| e.is_some()).count() > 400);
+        let day = 24 * 60 * MINUTE;
+        for (from, to) in [(0, day), (8 * day, 10 * day + 1), (11 * day, 20 * day), (-5 * day, -day)] {
+            let shown = (MONDAY + from, MONDAY + to);
+            let part = request_series(&frame, &rows, 15, &cfg, shown).unwrap();
+            assert_eq!((part.start, part.width_minutes), (whole.start, whole.width_minutes));
+            assert!(part.observed.len() <= whole.observed.len());
+            let w = 15 * MINUTE;
+            for (b, (x, e)) in part.observed.iter().zip(&part.expected).enumerate() {
+                assert_eq!(*x, whole.observed[b], "bucket {b}");
+                let start = part.start + b as i64 * w;
+                let in_window = start + w > shown.0 && start <= shown.1;
+                assert_eq!(*e, if in_window { whole.expected[b] } else { None }, "bucket {b} of {shown:?}");
+            }
+            // The series reaches the end of the window (or the key's last event).
+            let end = part.start + part.observed.len() as i64 * w;
+            assert!(end > shown.1.min(MONDAY + 12 * day - 2 * MINUTE).max(MONDAY), "{shown:?}");
+        }
     }
 
     #[test]

@@ -356,14 +356,18 @@ fn timeline(
     let n = if series.observed.is_empty() { 0 } else { last.saturating_sub(first) + 1 };
     let mut counts = vec![vec![0.0; groups.len()]; n];
     let mut flagged = vec![false; n];
-    for &i in rows {
+    // The rows are in time order: only those from the first bucket shown on are looked at,
+    // until the last.
+    let shown_from = series.start + first as i64 * w;
+    let from_row = rows.partition_point(|&i| cols.ts.get(i).is_none_or(|t| t < shown_from));
+    for &i in &rows[from_row..] {
         let Some(t) = cols.ts.get(i) else { continue };
-        if t < series.start + first as i64 * w || n == 0 {
-            continue;
+        if n == 0 {
+            break;
         }
         let b = ((t - series.start) / w) as usize - first;
         if b >= n {
-            continue;
+            break;
         }
         let g = if incident_rows.contains(i) {
             flagged[b] = true;
