@@ -146,18 +146,22 @@ pub fn format_p(p: f64) -> String {
 mod tests {
     use super::*;
 
+    /// A xorshift64 generator (Marsaglia 2003): repeatable pseudo-random test values.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// Samples kept sorted as they come give the medians and MADs that selection gives, at
     /// every length (odd and even, ties, MAD = 0, deviations tied across the median, values
     /// that are not finite left out), about the median and about other centres.
     #[test]
     fn sorted_samples_give_the_selected_median_and_mad() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut scratch = Vec::new();
         for round in 0..200 {
             let (mut sorted, mut values) = (Vec::new(), Vec::new());
@@ -214,13 +218,7 @@ mod tests {
             let n = v.len();
             (n > 0).then(|| if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
         };
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for len in 0..60 {
             for _ in 0..20 {
                 let values: Vec<f64> = (0..len)
