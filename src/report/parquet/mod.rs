@@ -84,7 +84,7 @@ fn options() -> WriteOptions {
     WriteOptions {
         statistics: StatisticsOptions::default(),
         compression: CompressionOptions::Zstd(Some(
-            polars_parquet::write::ZstdLevel::try_new(ZSTD_LEVEL).expect("1 is a zstd level"),
+            polars_parquet::write::ZstdLevel::try_new(ZSTD_LEVEL).expect("ZSTD_LEVEL is a zstd level"),
         )),
         version: Version::V1,
         data_page_size: None,
@@ -638,7 +638,7 @@ mod tests {
             Series::new("s".into(), (0..20_000).map(|i| format!("/items/{}", i % 3_000)).collect::<Vec<_>>()),
             Series::new("e".into(), Vec::<i64>::new()),
         ];
-        let mut pages = 0;
+        let (mut pages, mut dictionaries) = (0, 0);
         for s in series {
             let type_ = to_parquet_schema(&ArrowSchema::from_iter([s.field().to_arrow(CompatLevel::newest())]))
                 .unwrap()
@@ -650,6 +650,7 @@ mod tests {
                 let make = || uncompressed_pages(array.clone(), &type_, encoding);
                 let (Ok(mine), Ok(made)) = (make(), make()) else { continue };
                 for (page, same) in mine.into_iter().zip(made) {
+                    dictionaries += usize::from(matches!(page, Page::Dict(_)));
                     let theirs = polars_parquet::write::compress(same, Vec::new(), options().compression).unwrap();
                     let ours = compress_page(page).unwrap();
                     assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
@@ -657,7 +658,7 @@ mod tests {
                 }
             }
         }
-        assert!(pages >= 5, "{pages} pages compared");
+        assert!(pages >= 5 && dictionaries >= 1, "{pages} pages compared, {dictionaries} of dictionaries");
     }
 
     #[test]
