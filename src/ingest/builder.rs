@@ -1197,6 +1197,7 @@ mod tests {
                 ),
             ],
             rejected: Vec::new(),
+            newlines: None,
         };
         let opts = IngestOptions::default();
         let mut one_file = EventBuilder::default();
@@ -1301,6 +1302,7 @@ mod tests {
                 (Field::Status, Box::new(status)),
             ],
             rejected: Vec::new(),
+            newlines: None,
         };
         let opts = IngestOptions::default();
         let zone = Some(chrono_tz::Europe::Berlin);
@@ -1367,6 +1369,7 @@ mod tests {
                     (Field::UserAgent, column(|l| l.4)),
                 ],
                 rejected: Vec::new(),
+                newlines: None,
             };
             let mut builder = EventBuilder::default();
             let file = builder.begin_file("f");

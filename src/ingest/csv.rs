@@ -32,7 +32,12 @@ pub fn read<'a>(
     mapping: &Mapping,
     lines_before: u64,
 ) -> Result<RawTable<'a>> {
-    let empty = || RawTable { lines: Vec::new(), columns: Vec::new(), rejected: Vec::new() };
+    let empty = || RawTable {
+        lines: Vec::new(),
+        columns: Vec::new(),
+        rejected: Vec::new(),
+        newlines: Some(memchr::memchr_iter(b'\n', bytes).count() as u64),
+    };
     let header_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
     let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(&bytes[..header_end]));
     let header_len = header_len(bytes);
@@ -91,7 +96,8 @@ pub fn read<'a>(
         .zip(split.columns)
         .map(|((field, _), cells)| (field, Box::new(SpanColumn::new(text.clone(), cells)) as Box<dyn TextColumn + 'a>))
         .collect();
-    Ok(RawTable { lines, columns, rejected })
+    // The header's newlines and the records' (which splitting counted).
+    Ok(RawTable { lines, columns, rejected, newlines: Some(first - 1 + split.newlines) })
 }
 
 fn malformed(path: &Path, detail: &str, hint: &'static str) -> Error {
@@ -638,6 +644,26 @@ mod tests {
             panic!("an open quote is an error")
         };
         assert!(err.to_string().contains("opened on line 13 is never closed"), "{err}");
+    }
+
+    /// A block's newlines, which the caller numbers the next block's lines from, are counted
+    /// while splitting: every newline of the text, the header's, quoted ones, blank lines and
+    /// rejected records' too, with or without a last newline, whatever the pieces.
+    #[test]
+    fn newlines_are_counted_while_splitting() {
+        let texts: [&[u8]; 6] = [
+            b"timestamp,b\n",
+            b"timestamp,b\n\n \n",
+            b"timestamp,b\r\n1,2\r\n3,\"x\ny\"\r\n",
+            b"timestamp,b\n1,2\n\n1,2,3\n4,\"a\n\nb\"\n5,6",
+            b"timestamp,\"b\nc\"\n1,2\n",
+            b"timestamp,b\n1,\xff\n2,3\n",
+        ];
+        for text in texts {
+            let expected = memchr::memchr_iter(b'\n', text).count() as u64;
+            let table = read(Path::new("x.csv"), text, None, &Mapping::default(), 0).unwrap();
+            assert_eq!(table.newlines, Some(expected), "{:?}", String::from_utf8_lossy(text));
+        }
     }
 
     #[test]

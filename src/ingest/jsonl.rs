@@ -63,7 +63,7 @@ pub(super) fn read_lines(
                 (*n, check_line(l, &[]).err().unwrap_or_else(|| Problem::new("no_fields", "the object has no fields")))
             })
             .collect();
-        return Ok(RawTable { lines: Vec::new(), columns: Vec::new(), rejected });
+        return Ok(RawTable { lines: Vec::new(), columns: Vec::new(), rejected, newlines: None });
     }
     let (resolved, chosen) = choose(path, keys, mapping)?;
     if chosen.iter().any(|(_, p)| p.len() > 1) {
@@ -123,7 +123,7 @@ pub(super) fn read_lines(
             .map_err(|source| Error::Frame { context: "selecting JSON fields", source })?;
         columns.push((*field, Box::new(Coalesce(leaves))));
     }
-    Ok(RawTable { lines: line_numbers, columns, rejected })
+    Ok(RawTable { lines: line_numbers, columns, rejected, newlines: None })
 }
 
 /// The fields found among `keys`, and the key paths each is read from.

@@ -43,7 +43,7 @@ pub fn merge<'a>(chunks: Vec<Chunk<'a>>, fields: &[Field]) -> RawTable<'a> {
         rejected.extend(chunk.rejected);
     }
     let columns = fields.iter().zip(cells).map(|(f, c)| (*f, Box::new(c) as Box<dyn TextColumn + 'a>)).collect();
-    RawTable { lines, columns, rejected }
+    RawTable { lines, columns, rejected, newlines: None }
 }
 
 /// Parses every non-blank line of `bytes` with `parse`, which fills one slot per entry of

@@ -438,12 +438,13 @@ fn ingest_one(
         }
         // While this block is parsed and normalised, the next one is read (and decompressed).
         let block_bytes = opts.block_bytes.max(1);
-        let (parsed, next, block_lines) = std::thread::scope(|scope| {
-            // The block's lines, for numbering the next block's, counted beside the parse.
-            let counted = {
+        let (parsed, next, counted) = std::thread::scope(|scope| {
+            // The block's lines, for numbering the next block's, counted beside the parse (CSV
+            // counts them as it splits the records).
+            let counted = (!csv).then(|| {
                 let block = &buf[skip..end];
                 scope.spawn(move || memchr::memchr_iter(b'\n', block).count() as u64)
-            };
+            });
             let (rest, reader, header) = (&buf[end..], &mut reader, &header);
             let mut next = std::mem::take(&mut spare);
             let prefetch = more.then(|| {
@@ -465,13 +466,21 @@ fn ingest_one(
                 progress.file(&format!("{name} (checking {} rows)", crate::text::thousands(table.rows() as f64)));
                 problems.extend(table.rejected.iter().cloned());
                 problems.extend(builder.append(file, &table, opts, zone));
+                table.newlines
             });
-            (parsed, prefetch.map(joined), joined(counted))
+            (parsed, prefetch.map(joined), counted.map(joined))
         });
-        if let Err(e) = parsed {
-            builder.drop_since(before);
-            return fail(report, e);
-        }
+        let newlines = match parsed {
+            Ok(newlines) => newlines,
+            Err(e) => {
+                builder.drop_since(before);
+                return fail(report, e);
+            }
+        };
+        // The text parsed began with the copy of the header (`skip` bytes) after the first block.
+        let block_lines = counted
+            .or_else(|| newlines.map(|n| n.saturating_sub(if skip > 0 { header_lines } else { 0 })))
+            .unwrap_or_else(|| memchr::memchr_iter(b'\n', &buf[skip..end]).count() as u64);
         // The rest of a large input will need room like the first block's rows, times what is
         // left to read: made once, instead of growing the rows again and again.
         let size = input.size();

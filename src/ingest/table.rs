@@ -177,6 +177,9 @@ pub struct RawTable<'a> {
     pub columns: Vec<(Field, Box<dyn TextColumn + 'a>)>,
     /// Rows that could not be parsed at all, with their line.
     pub rejected: Vec<(u64, Problem)>,
+    /// Newlines in the text read, when the reader counted them (the caller numbers the next
+    /// block's lines from them); `None`: not counted.
+    pub newlines: Option<u64>,
 }
 
 impl<'a> RawTable<'a> {

@@ -47,7 +47,7 @@ pub fn read<'a>(
         .collect::<Vec<(Field, _)>>();
     debug_assert_eq!(columns.len(), resolved.len(), "one key per field");
     let line_numbers = lines.iter().map(|(n, _)| *n).collect();
-    Ok(Some(RawTable { lines: line_numbers, columns, rejected: Vec::new() }))
+    Ok(Some(RawTable { lines: line_numbers, columns, rejected: Vec::new(), newlines: None }))
 }
 
 /// The cells of the keys `names` on every line, or `None` if a line is not one this reader
