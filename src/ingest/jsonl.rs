@@ -31,11 +31,13 @@ pub fn read<'a>(
 ) -> Result<RawTable<'a>> {
     let lines: Vec<(u64, &[u8])> = super::table::non_blank_lines(bytes).collect();
     let keys = keys.get_or_insert_with(|| discover_keys(&lines));
-    if let Some(table) = flat::read(path, bytes, &lines, mapping, keys)? {
-        return Ok(table);
-    }
-    // polars skips the same blank lines, so the file's bytes can be parsed as they are.
-    read_lines(path, &lines, Some(bytes), mapping, "JSON Lines", keys)
+    let mut table = match flat::read(path, bytes, &lines, mapping, keys)? {
+        Some(table) => table,
+        // polars skips the same blank lines, so the file's bytes can be parsed as they are.
+        None => read_lines(path, &lines, Some(bytes), mapping, "JSON Lines", keys)?,
+    };
+    table.newlines = Some(super::table::newlines_of(bytes, &lines));
+    Ok(table)
 }
 
 /// Whether `bytes` hold enough lines to find an input's keys (see [`read`]).

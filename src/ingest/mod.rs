@@ -440,8 +440,8 @@ fn ingest_one(
         let block_bytes = opts.block_bytes.max(1);
         let (parsed, next, counted) = std::thread::scope(|scope| {
             // The block's lines, for numbering the next block's, counted beside the parse (CSV
-            // counts them as it splits the records).
-            let counted = (!csv).then(|| {
+            // and JSON Lines count them as they find the records).
+            let counted = (!csv && format != Format::Jsonl).then(|| {
                 let block = &buf[skip..end];
                 scope.spawn(move || memchr::memchr_iter(b'\n', block).count() as u64)
             });

@@ -203,6 +203,21 @@ pub fn non_blank_lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
     })
 }
 
+/// The newlines of `bytes`, given its non-blank lines (as [`non_blank_lines`] gives them): those
+/// before the last line's start, then those after it (blank lines at the end), without
+/// counting the lines between again.
+pub fn newlines_of(bytes: &[u8], lines: &[(u64, &[u8])]) -> u64 {
+    let count = |b: &[u8]| memchr::memchr_iter(b'\n', b).count() as u64;
+    match lines.last() {
+        Some(&(line, text)) => {
+            // `text` is a slice of `bytes`: where it ends.
+            let end = (text.as_ptr() as usize - bytes.as_ptr() as usize) + text.len();
+            line - 1 + count(&bytes[end.min(bytes.len())..])
+        }
+        None => count(bytes),
+    }
+}
+
 pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
 }
@@ -213,6 +228,18 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The newlines counted from the non-blank lines are every newline of the text: blank
+    /// lines first, between and last, `\r\n`, with and without a last newline, none at all.
+    #[test]
+    fn newlines_of_text_from_its_lines() {
+        let texts: [&[u8]; 7] = [b"", b"\n\n", b"a", b"a\nb\n", b"\n \na\r\n\n\tb\n\n \n", b"a\n\nb", b"\r\n{}\r\n"];
+        for text in texts {
+            let lines: Vec<(u64, &[u8])> = non_blank_lines(text).collect();
+            let expected = memchr::memchr_iter(b'\n', text).count() as u64;
+            assert_eq!(newlines_of(text, &lines), expected, "{:?}", String::from_utf8_lossy(text));
+        }
+    }
 
     /// In pieces of any size, text is taken as UTF-8 exactly when it is: multi-byte
     /// characters, text without ASCII, truncated, overlong and surrogate encodings, bytes that
