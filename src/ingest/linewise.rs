@@ -111,7 +111,9 @@ where
         })
         .collect();
 
-    merge(chunks, fields)
+    let mut table = merge(chunks, fields);
+    table.newlines = Some(newlines.iter().sum());
+    table
 }
 
 /// Where the last complete record of `bytes` ends (just after its newline), 0 when there is

@@ -438,13 +438,7 @@ fn ingest_one(
         }
         // While this block is parsed and normalised, the next one is read (and decompressed).
         let block_bytes = opts.block_bytes.max(1);
-        let (parsed, next, counted) = std::thread::scope(|scope| {
-            // The block's lines, for numbering the next block's, counted beside the parse (CSV
-            // and JSON Lines count them as they find the records).
-            let counted = (!csv && format != Format::Jsonl).then(|| {
-                let block = &buf[skip..end];
-                scope.spawn(move || memchr::memchr_iter(b'\n', block).count() as u64)
-            });
+        let (parsed, next) = std::thread::scope(|scope| {
             let (rest, reader, header) = (&buf[end..], &mut reader, &header);
             let mut next = std::mem::take(&mut spare);
             let prefetch = more.then(|| {
@@ -468,7 +462,7 @@ fn ingest_one(
                 problems.extend(builder.append(file, &table, opts, zone));
                 table.newlines
             });
-            (parsed, prefetch.map(joined), counted.map(joined))
+            (parsed, prefetch.map(joined))
         });
         let newlines = match parsed {
             Ok(newlines) => newlines,
@@ -477,10 +471,13 @@ fn ingest_one(
                 return fail(report, e);
             }
         };
-        // The text parsed began with the copy of the header (`skip` bytes) after the first block.
-        let block_lines = counted
-            .or_else(|| newlines.map(|n| n.saturating_sub(if skip > 0 { header_lines } else { 0 })))
-            .unwrap_or_else(|| memchr::memchr_iter(b'\n', &buf[skip..end]).count() as u64);
+        // The block's lines, for numbering the next block's: the readers of records count them
+        // as they find the records (a JSON document, read whole, is counted here). The text
+        // parsed began with the copy of the header (`skip` bytes) after the first block.
+        let block_lines = match newlines {
+            Some(n) => n.saturating_sub(if skip > 0 { header_lines } else { 0 }),
+            None => memchr::memchr_iter(b'\n', &buf[skip..end]).count() as u64,
+        };
         // The rest of a large input will need room like the first block's rows, times what is
         // left to read: made once, instead of growing the rows again and again.
         let size = input.size();
