@@ -315,8 +315,11 @@ fn read_inputs(
     Ok((builder, ingested))
 }
 
-/// How much of an input is read and normalised at a time, by default.
-pub const BLOCK_BYTES: usize = 64 << 20;
+/// How much of an input is read and normalised at a time, by default. Measured against 16 and
+/// 64 MiB (interleaved runs, 2 cores): at 1M events 3–4% faster than 64 MiB and 60 MB less
+/// peak memory (the two buffers and their cells are smaller), the same at 10M; 16 MiB is slower
+/// at 10M (more rounds of parse, normalise and merge per input).
+pub const BLOCK_BYTES: usize = 32 << 20;
 /// The most of an input read before parsing begins.
 const FIRST_BLOCK_BYTES: usize = 4 << 20;
 

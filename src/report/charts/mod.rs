@@ -13,6 +13,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use std::io::Write;
 use std::sync::Once;
 
 /// Font family name under which the embedded font is registered.
@@ -97,20 +98,46 @@ pub fn render(name: String, title: String, chart: &impl Draw) -> Result<Rendered
 /// Each row is stored as its difference from the row above (the PNG filter "Up"): a chart's
 /// rows mostly repeat the one above (background, bars, axes), so most bytes become zeros that
 /// deflate finds at once. Against the default filter ("Sub", the difference from the pixel to
-/// the left), the 24 charts of a 1M-event scan take 16% fewer bytes and a third less time to
-/// compress.
+/// the left), the 24 charts of a 1M-event scan take 16% fewer bytes.
+///
+/// The rows are filtered here and deflated at level [`PNG_LEVEL`] into one `IDAT` chunk,
+/// rather than by the `png` encoder, whose only levels are 6 (its default) or a much weaker
+/// one: the 24 charts took 88 ms at level 6 and take about 30 ms here, for 5% more bytes (3.1×
+/// more with its fast level).
 fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, ChartError> {
-    let mut png = Vec::new();
+    let stride = w as usize * 3;
+    if rgb.len() != stride * h as usize {
+        return Err(ChartError::Draw(format!("a {w} × {h} bitmap of {} bytes", rgb.len())));
+    }
+    let mut deflate =
+        flate2::write::ZlibEncoder::new(Vec::with_capacity(rgb.len() / 16), flate2::Compression::new(PNG_LEVEL));
+    let mut line = vec![0u8; stride + 1];
+    line[0] = 2; // the filter type "Up"
+    let mut above: &[u8] = &[];
+    for row in rgb.chunks_exact(stride.max(1)) {
+        if above.is_empty() {
+            line[1..].copy_from_slice(row);
+        } else {
+            for ((out, &now), &up) in line[1..].iter_mut().zip(row).zip(above) {
+                *out = now.wrapping_sub(up);
+            }
+        }
+        deflate.write_all(&line).map_err(png::EncodingError::from)?;
+        above = row;
+    }
+    let idat = deflate.finish().map_err(png::EncodingError::from)?;
+    let mut png = Vec::with_capacity(idat.len() + 64);
     let mut encoder = png::Encoder::new(&mut png, w, h);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_compression(png::Compression::Default);
-    encoder.set_filter(png::FilterType::Up);
     let mut writer = encoder.write_header()?;
-    writer.write_image_data(rgb)?;
+    writer.write_chunk(png::chunk::IDAT, &idat)?;
     writer.finish()?;
     Ok(png)
 }
+
+/// The deflate level of the charts' PNGs (see [`encode_png`]).
+const PNG_LEVEL: u32 = 2;
 
 /// A plotters error as a [`ChartError`].
 pub fn err<E: std::fmt::Display>(e: E) -> ChartError {
