@@ -315,10 +315,10 @@ fn read_inputs(
     Ok((builder, ingested))
 }
 
-/// How much of an input is read and normalised at a time, by default. Measured against 16 and
-/// 64 MiB (interleaved runs, 2 cores): at 1M events 3–4% faster than 64 MiB and 60 MB less
-/// peak memory (the two buffers and their cells are smaller), the same at 10M; 16 MiB is slower
-/// at 10M (more rounds of parse, normalise and merge per input).
+/// How much of an input is read and normalised at a time, by default. 16, 32 and 64 MiB take
+/// the same time at 1M and 10M events (interleaved runs, 2 cores, once a block's rows are
+/// normalised in even parts, see `builder::blocks`); at 1M, 32 MiB needs 60 MB less memory than
+/// 64 (the two buffers and their cells are smaller).
 pub const BLOCK_BYTES: usize = 32 << 20;
 /// The most of an input read before parsing begins.
 const FIRST_BLOCK_BYTES: usize = 4 << 20;
