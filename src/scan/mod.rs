@@ -255,7 +255,7 @@ pub(crate) fn judge_and_write(
     let (made, written) = std::thread::scope(|scope| {
         let parquet = scope.spawn(|| report::parquet::write_file(events, &staged));
         let made = judge(run, opts, progress, timings, clock).and_then(|judged| {
-            let results = results(run, events, judged, opts)?;
+            let results = results(run, events, judged)?;
             make_outputs(results, run.ingested, run.geo, opts, out, extra)
         });
         (made, crate::ingest::joined(parquet))
@@ -270,10 +270,10 @@ pub(crate) fn judge_and_write(
 }
 
 /// The outputs of a run in memory, from what the detectors made of it.
-fn results<'a>(run: &Run<'a>, events: Events<'_>, judged: Judged<'_>, opts: &ScanOptions) -> Result<Results<'a>> {
-    let Judged { keys, detection, incidents, flags, charts } = judged;
+fn results<'a>(run: &Run<'a>, events: Events<'_>, judged: Judged) -> Result<Results<'a>> {
+    let Judged { detection, incidents, flags, charts, baseline } = judged;
     Ok(Results {
-        baseline: crate::detect::rate::baseline_frame(&run.all, &keys, &opts.rate)?,
+        baseline,
         time_range: time_range(&events).map_err(|source| Error::Frame { context: "finding the time range", source })?,
         after_rotation: crate::detect::rotation::late_clients(&run.all, &detection.findings)?,
         flagged: run.all,
@@ -378,24 +378,24 @@ pub(crate) fn make_outputs(
     Ok(Made { outputs, verdict: Verdict { text, worst, incidents } })
 }
 
-/// What the detectors made of a run, with the charts.
-struct Judged<'a> {
-    keys: Vec<crate::detect::KeyRows<'a>>,
+/// What the detectors made of a run, with the charts and the baseline table.
+struct Judged {
     detection: Detection,
     incidents: Vec<crate::detect::incident::Incident>,
     flags: Vec<report::flagged::Flag>,
     charts: Vec<report::charts::Rendered>,
+    baseline: DataFrame,
 }
 
 /// Runs the detectors over `run.all` (findings cut down to the run's own events), builds the
-/// incidents and flags, and draws the charts.
-fn judge<'a>(
-    run: &Run<'a>,
+/// incidents and flags, and draws the charts; makes the baseline table beside them.
+fn judge(
+    run: &Run<'_>,
     opts: &ScanOptions,
     progress: &dyn Progress,
     timings: &mut Timings,
     clock: std::time::Instant,
-) -> Result<Judged<'a>> {
+) -> Result<Judged> {
     progress.stage("detecting");
     let keys = crate::detect::rows_by_key(run.all.frame())
         .map_err(|source| Error::Frame { context: "grouping events by key", source })?;
@@ -411,8 +411,13 @@ fn judge<'a>(
     let flags = report::flagged::flags(&detection.findings, &incidents);
     timings.detect = clock.elapsed();
     progress.stage("drawing charts and writing the report");
-    let charts = report::charts::data::charts(&run.all, &keys, &incidents, &opts.rate)?;
-    Ok(Judged { keys, detection, incidents, flags, charts })
+    // The baseline table needs the keys only: made while the charts are drawn (both in
+    // parallel inside), so that neither waits alone at the end.
+    let (charts, baseline) = rayon::join(
+        || report::charts::data::charts(&run.all, &keys, &incidents, &opts.rate),
+        || crate::detect::rate::baseline_frame(&run.all, &keys, &opts.rate),
+    );
+    Ok(Judged { detection, incidents, flags, charts: charts?, baseline: baseline? })
 }
 
 /// Every detector, in the order their findings are listed.
