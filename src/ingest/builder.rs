@@ -372,7 +372,7 @@ const MIN_PARALLEL_ROWS: usize = 1 << 14;
 /// when the rows are fewer than [`MIN_PARALLEL_ROWS`].
 fn blocks(rows: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
     if rows < MIN_PARALLEL_ROWS || threads < 2 {
-        return vec![0..rows];
+        return std::iter::once(0..rows).collect();
     }
     let count = rows.div_ceil(BLOCK_ROWS).next_multiple_of(threads);
     (0..count).map(|i| i * rows / count..(i + 1) * rows / count).collect()
