@@ -369,12 +369,13 @@ const MIN_PARALLEL_ROWS: usize = 1 << 14;
 /// about [`BLOCK_ROWS`] rows, as many as a multiple of the threads, of equal size, so that the
 /// threads finish together. (With blocks of exactly `BLOCK_ROWS`, the 190,000 rows of a
 /// 32 MiB block of CSV made three blocks: the last ran alone on one of two cores.) One block
-/// when the rows are fewer than [`MIN_PARALLEL_ROWS`].
+/// when the rows are fewer than [`MIN_PARALLEL_ROWS`]; on one thread the blocks are normalised
+/// one after another, the same way as on several.
 fn blocks(rows: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
-    if rows < MIN_PARALLEL_ROWS || threads < 2 {
+    if rows < MIN_PARALLEL_ROWS {
         return std::iter::once(0..rows).collect();
     }
-    let count = rows.div_ceil(BLOCK_ROWS).next_multiple_of(threads);
+    let count = rows.div_ceil(BLOCK_ROWS).next_multiple_of(threads.max(1));
     (0..count).map(|i| i * rows / count..(i + 1) * rows / count).collect()
 }
 
@@ -1284,7 +1285,7 @@ mod tests {
         // Naive Berlin times one second apart through the hour that 25 October 2026 repeats
         // (02:00-03:00 twice), the second pass beginning 100 rows before the second block;
         // some rows broken.
-        let second_block = blocks(rows, rayon::current_num_threads().max(2))[1].start;
+        let second_block = blocks(rows, rayon::current_num_threads())[1].start;
         let repeat = second_block - 100;
         let first_pass = chrono::NaiveDate::from_ymd_opt(2026, 10, 25).and_then(|d| d.and_hms_opt(2, 0, 0)).unwrap();
         let start = first_pass - chrono::Duration::seconds(repeat as i64 - 3600);
@@ -1348,7 +1349,7 @@ mod tests {
                 assert_eq!(b.first().map(|r| r.start), Some(0));
                 assert_eq!(b.last().map(|r| r.end), Some(rows));
                 assert!(b.windows(2).all(|w| w[0].end == w[1].start && !w[0].is_empty()));
-                if rows < MIN_PARALLEL_ROWS || threads == 1 {
+                if rows < MIN_PARALLEL_ROWS {
                     assert_eq!(b.len(), 1);
                     continue;
                 }
@@ -1360,6 +1361,8 @@ mod tests {
         }
         // 190,000 rows on two cores: four blocks of 47,500, not three of 65,536 and less.
         assert_eq!(blocks(190_000, 2).len(), 4);
+        assert_eq!(blocks(190_000, 1).len(), 3);
+        assert_eq!(blocks(190_000, 0).len(), 3);
     }
 
     /// The paths column is views into the arena's bytes: short (inlined) and long values,
