@@ -1,5 +1,9 @@
-//! Factorising string columns: a small integer code per row for each distinct value, so that
+//! Factorising text columns: a small integer code per row for each distinct value, so that
 //! per-row work (hashing, comparing, cloning text) happens once per distinct value instead.
+//!
+//! Also where the events frame's dictionary columns are made ([`coded`]):
+//! text with few distinct values (keys, user agents, addresses) is held as polars categoricals,
+//! four bytes of code per row into values stored once.
 
 use polars::prelude::*;
 use polars_arrow::array::Array;
@@ -8,7 +12,7 @@ use polars_arrow::array::Array;
 pub const NULL: u32 = u32::MAX;
 
 /// A string column as codes into its distinct values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Factor<'a> {
     /// Per row: an index into `values`, or [`NULL`].
     pub codes: Vec<u32>,
@@ -21,6 +25,106 @@ impl<'a> Factor<'a> {
     pub fn get(&self, i: usize) -> Option<&'a str> {
         self.codes.get(i).and_then(|&c| self.values.get(c as usize)).copied()
     }
+}
+
+/// The codes of a text column: a string column's ([`factorize_at_most`]), or a categorical
+/// one's (the events frame's, see [`coded`]) renumbered in order of first appearance; `None`
+/// when it holds more than `max_distinct` distinct values. An error for other types.
+pub fn factorize_text_at_most(column: &Series, max_distinct: usize) -> PolarsResult<Option<Factor<'_>>> {
+    match column.dtype() {
+        DataType::Categorical(..) => Ok(categorical_at_most(column.cat32()?, max_distinct)),
+        _ => Ok(factorize_at_most(column.str()?, max_distinct)),
+    }
+}
+
+/// [`factorize_text_at_most`] with no limit.
+pub fn factorize_text(column: &Column) -> PolarsResult<Factor<'_>> {
+    Ok(factorize_text_at_most(column.as_materialized_series(), usize::MAX)?.unwrap_or_default())
+}
+
+/// The codes of a categorical column, renumbered in order of first appearance (as
+/// [`factorize`] numbers a string column's): one look-up per row in a table of the categories.
+fn categorical_at_most(column: &Categorical32Chunked, max_distinct: usize) -> Option<Factor<'_>> {
+    let mapping = column.get_mapping();
+    let mut renumbered = vec![NULL; mapping.num_cats_upper_bound()];
+    let mut codes = Vec::with_capacity(column.len());
+    let mut values: Vec<&str> = Vec::new();
+    for array in column.physical().downcast_iter() {
+        for category in array.iter() {
+            let Some(&category) = category else {
+                codes.push(NULL);
+                continue;
+            };
+            let slot = renumbered.get_mut(category as usize)?;
+            if *slot == NULL {
+                values.push(mapping.cat_to_str(category)?);
+                if values.len() > max_distinct {
+                    return None;
+                }
+                *slot = (values.len() - 1) as u32;
+            }
+            codes.push(*slot);
+        }
+    }
+    Some(Factor { codes, values })
+}
+
+/// A text column whose row `r` is value `codes[r]` of `dictionary` ([`Dictionary::code`]), as a
+/// polars categorical of 32-bit codes: the column takes the codes over.
+pub fn coded(dictionary: &Dictionary, codes: UInt32Chunked) -> Column {
+    // SAFETY: every code is one of the dictionary's (its only constructor checks them), and its
+    // dtype is of 32-bit codes.
+    let column = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(codes, dictionary.dtype.clone()) };
+    column.into_series().into_column()
+}
+
+/// Text values as the categories of [`coded`] columns. Equal values get one code, so that a
+/// coded column reads as a column of the text would.
+pub struct Dictionary {
+    /// A categorical dtype of its own (not polars' global one), holding the values.
+    dtype: DataType,
+    /// The code of each value (in the order given), `None` for a missing one.
+    codes: Vec<Option<u32>>,
+    /// Whether each value's code is its index (the values are distinct, none missing).
+    identity: bool,
+}
+
+impl Dictionary {
+    pub fn new<'v>(values: impl Iterator<Item = Option<&'v str>>) -> PolarsResult<Self> {
+        let categories = Categories::random(PlSmallStr::from_static("leakhound"), CategoricalPhysical::U32);
+        let mapping = categories.mapping();
+        let codes: Vec<Option<u32>> =
+            values.map(|v| v.map(|v| mapping.insert_cat(v)).transpose()).collect::<PolarsResult<_>>()?;
+        let identity = codes.iter().enumerate().all(|(i, &c)| c == Some(i as u32));
+        Ok(Dictionary { dtype: DataType::Categorical(categories, mapping), codes, identity })
+    }
+
+    /// The code of value `i` (in the order given to [`Dictionary::new`]); `None` for a missing
+    /// value or one past the end.
+    #[inline]
+    pub fn code(&self, i: u32) -> Option<u32> {
+        self.codes.get(i as usize).copied().flatten()
+    }
+
+    /// Whether every value's code is its index, so that indices need no translating.
+    pub fn is_identity(&self) -> bool {
+        self.identity
+    }
+}
+
+/// The frame with its columns of codes ([`coded`]) turned back into text: for joining it to,
+/// or comparing it with, a frame with other dictionaries or none (frames of other builders, an
+/// audit's history read back).
+pub fn decoded(frame: &DataFrame) -> PolarsResult<DataFrame> {
+    let columns = frame
+        .columns()
+        .iter()
+        .map(|c| match c.dtype() {
+            DataType::Categorical(..) => c.cast(&DataType::String),
+            _ => Ok(c.clone()),
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    DataFrame::new(frame.height(), columns)
 }
 
 /// Slots of [`factorize_at_most`]'s cache of recent views.
@@ -156,5 +260,54 @@ mod tests {
         assert_eq!(factorize(&empty), Factor { codes: vec![], values: vec![] });
         assert!(factorize_at_most(&a, 2).is_none(), "three distinct values");
         assert_eq!(factorize_at_most(&a, 3).map(|f| f.codes), Some(vec![0, 1, 1, NULL, 2]));
+    }
+
+    /// A coded column of `values` (given in dictionary order) whose row `r` is value `ids[r]`.
+    fn coded_of(values: &[Option<&str>], ids: &[Option<u32>]) -> (Dictionary, Column) {
+        let dictionary = Dictionary::new(values.iter().copied()).unwrap();
+        let codes =
+            UInt32Chunked::from_iter_options("c".into(), ids.iter().map(|&i| i.and_then(|i| dictionary.code(i))));
+        let column = coded(&dictionary, codes);
+        (dictionary, column)
+    }
+
+    /// A coded column reads as the text it codes: its codes renumbered in order of first
+    /// appearance (as a string column's would be), missing values and absent ids missing.
+    #[test]
+    fn a_coded_column_factorizes_as_its_text_would() {
+        let values = [Some("zeta"), Some("alpha"), None, Some("mu")];
+        let ids = [Some(3), Some(0), None, Some(3), Some(2), Some(1), Some(0)];
+        let (dictionary, column) = coded_of(&values, &ids);
+        assert!(!dictionary.is_identity(), "a missing value has no code");
+        let text: Vec<Option<&str>> = ids.iter().map(|&i| i.and_then(|i| values[i as usize])).collect();
+        let plain = StringChunked::from_iter_options("c".into(), text.iter().copied());
+        let (coded_factor, plain_factor) = (factorize_text(&column).unwrap(), factorize(&plain));
+        assert_eq!(coded_factor, plain_factor);
+        assert_eq!(coded_factor.values, vec!["mu", "zeta", "alpha"]);
+        assert_eq!(coded_factor.codes, vec![0, 1, NULL, 0, NULL, 2, 1]);
+        assert!(factorize_text_at_most(column.as_materialized_series(), 2).unwrap().is_none(), "three distinct values");
+        let decoded = decoded(&DataFrame::new(column.len(), vec![column]).unwrap()).unwrap();
+        let back: Vec<Option<&str>> = decoded.column("c").unwrap().str().unwrap().iter().collect();
+        assert_eq!(back, text);
+        let number = Column::new("n".into(), [1i64, 2]);
+        assert!(factorize_text(&number).is_err(), "not text");
+    }
+
+    /// Equal values share a code, so that a coded column of them compares equal row by row;
+    /// distinct values, none missing, are coded by their index.
+    #[test]
+    fn equal_values_share_a_code() {
+        let dictionary = Dictionary::new([Some("a"), Some("b"), Some("a")].into_iter()).unwrap();
+        assert_eq!(dictionary.code(0), dictionary.code(2));
+        assert_ne!(dictionary.code(0), dictionary.code(1));
+        assert!(!dictionary.is_identity());
+        assert_eq!(dictionary.code(3), None, "past the end");
+        let distinct = Dictionary::new([Some("x"), Some("y"), Some("z")].into_iter()).unwrap();
+        assert!(distinct.is_identity());
+        assert_eq!((0..3).map(|i| distinct.code(i)).collect::<Vec<_>>(), vec![Some(0), Some(1), Some(2)]);
+        let empty = Dictionary::new(std::iter::empty()).unwrap();
+        assert!(empty.is_identity());
+        let (_, column) = coded_of(&[], &[None, None]);
+        assert_eq!(factorize_text(&column).unwrap().codes, vec![NULL, NULL]);
     }
 }

@@ -3,7 +3,7 @@
 //! quick way to spot a client nobody recognises.
 
 use crate::detect::calendar::WorkCalendar;
-use crate::detect::{rows_by_key, timestamps};
+use crate::detect::{rows_by_key, timestamps, Strings};
 use crate::enrich::geoip::{GeoDatabases, Sources};
 use crate::enrich::{self, Events};
 use crate::error::{Error, Result};
@@ -41,7 +41,7 @@ pub struct Client {
 pub fn clients(events: Events<'_>, calendar: &WorkCalendar) -> Result<Vec<Client>> {
     let err = |source| Error::Frame { context: "building the inventory", source };
     let ts = timestamps(&events).map_err(err)?;
-    let text = |n: &str| events.column(n).and_then(|c| c.str().cloned()).map_err(err);
+    let text = |n: &str| events.column(n).and_then(Strings::of).map_err(err);
     let (ip, ua, path) = (text(col::SOURCE_IP)?, text(col::USER_AGENT)?, text(col::PATH)?);
     let count = events.column(col::COUNT).and_then(|c| c.i64().cloned()).map_err(err)?;
     let geo = events.geo();

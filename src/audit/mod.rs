@@ -313,9 +313,11 @@ fn combine(history: &DataFrame, new: &DataFrame) -> Result<(DataFrame, Vec<bool>
         columns.push(Column::new("__new".into(), vec![is_new; frame.height()]));
         DataFrame::new(frame.height(), columns)
     };
-    let mut all = align(history, new, false).map_err(&err)?;
-    // Same dtypes on both sides: a history written by this version has the canonical types.
-    let aligned_new = align(new, history, true).map_err(&err)?;
+    // Same dtypes on both sides: a history written by this version has the canonical types,
+    // with text as text (the new events' codes are the run's own).
+    let new = crate::factor::decoded(new).map_err(&err)?;
+    let mut all = align(history, &new, false).map_err(&err)?;
+    let aligned_new = align(&new, history, true).map_err(&err)?;
     all.vstack_mut(&aligned_new).map_err(&err)?;
     let all = all.sort([col::TIMESTAMP], SortMultipleOptions::default().with_maintain_order(true)).map_err(&err)?;
     let mask: Vec<bool> =

@@ -227,7 +227,7 @@ impl<'a> AddressCodes<'a> {
         Ok(match (ids, events.places()) {
             (Some(ids), Some(places)) => AddressCodes { codes: ids.into(), count: places.len() },
             _ => {
-                let f = crate::factor::factorize(frame.column(col::SOURCE_IP)?.str()?);
+                let f = crate::factor::factorize_text(frame.column(col::SOURCE_IP)?)?;
                 AddressCodes { count: f.values.len(), codes: f.codes.into() }
             }
         })
@@ -264,7 +264,7 @@ impl Networks {
     }
 
     /// The networks of the addresses of rows with `addresses`, whose text is `ip`.
-    pub fn of(addresses: &AddressCodes<'_>, ip: &StringChunked) -> Self {
+    pub fn of(addresses: &AddressCodes<'_>, ip: Strings<'_>) -> Self {
         let null = crate::factor::NULL;
         let mut by_address = vec![null; addresses.count];
         let mut seen = vec![false; addresses.count];
@@ -292,19 +292,33 @@ impl Networks {
     }
 }
 
-/// A text column read row by row. A constant column (one value for every row: the file of a
-/// single input, a label no key has) is kept as that value ([`Column::new_scalar`]) and read
-/// without being made whole.
+/// A text column read row by row: of strings, or of codes into its values (the events
+/// frame's, see [`crate::factor::coded`]). A constant column (one value for every row: the file
+/// of a single input, a label no key has) is kept as that value ([`Column::new_scalar`]) and
+/// read without being made whole.
 #[derive(Clone, Copy)]
 pub enum Strings<'a> {
     Column(&'a StringChunked),
+    Coded(&'a Categorical32Chunked, &'a CategoricalMapping),
     Constant(Option<&'a str>),
 }
 
 impl<'a> Strings<'a> {
+    /// A column of text; an error for other types.
     pub fn of(column: &'a Column) -> PolarsResult<Self> {
         match column.as_scalar_column() {
             Some(c) if c.dtype() == &DataType::String => Ok(Strings::Constant(c.scalar().value().get_str())),
+            _ => Strings::of_series(column.as_materialized_series()),
+        }
+    }
+
+    /// [`Strings::of`] a series.
+    pub fn of_series(column: &'a Series) -> PolarsResult<Self> {
+        match column.dtype() {
+            DataType::Categorical(..) => {
+                let c = column.cat32()?;
+                Ok(Strings::Coded(c, c.get_mapping()))
+            }
             _ => Ok(Strings::Column(column.str()?)),
         }
     }
@@ -319,6 +333,7 @@ impl<'a> Strings<'a> {
     pub fn get(&self, i: usize) -> Option<&'a str> {
         match self {
             Strings::Column(c) => (i < c.len()).then(|| c.get(i)).flatten(),
+            Strings::Coded(c, mapping) => mapping.cat_to_str((i < c.len()).then(|| c.physical().get(i)).flatten()?),
             Strings::Constant(v) => *v,
         }
     }
@@ -341,7 +356,7 @@ pub struct KeyRows<'a> {
 
 /// The events of each key, keys sorted (the frame is sorted by time, so rows are in time order).
 pub fn rows_by_key(events: &DataFrame) -> PolarsResult<Vec<KeyRows<'_>>> {
-    let cred = crate::factor::factorize(events.column(col::CREDENTIAL)?.str()?);
+    let cred = crate::factor::factorize_text(events.column(col::CREDENTIAL)?)?;
     let label = Strings::of_frame(events, col::CREDENTIAL_LABEL).ok().flatten();
     let hint = Strings::of_frame(events, col::CREDENTIAL_HINT).ok().flatten();
     // Each key's rows get their room at once (ten million rows: 80 MB, not grown by doubling).

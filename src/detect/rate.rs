@@ -15,6 +15,7 @@ use super::calendar::WorkCalendar;
 use super::stats::{self, bonferroni, format_p, mad, median, upper_tail};
 use super::{
     timestamps_ref, AddressCodes, Detection, Detector, Events, Finding, KeyRows, Networks, Note, Numbers, Severity,
+    Strings,
 };
 use crate::error::{Error, Result};
 use crate::schema::col;
@@ -441,7 +442,7 @@ impl Detector for RateSpike {
     fn detect_keys(&self, events: &Events<'_>, keys: &[KeyRows<'_>]) -> Result<Detection> {
         let err = |source| Error::Frame { context: "reading events for the rate-spike detector", source };
         let addresses = AddressCodes::of(events).map_err(err)?;
-        let networks = Networks::of(&addresses, events.column(col::SOURCE_IP).and_then(|c| c.str()).map_err(err)?);
+        let networks = Networks::of(&addresses, events.column(col::SOURCE_IP).and_then(Strings::of).map_err(err)?);
         let cols = Cols::read(events, &addresses, &networks).map_err(err)?;
         // Keys are independent: judged in parallel, merged in key order.
         let per_key: Vec<Detection> = keys

@@ -8,7 +8,7 @@ use super::{
     timestamps, AddressCodes, Detection, Detector, Events, Finding, KeyRows, Networks, Numbers, Severity, Strings,
 };
 use crate::error::{Error, Result};
-use crate::factor::{factorize, NULL};
+use crate::factor::{factorize_text, NULL};
 use crate::schema::col;
 use crate::text::{duration, thousands};
 use crate::timestamp::format_rfc3339;
@@ -48,9 +48,9 @@ impl Detector for Rotation {
         let ts = Numbers::of(&ts);
         let label = events.column(col::CREDENTIAL_LABEL).and_then(Strings::of).map_err(err)?;
         let count = Numbers::of(events.column(col::COUNT).and_then(|c| c.i64()).map_err(err)?);
-        let ua = events.column(col::USER_AGENT).and_then(|c| c.str().cloned()).map_err(err)?;
+        let ua = events.column(col::USER_AGENT).and_then(Strings::of).map_err(err)?;
         let addresses = AddressCodes::of(events).map_err(err)?;
-        let ip = events.column(col::SOURCE_IP).and_then(|c| c.str()).map_err(err)?;
+        let ip = events.column(col::SOURCE_IP).and_then(Strings::of).map_err(err)?;
         let networks = Networks::of(&addresses, ip);
         // Per row: its network's id, or `no_address` (one more than the last id).
         let no_address = networks.names.len();
@@ -151,12 +151,13 @@ pub fn late_clients(events: &Events<'_>, findings: &[Finding]) -> Result<Vec<Lat
     }
     let ts = timestamps(events).map_err(err)?;
     let ts = Numbers::of(&ts);
-    let ip = events.column(col::SOURCE_IP).and_then(|c| c.str()).map_err(err)?;
-    let ua = events.column(col::USER_AGENT).and_then(|c| c.str()).map_err(err)?;
+    let ip = events.column(col::SOURCE_IP).and_then(Strings::of).map_err(err)?;
+    let ua_column = events.column(col::USER_AGENT).map_err(err)?;
+    let ua = Strings::of(ua_column).map_err(err)?;
     let count = Numbers::of(events.column(col::COUNT).and_then(|c| c.i64()).map_err(err)?);
     let label = events.column(col::CREDENTIAL_LABEL).and_then(Strings::of).map_err(err)?;
     let hint = events.column(col::CREDENTIAL_HINT).and_then(Strings::of).map_err(err)?;
-    let (addresses, agents) = (AddressCodes::of(events).map_err(err)?, factorize(ua));
+    let (addresses, agents) = (AddressCodes::of(events).map_err(err)?, factorize_text(ua_column).map_err(err)?);
     let geo = events.geo();
     type Group = (LateClient, std::collections::BTreeSet<String>);
     let mut groups: BTreeMap<(String, String, Option<String>), Group> = BTreeMap::new();

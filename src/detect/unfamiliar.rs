@@ -10,11 +10,11 @@
 
 use super::{
     haversine_km, timestamps_ref, unseen_probability, AddressCodes, Detection, Detector, Events, Finding, KeyRows,
-    Note, Numbers, Severity,
+    Note, Numbers, Severity, Strings,
 };
 use crate::enrich::GeoColumns;
 use crate::error::{Error, Result};
-use crate::factor::{self, factorize, Factor};
+use crate::factor::{self, factorize_text, Factor};
 use crate::schema::col;
 use crate::text::{duration, thousands};
 use crate::timestamp::Micros;
@@ -187,7 +187,7 @@ struct Columns<'a> {
     /// Per row: the address (a code into `addresses`, which holds `None` for text that is no
     /// address).
     ips: AddressCodes<'a>,
-    ip_text: &'a StringChunked,
+    ip_text: Strings<'a>,
     addresses: Vec<Option<Address>>,
     user_agents: Factor<'a>,
     prefixes: Vec<String>,
@@ -200,8 +200,8 @@ impl<'a> Columns<'a> {
     fn read(events: &Events<'a>) -> PolarsResult<Self> {
         let df = events.frame();
         let ips = AddressCodes::of(events)?;
-        let ip_text = df.column(col::SOURCE_IP)?.str()?;
-        let user_agents = factorize(df.column(col::USER_AGENT)?.str()?);
+        let ip_text = Strings::of(df.column(col::SOURCE_IP)?)?;
+        let user_agents = factorize_text(df.column(col::USER_AGENT)?)?;
         let geo = events.geo();
         let mut first_row = vec![usize::MAX; ips.count];
         for row in 0..df.height() {
@@ -216,7 +216,7 @@ impl<'a> Columns<'a> {
             .iter()
             .map(|&row| {
                 // An address no row has (a streaming scan's bucket holds some of the run's).
-                let ip = (row < ip_text.len()).then(|| ip_text.get(row)).flatten()?.parse::<IpAddr>().ok()?;
+                let ip = ip_text.get(row)?.parse::<IpAddr>().ok()?;
                 let country = geo.country(row);
                 let position = geo.position(row).map(|(lon, lat)| {
                     let place = match (geo.city(row), country) {

@@ -381,12 +381,12 @@ pub struct GeoStats {
 /// The distinct addresses of the `source_ip` column and each row's (text that is not an
 /// address has none).
 fn addresses_of(events: &DataFrame) -> PolarsResult<Addresses> {
-    let ips = events.column(col::SOURCE_IP)?.str()?.clone();
+    let ips = crate::detect::Strings::of(events.column(col::SOURCE_IP)?)?;
     let mut index: PlHashMap<&str, u32> = PlHashMap::default();
     let mut distinct = Vec::new();
-    let rows = ips
-        .iter()
-        .map(|ip| {
+    let rows = (0..events.height())
+        .map(|i| {
+            let ip = ips.get(i);
             let Some(ip) = ip else { return NO_ADDRESS };
             *index.entry(ip).or_insert_with(|| match ip.parse::<IpAddr>() {
                 Ok(parsed) => {

@@ -6,6 +6,7 @@
 use super::table::{Problem, RawTable, TextColumn};
 use super::tokens::split_request;
 use super::IngestOptions;
+use crate::factor::{coded, Dictionary};
 use crate::schema::{col, Field, UNKNOWN_CREDENTIAL};
 use crate::secret::{self, excerpt};
 use crate::timestamp::{Micros, TimestampParser};
@@ -337,6 +338,39 @@ pub struct EventBuilder {
     spill_error: Option<crate::error::Error>,
     /// When to start spilling, if ever.
     spill_plan: Option<SpillPlan>,
+    /// The dictionaries of the frame's text columns, made by its first frame.
+    coded: Option<Coded>,
+}
+
+/// The values of the events frame's text columns held as codes ([`crate::factor::coded`]):
+/// made once the values are final (after [`EventBuilder::seal`]), and shared by every frame of
+/// the builder, so that a streaming scan's frames of its buckets can be stacked.
+struct Coded {
+    /// Methods and user agents.
+    strings: Dictionary,
+    /// Addresses, as text.
+    ips: Dictionary,
+    /// Credential ids, hints and labels, by credential id.
+    credentials: Dictionary,
+    hints: Dictionary,
+    labels: Dictionary,
+    /// Input files, by file id.
+    files: Dictionary,
+}
+
+impl Coded {
+    fn of(builder: &EventBuilder) -> PolarsResult<Self> {
+        let ips: Vec<String> = builder.ips.values.iter().map(ToString::to_string).collect();
+        let creds = &builder.credentials;
+        Ok(Coded {
+            strings: Dictionary::new(builder.strings.values.iter().map(|s| Some(&**s)))?,
+            ips: Dictionary::new(ips.iter().map(|s| Some(s.as_str())))?,
+            credentials: Dictionary::new(creds.iter().map(|c| Some(c.id.as_str())))?,
+            hints: Dictionary::new(creds.iter().map(|c| c.hint.as_deref()))?,
+            labels: Dictionary::new(creds.iter().map(|c| c.label.as_deref()))?,
+            files: Dictionary::new(builder.files.iter().map(|f| Some(f.as_str())))?,
+        })
+    }
 }
 
 /// When a read starts to move its rows to disk: once it holds more than `beyond_rows` rows
@@ -898,7 +932,18 @@ impl EventBuilder {
 
     /// The events frame of `rows` (of this builder), sorted by time (then file and line), and
     /// each row's address id.
-    pub fn frame(&self, rows: Rows) -> PolarsResult<(DataFrame, Vec<u32>)> {
+    pub fn frame(&mut self, rows: Rows) -> PolarsResult<(DataFrame, Vec<u32>)> {
+        let dictionaries = match self.coded.take() {
+            Some(dictionaries) => dictionaries,
+            None => Coded::of(self)?,
+        };
+        let frame = self.frame_coded(rows, &dictionaries);
+        self.coded = Some(dictionaries);
+        frame
+    }
+
+    /// [`EventBuilder::frame`], its text columns coded with `dictionaries`.
+    fn frame_coded(&self, rows: Rows, dictionaries: &Coded) -> PolarsResult<(DataFrame, Vec<u32>)> {
         let Rows {
             timestamp,
             credential,
@@ -926,65 +971,63 @@ impl EventBuilder {
         let order = order.as_deref();
         // An absent address id is `NO_ADDRESS` already.
         let addresses: Vec<u32> = in_order(source_ip, order).into_iter().map(Packed::raw).collect();
-        // String columns are gathered from dictionaries of their distinct values: every row's
-        // string is a view into one shared buffer, so a user agent seen ten million times is
-        // stored once. Paths, mostly distinct, are views into the arena they were read into.
-        let strings = || dictionary(self.strings.values.iter().map(|s| Some(&**s)));
-        let text = |v: Vec<Packed<u32>>, name: &str| gather(&strings(), name, picked(&v, order).map(Packed::get));
+        // Text with few distinct values is held as codes into them (four bytes a row), so that
+        // a user agent seen ten million times is stored once. Paths, mostly distinct, are views
+        // into the arena they were read into.
+        let text = |v: Vec<Packed<u32>>, name: &str| coded_column(name, &dictionaries.strings, in_order(v, order));
         let creds = &self.credentials;
         // A value that every key shares (no key has a label) is kept once, not on every row.
-        let by_credential =
-            |name: &str, value: &dyn Fn(&Credential) -> Option<&str>| match constant(creds.iter().map(value)) {
-                Some(v) => Ok(constant_column(name, v, n)),
-                None => gather(&dictionary(creds.iter().map(value)), name, picked(&credential, order).map(Some)),
-            };
-        let ips = || {
-            let text: Vec<String> = self.ips.values.iter().map(ToString::to_string).collect();
-            dictionary(text.iter().map(|s| Some(s.as_str())))
+        let by_credential = |name: &str, codes: &Dictionary, value: &dyn Fn(&Credential) -> Option<&str>| match constant(
+            creds.iter().map(value),
+        ) {
+            Some(v) => constant_column(name, v, n),
+            None => coded_column(name, codes, picked(&credential, order).map(Packed).collect()),
         };
-        let files = || dictionary(self.files.iter().map(|f| Some(f.as_str())));
         let addresses_ref = &addresses;
         // Each column is built on its own, in parallel; each takes the rows' values it reads
         // and frees them once built, so that later columns reuse their memory.
         type Build<'b> = Box<dyn FnOnce() -> PolarsResult<Vec<Column>> + Send + 'b>;
-        let one = |c: PolarsResult<Column>| c.map(|c| vec![c]);
+        let one = |c: Column| Ok(vec![c]);
         let builds: Vec<Build<'_>> = vec![
             Box::new(move || {
-                one(Ok(Int64Chunked::from_vec(col::TIMESTAMP.into(), in_order(timestamp, order))
+                one(Int64Chunked::from_vec(col::TIMESTAMP.into(), in_order(timestamp, order))
                     .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                     .into_series()
-                    .into_column()))
+                    .into_column())
             }),
             Box::new(move || {
                 Ok(vec![
-                    by_credential(col::CREDENTIAL, &|c| Some(c.id.as_str()))?,
-                    by_credential(col::CREDENTIAL_HINT, &|c| c.hint.as_deref())?,
-                    by_credential(col::CREDENTIAL_LABEL, &|c| c.label.as_deref())?,
+                    by_credential(col::CREDENTIAL, &dictionaries.credentials, &|c| Some(c.id.as_str())),
+                    by_credential(col::CREDENTIAL_HINT, &dictionaries.hints, &|c| c.hint.as_deref()),
+                    by_credential(col::CREDENTIAL_LABEL, &dictionaries.labels, &|c| c.label.as_deref()),
                 ])
             }),
             Box::new(move || {
-                let ids = addresses_ref.iter().map(|&a| Packed::from_raw(a).get());
-                one(gather(&ips(), col::SOURCE_IP, ids))
+                let ids = addresses_ref.iter().map(|&a| Packed::from_raw(a)).collect();
+                one(coded_column(col::SOURCE_IP, &dictionaries.ips, ids))
             }),
             Box::new(move || one(text(method, col::METHOD))),
-            Box::new(move || one(paths.into_column(col::PATH, picked(&path, order).map(Packed::get)))),
-            Box::new(move || one(Ok(packed_column::<Int32Type>(col::STATUS, in_order(status, order)).into_column()))),
-            Box::new(move || one(Ok(packed_column::<Int64Type>(col::BYTES, in_order(bytes, order)).into_column()))),
+            Box::new(move || paths.into_column(col::PATH, picked(&path, order).map(Packed::get)).map(|c| vec![c])),
+            Box::new(move || one(packed_column::<Int32Type>(col::STATUS, in_order(status, order)).into_column())),
+            Box::new(move || one(packed_column::<Int64Type>(col::BYTES, in_order(bytes, order)).into_column())),
             Box::new(move || one(text(user_agent, col::USER_AGENT))),
             Box::new(move || {
-                one(Ok(Int64Chunked::from_vec(col::COUNT.into(), in_order(count, order)).into_series().into_column()))
+                one(Int64Chunked::from_vec(col::COUNT.into(), in_order(count, order)).into_series().into_column())
             }),
             Box::new(move || {
-                // Rows of a single input share their file: kept once.
-                match constant(file.iter().map(|&f| self.files.get(f as usize).map(String::as_str))) {
-                    Some(f) => one(Ok(constant_column(col::SOURCE_FILE, f, n))),
-                    None => one(gather(&files(), col::SOURCE_FILE, picked(&file, order).map(Some))),
+                // Rows of a single input share their file: kept once. Decided by the builder's
+                // files, not the rows', so that every frame of the builder has one schema.
+                match self.files.as_slice() {
+                    [only] => one(constant_column(col::SOURCE_FILE, Some(only), n)),
+                    _ => one(coded_column(
+                        col::SOURCE_FILE,
+                        &dictionaries.files,
+                        picked(&file, order).map(Packed).collect(),
+                    )),
                 }
             }),
             Box::new(move || {
-                one(Ok(UInt64Chunked::from_vec(col::SOURCE_LINE.into(), in_order(line, order))
-                    .into_series()
-                    .into_column()))
+                one(UInt64Chunked::from_vec(col::SOURCE_LINE.into(), in_order(line, order)).into_series().into_column())
             }),
         ];
         let columns = builds.into_par_iter().map(|build| build()).collect::<PolarsResult<Vec<Vec<Column>>>>()?;
@@ -1129,7 +1172,7 @@ fn picked<'a, T: Copy>(values: &'a [T], order: Option<&'a [u32]>) -> impl Iterat
 
 /// A column of numbers from packed values (see [`Packed`]), absent ones missing: the values are
 /// moved into the column, not copied.
-fn packed_column<T>(name: &str, values: Vec<Packed<T::Native>>) -> Series
+fn packed_column<T>(name: &str, values: Vec<Packed<T::Native>>) -> ChunkedArray<T>
 where
     T: PolarsNumericType,
     T::Native: Absent,
@@ -1141,7 +1184,17 @@ where
     let absent = raw.contains(&T::Native::ABSENT);
     let validity = absent.then(|| Bitmap::from_trusted_len_iter(raw.iter().map(|&v| v != T::Native::ABSENT)));
     let array = PrimitiveArray::new(T::get_static_dtype().to_arrow(CompatLevel::newest()), raw.into(), validity);
-    ChunkedArray::<T>::with_chunk(name.into(), array).into_series()
+    ChunkedArray::<T>::with_chunk(name.into(), array)
+}
+
+/// The text column whose row `r` is value `ids[r]` of `dictionary` (missing for an absent id),
+/// held as codes ([`coded`]); the ids are moved into it when they are the codes.
+fn coded_column(name: &str, dictionary: &Dictionary, ids: Vec<Packed<u32>>) -> Column {
+    let codes = match dictionary.is_identity() {
+        true => ids,
+        false => ids.into_iter().map(|id| Packed::from(id.get().and_then(|i| dictionary.code(i)))).collect(),
+    };
+    coded(dictionary, packed_column::<UInt32Type>(name, codes))
 }
 
 /// A string column of distinct values, to gather rows from with [`gather`].
@@ -1187,6 +1240,7 @@ pub(crate) fn gather(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::factor::decoded;
 
     /// A file every row shares, and a label no key has, are kept once per column; with two
     /// files and a labelled key they are on every row. Read through `Strings`, both are the
@@ -1240,7 +1294,7 @@ mod tests {
         let files: std::collections::BTreeSet<&str> = (0..8).filter_map(|i| file_of.get(i)).collect();
         assert_eq!(files, std::collections::BTreeSet::from(["a.log", "b.log"]));
         let (key, label) = (
-            events.column(col::CREDENTIAL).unwrap().str().unwrap(),
+            Strings::of_frame(&events, col::CREDENTIAL).unwrap().unwrap(),
             Strings::of_frame(&events, col::CREDENTIAL_LABEL).unwrap().unwrap(),
         );
         assert!((0..8).all(|i| (key.get(i) == Some("key-1")) == (label.get(i) == Some("prod-bot"))));
@@ -1335,6 +1389,7 @@ mod tests {
         let (a, ca, _) = parallel.finish(&BTreeMap::new()).unwrap();
         let (b, cb, _) = serial.finish(&BTreeMap::new()).unwrap();
         assert_eq!(ca, cb);
+        let (a, b) = (decoded(&a).unwrap(), decoded(&b).unwrap());
         assert!(a.equals_missing(&b), "the events differ");
         assert!(a.height() > 2 * BLOCK_ROWS);
     }
@@ -1417,6 +1472,7 @@ mod tests {
             let file = builder.begin_file("f");
             assert!(builder.append(file, &table, &IngestOptions::default(), None).is_empty());
             let (frame, _, addresses) = builder.finish(&BTreeMap::new()).unwrap();
+            let frame = decoded(&frame).unwrap();
             let text = |c: &str| -> Vec<Option<String>> {
                 frame.column(c).unwrap().str().unwrap().iter().map(|v| v.map(String::from)).collect()
             };

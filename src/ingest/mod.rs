@@ -198,7 +198,7 @@ pub fn ingest_planned(
         return Ok((in_memory(builder, ingested, opts)?, None));
     }
     let usage = ingested.credentials_usage();
-    let (dictionaries, spill, scrubber) = builder.finish_spilled(&labels(opts))?;
+    let (mut dictionaries, spill, scrubber) = builder.finish_spilled(&labels(opts))?;
     ingested.credentials = credential_usage(dictionaries.credentials().to_vec(), usage);
     let (events, _) = dictionaries
         .frame(builder::Rows::default())
@@ -580,6 +580,7 @@ pub(crate) fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::factor::decoded;
     use crate::schema::col;
     use polars::prelude::*;
 
@@ -618,7 +619,8 @@ mod tests {
         assert!(whole.events.height() > 50);
         for block_bytes in [1, 7, 64, 333] {
             let blocks = read(block_bytes);
-            assert!(blocks.events.equals_missing(&whole.events), "events differ with {block_bytes}-byte blocks");
+            let (got, want) = (decoded(&blocks.events).unwrap(), decoded(&whole.events).unwrap());
+            assert!(got.equals_missing(&want), "events differ with {block_bytes}-byte blocks");
             let key = |r: &Reject| (r.file.clone(), r.line, r.code, r.reason.clone());
             assert_eq!(
                 blocks.rejects.iter().map(key).collect::<Vec<_>>(),
@@ -719,15 +721,20 @@ mod tests {
             assert!(ingested.files.iter().any(|f| f.error.is_some() && f.file.ends_with("bad.csv")));
             assert_eq!(ingested.rejects, whole.rejects);
             assert_eq!(ingested.credentials, whole.credentials);
-            assert_eq!(ingested.events.schema(), whole.events.schema());
+            assert_eq!(decoded(&ingested.events).unwrap().schema(), decoded(&whole.events).unwrap().schema());
             let mut rows = 0;
             for b in 0..spilled.buckets() {
                 let (frame, addresses) = spilled.bucket(b).unwrap();
+                // One schema for every bucket (their flagged events are stacked), text coded
+                // with the same dictionaries.
+                assert_eq!(frame.schema(), ingested.events.schema(), "bucket {b} of {buckets}");
+                ingested.events.clone().vstack_mut(&frame).unwrap();
+                let frame = decoded(&frame).unwrap();
                 rows += frame.height();
                 let keys: std::collections::HashSet<String> =
                     frame.column(col::CREDENTIAL).unwrap().str().unwrap().iter().flatten().map(String::from).collect();
-                let mine: BooleanChunked = whole
-                    .events
+                let all = decoded(&whole.events).unwrap();
+                let mine: BooleanChunked = all
                     .column(col::CREDENTIAL)
                     .unwrap()
                     .str()
@@ -735,7 +742,7 @@ mod tests {
                     .iter()
                     .map(|c| c.is_some_and(|c| keys.contains(c)))
                     .collect();
-                let expected = whole.events.filter(&mine).unwrap();
+                let expected = all.filter(&mine).unwrap();
                 assert!(frame.equals_missing(&expected), "bucket {b} of {buckets}");
                 let text: Vec<Option<String>> =
                     addresses.iter().map(|&a| spilled.addresses().get(a as usize).map(ToString::to_string)).collect();

@@ -8,7 +8,7 @@ use super::{render, slug, Rendered};
 use crate::detect::calendar::WorkCalendar;
 use crate::detect::incident::Incident;
 use crate::detect::rate::{request_series, RateConfig};
-use crate::detect::{timestamps, AddressCodes, KeyRows, Numbers};
+use crate::detect::{timestamps, AddressCodes, KeyRows, Numbers, Strings};
 use crate::enrich::{Events, GeoColumns};
 use crate::error::{Error, Result};
 use crate::schema::col;
@@ -26,7 +26,7 @@ const HOUR: i64 = 3_600_000_000;
 struct Cols<'a> {
     ts: Numbers<'a, Int64Type>,
     count: Numbers<'a, Int64Type>,
-    ip: &'a StringChunked,
+    ip: Strings<'a>,
     /// A row's GeoIP answers, and so its source label and place, are its address's.
     address: AddressCodes<'a>,
     geo: GeoColumns<'a>,
@@ -36,7 +36,7 @@ impl<'a> Cols<'a> {
     /// `ts`: the events' times ([`timestamps`]).
     fn read(events: &Events<'a>, ts: &'a Int64Chunked) -> PolarsResult<Self> {
         let frame = events.frame();
-        let ip = frame.column(col::SOURCE_IP)?.str()?;
+        let ip = Strings::of(frame.column(col::SOURCE_IP)?)?;
         Ok(Cols {
             ts: Numbers::of(ts),
             count: Numbers::of(frame.column(col::COUNT)?.i64()?),

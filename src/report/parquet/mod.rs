@@ -3,8 +3,9 @@
 //!
 //! Encoded here rather than through polars' `ParquetWriter` for speed on large frames: string
 //! columns with few distinct values (keys, user agents, GeoIP names) are dictionary-encoded
-//! from codes found by their Arrow views ([`crate::factor`]) instead of hashing every row's
-//! text, the GeoIP columns from the rows' address ids, and every column of a row group is
+//! from codes found by their Arrow views, or renumbered from the events frame's own codes
+//! ([`crate::factor`]), instead of hashing every row's text, the GeoIP columns from the rows'
+//! address ids, and every column of a row group is
 //! encoded and compressed in parallel. One rule for every column of text or numbers: a
 //! dictionary when at most three quarters of its values are distinct, and at most half of its
 //! first 8,192; otherwise integers and times as deltas (event times and line numbers barely
@@ -19,7 +20,7 @@ mod hybrid;
 
 use crate::enrich::{geo_col, Events, Expander, NO_ADDRESS};
 use crate::error::{Error, Result};
-use crate::factor::{self, factorize_at_most};
+use crate::factor::{self, factorize_text_at_most};
 use polars::prelude::*;
 use polars_arrow::array::{DictionaryArray, PrimitiveArray};
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
@@ -73,7 +74,15 @@ pub fn write_file(events: Events<'_>, path: &std::path::Path) -> Result<()> {
 
 /// The schema of events as written: their GeoIP answers as columns.
 pub fn schema(events: Events<'_>) -> PolarsResult<Schema> {
-    Ok(Events::new(&events.frame().clear(), events.places()).materialised()?.schema().as_ref().clone())
+    let schema = Events::new(&events.frame().clear(), events.places()).materialised()?.schema().as_ref().clone();
+    // Text held as codes is written as text.
+    Ok(schema
+        .iter()
+        .map(|(name, dtype)| {
+            let dtype = if matches!(dtype, DataType::Categorical(..)) { DataType::String } else { dtype.clone() };
+            (name.clone(), dtype)
+        })
+        .collect())
 }
 
 fn err(source: PolarsError) -> Error {
@@ -225,6 +234,11 @@ fn encoded(column: &Series) -> PolarsResult<Encoded> {
     if let Some(dictionary) = Dictionary::of(&column)? {
         return Ok(Encoded::Dictionary(dictionary));
     }
+    // Text held as codes is written as the text.
+    let column = match column.dtype() {
+        DataType::Categorical(..) => column.cast(&DataType::String)?,
+        _ => column,
+    };
     let encoding =
         if column.dtype().to_physical().is_integer() { Encoding::DeltaBinaryPacked } else { Encoding::Plain };
     Ok(Encoded::Array(column.to_arrow(0, CompatLevel::newest()), encoding))
@@ -315,16 +329,15 @@ impl Dictionary {
     fn of(column: &Series) -> PolarsResult<Option<Self>> {
         let limit = Limit::of(column.len());
         let (codes, firsts) = match column.dtype() {
-            DataType::String => {
-                let column = column.str()?;
+            DataType::String | DataType::Categorical(..) => {
                 // Mostly distinct in its first rows, a column is told apart without hashing
                 // the rest.
                 if column.len() > SAMPLE_ROWS
-                    && factorize_at_most(&column.slice(0, SAMPLE_ROWS), limit.sample).is_none()
+                    && factorize_text_at_most(&column.slice(0, SAMPLE_ROWS), limit.sample)?.is_none()
                 {
                     return Ok(None);
                 }
-                let Some(f) = factorize_at_most(column, limit.whole) else { return Ok(None) };
+                let Some(f) = factorize_text_at_most(column, limit.whole)? else { return Ok(None) };
                 let values = StringChunked::from_iter_values(column.name().clone(), f.values.into_iter());
                 return Ok(Some(Dictionary { codes: f.codes, values: values.into_series() }));
             }
@@ -689,6 +702,34 @@ mod tests {
         let mut theirs = Vec::new();
         ParquetWriter::new(&mut theirs).finish(&mut frame).unwrap();
         assert!(read(theirs).equals_missing(&back));
+    }
+
+    /// Text held as codes (the events frame's, see `factor::coded`) is written as the text:
+    /// the file of a coded frame is the file of the frame decoded, byte for byte, whether its
+    /// columns are dictionary-encoded (few values) or plain (mostly distinct), and it reads back
+    /// as strings.
+    #[test]
+    fn coded_text_is_written_as_its_text() {
+        let n = ROW_GROUP_ROWS + 1_000;
+        let coded_of = |name: &str, values: Vec<String>, id: &dyn Fn(usize) -> Option<u32>| {
+            let dictionary = factor::Dictionary::new(values.iter().map(|v| Some(v.as_str()))).unwrap();
+            let codes =
+                UInt32Chunked::from_iter_options(name.into(), (0..n).map(|i| id(i).and_then(|v| dictionary.code(v))));
+            factor::coded(&dictionary, codes)
+        };
+        let agents = ["curl/8.5", "a user agent string longer than twelve bytes", "β"].map(String::from).to_vec();
+        let columns = vec![
+            coded_of("few", agents, &|i| (i % 7 != 0).then_some((i % 3) as u32)),
+            coded_of("many", (0..n).map(|i| format!("10.0.{}.{}", i / 256, i % 256)).collect(), &|i| Some(i as u32)),
+        ];
+        let frame = DataFrame::new(n, columns).unwrap();
+        assert!(frame.columns().iter().all(|c| matches!(c.dtype(), DataType::Categorical(..))));
+        let text = factor::decoded(&frame).unwrap();
+        let bytes = to_bytes(&frame).unwrap();
+        assert!(bytes == to_bytes(&text).unwrap(), "the same file as the text's");
+        let back = read(bytes);
+        assert_eq!(back.schema(), text.schema(), "read back as strings");
+        assert!(back.equals_missing(&text));
     }
 
     /// GeoIP columns of text and numbers dictionary-encoded from the rows' address ids give the very file of
