@@ -18,7 +18,7 @@ runs=${RUNS:-3}
 mkdir -p "$work"
 
 cargo build --release --locked --bin leakhound >&2
-bin=target/release/leakhound
+bin="${CARGO_TARGET_DIR:-target}/release/leakhound"
 
 requirements_hash=$(sha256sum benches/requirements.txt | cut -c1-16)
 venv="/var/tmp/leakhound-bench-venv-$requirements_hash"
