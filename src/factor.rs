@@ -70,12 +70,17 @@ fn categorical_at_most(column: &Categorical32Chunked, max_distinct: usize) -> Op
 }
 
 /// A text column whose row `r` is value `codes[r]` of `dictionary` ([`Dictionary::code`]), as a
-/// polars categorical of 32-bit codes: the column takes the codes over.
-pub fn coded(dictionary: &Dictionary, codes: UInt32Chunked) -> Column {
-    // SAFETY: every code is one of the dictionary's (its only constructor checks them), and its
-    // dtype is of 32-bit codes.
+/// polars categorical of 32-bit codes: the column takes the codes over. An error when a code
+/// is none of the dictionary's.
+pub fn coded(dictionary: &Dictionary, codes: UInt32Chunked) -> PolarsResult<Column> {
+    let categories = dictionary.codes.iter().flatten().max().map_or(0, |&c| c as usize + 1);
+    if let Some(code) = codes.max().filter(|&c| c as usize >= categories) {
+        polars_bail!(ComputeError: "code {code} of column {} is none of its dictionary's {categories}", codes.name());
+    }
+    // SAFETY: every code is one of the dictionary's (checked above), and its dtype is of 32-bit
+    // codes.
     let column = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(codes, dictionary.dtype.clone()) };
-    column.into_series().into_column()
+    Ok(column.into_series().into_column())
 }
 
 /// Text values as the categories of [`coded`] columns. Equal values get one code, so that a
@@ -267,7 +272,7 @@ mod tests {
         let dictionary = Dictionary::new(values.iter().copied()).unwrap();
         let codes =
             UInt32Chunked::from_iter_options("c".into(), ids.iter().map(|&i| i.and_then(|i| dictionary.code(i))));
-        let column = coded(&dictionary, codes);
+        let column = coded(&dictionary, codes).unwrap();
         (dictionary, column)
     }
 
@@ -291,6 +296,20 @@ mod tests {
         assert_eq!(back, text);
         let number = Column::new("n".into(), [1i64, 2]);
         assert!(factorize_text(&number).is_err(), "not text");
+    }
+
+    /// A code none of the dictionary's values has is an error, not a column.
+    #[test]
+    fn a_code_past_the_dictionary_is_an_error() {
+        let dictionary = Dictionary::new([Some("a"), None, Some("b")].into_iter()).unwrap();
+        let good = UInt32Chunked::from_iter_options("c".into(), [Some(0), None, Some(1)].into_iter());
+        assert!(coded(&dictionary, good).is_ok());
+        let bad = UInt32Chunked::from_iter_options("c".into(), [Some(0), Some(2)].into_iter());
+        let err = coded(&dictionary, bad).unwrap_err().to_string();
+        assert!(err.contains("code 2 of column c"), "{err}");
+        let empty = Dictionary::new(std::iter::empty()).unwrap();
+        assert!(coded(&empty, UInt32Chunked::from_iter_options("c".into(), [None].into_iter())).is_ok());
+        assert!(coded(&empty, UInt32Chunked::from_slice("c".into(), &[0])).is_err());
     }
 
     /// Equal values share a code, so that a coded column of them compares equal row by row;

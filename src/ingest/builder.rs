@@ -998,26 +998,26 @@ impl EventBuilder {
         let by_credential = |name: &str, codes: &Dictionary, value: &dyn Fn(&Credential) -> Option<&str>| match constant(
             creds.iter().map(value),
         ) {
-            Some(v) => constant_column(name, v, n),
+            Some(v) => Ok(constant_column(name, v, n)),
             None => coded_column(name, codes, picked(&credential, order).map(Packed).collect()),
         };
         let addresses_ref = &addresses;
         // Each column is built on its own, in parallel; each takes the rows' values it reads
         // and frees them once built, so that later columns reuse their memory.
         type Build<'b> = Box<dyn FnOnce() -> PolarsResult<Vec<Column>> + Send + 'b>;
-        let one = |c: Column| Ok(vec![c]);
+        let one = |c: PolarsResult<Column>| c.map(|c| vec![c]);
         let builds: Vec<Build<'_>> = vec![
             Box::new(move || {
-                one(Int64Chunked::from_vec(col::TIMESTAMP.into(), in_order(timestamp, order))
+                one(Ok(Int64Chunked::from_vec(col::TIMESTAMP.into(), in_order(timestamp, order))
                     .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
                     .into_series()
-                    .into_column())
+                    .into_column()))
             }),
             Box::new(move || {
                 Ok(vec![
-                    by_credential(col::CREDENTIAL, &dictionaries.credentials, &|c| Some(c.id.as_str())),
-                    by_credential(col::CREDENTIAL_HINT, &dictionaries.hints, &|c| c.hint.as_deref()),
-                    by_credential(col::CREDENTIAL_LABEL, &dictionaries.labels, &|c| c.label.as_deref()),
+                    by_credential(col::CREDENTIAL, &dictionaries.credentials, &|c| Some(c.id.as_str()))?,
+                    by_credential(col::CREDENTIAL_HINT, &dictionaries.hints, &|c| c.hint.as_deref())?,
+                    by_credential(col::CREDENTIAL_LABEL, &dictionaries.labels, &|c| c.label.as_deref())?,
                 ])
             }),
             Box::new(move || {
@@ -1025,18 +1025,18 @@ impl EventBuilder {
                 one(coded_column(col::SOURCE_IP, &dictionaries.ips, ids))
             }),
             Box::new(move || one(text(method, col::METHOD))),
-            Box::new(move || paths.into_column(col::PATH, picked(&path, order).map(Packed::get)).map(|c| vec![c])),
-            Box::new(move || one(packed_column::<Int32Type>(col::STATUS, in_order(status, order)).into_column())),
-            Box::new(move || one(packed_column::<Int64Type>(col::BYTES, in_order(bytes, order)).into_column())),
+            Box::new(move || one(paths.into_column(col::PATH, picked(&path, order).map(Packed::get)))),
+            Box::new(move || one(Ok(packed_column::<Int32Type>(col::STATUS, in_order(status, order)).into_column()))),
+            Box::new(move || one(Ok(packed_column::<Int64Type>(col::BYTES, in_order(bytes, order)).into_column()))),
             Box::new(move || one(text(user_agent, col::USER_AGENT))),
             Box::new(move || {
-                one(Int64Chunked::from_vec(col::COUNT.into(), in_order(count, order)).into_series().into_column())
+                one(Ok(Int64Chunked::from_vec(col::COUNT.into(), in_order(count, order)).into_series().into_column()))
             }),
             Box::new(move || {
                 // Rows of a single input share their file: kept once. Decided by the builder's
                 // files, not the rows', so that every frame of the builder has one schema.
                 match self.files.as_slice() {
-                    [only] => one(constant_column(col::SOURCE_FILE, Some(only), n)),
+                    [only] => one(Ok(constant_column(col::SOURCE_FILE, Some(only), n))),
                     _ => one(coded_column(
                         col::SOURCE_FILE,
                         &dictionaries.files,
@@ -1045,7 +1045,9 @@ impl EventBuilder {
                 }
             }),
             Box::new(move || {
-                one(UInt64Chunked::from_vec(col::SOURCE_LINE.into(), in_order(line, order)).into_series().into_column())
+                one(Ok(UInt64Chunked::from_vec(col::SOURCE_LINE.into(), in_order(line, order))
+                    .into_series()
+                    .into_column()))
             }),
         ];
         let columns = builds.into_par_iter().map(|build| build()).collect::<PolarsResult<Vec<Vec<Column>>>>()?;
@@ -1207,7 +1209,7 @@ where
 
 /// The text column whose row `r` is value `ids[r]` of `dictionary` (missing for an absent id),
 /// held as codes ([`coded`]); the ids are moved into it when they are the codes.
-fn coded_column(name: &str, dictionary: &Dictionary, ids: Vec<Packed<u32>>) -> Column {
+fn coded_column(name: &str, dictionary: &Dictionary, ids: Vec<Packed<u32>>) -> PolarsResult<Column> {
     let codes = match dictionary.is_identity() {
         true => ids,
         false => ids.into_iter().map(|id| Packed::from(id.get().and_then(|i| dictionary.code(i)))).collect(),

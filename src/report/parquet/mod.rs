@@ -715,7 +715,7 @@ mod tests {
             let dictionary = factor::Dictionary::new(values.iter().map(|v| Some(v.as_str()))).unwrap();
             let codes =
                 UInt32Chunked::from_iter_options(name.into(), (0..n).map(|i| id(i).and_then(|v| dictionary.code(v))));
-            factor::coded(&dictionary, codes)
+            factor::coded(&dictionary, codes).unwrap()
         };
         let agents = ["curl/8.5", "a user agent string longer than twelve bytes", "β"].map(String::from).to_vec();
         let columns = vec![
