@@ -32,7 +32,7 @@ impl<'a> Factor<'a> {
 /// when it holds more than `max_distinct` distinct values. An error for other types.
 pub fn factorize_text_at_most(column: &Series, max_distinct: usize) -> PolarsResult<Option<Factor<'_>>> {
     match column.dtype() {
-        DataType::Categorical(..) => Ok(categorical_at_most(column.cat32()?, max_distinct)),
+        DataType::Categorical(..) => categorical_at_most(column.cat32()?, max_distinct),
         _ => Ok(factorize_at_most(column.str()?, max_distinct)),
     }
 }
@@ -44,29 +44,31 @@ pub fn factorize_text(column: &Column) -> PolarsResult<Factor<'_>> {
 
 /// The codes of a categorical column, renumbered in order of first appearance (as
 /// [`factorize`] numbers a string column's): one look-up per row in a table of the categories.
-fn categorical_at_most(column: &Categorical32Chunked, max_distinct: usize) -> Option<Factor<'_>> {
+/// An error for a code its categories do not hold.
+fn categorical_at_most(column: &Categorical32Chunked, max_distinct: usize) -> PolarsResult<Option<Factor<'_>>> {
     let mapping = column.get_mapping();
     let mut renumbered = vec![NULL; mapping.num_cats_upper_bound()];
     let mut codes = Vec::with_capacity(column.len());
     let mut values: Vec<&str> = Vec::new();
+    let unknown = |code: u32| polars_err!(ComputeError: "code {code} of column {} has no category", column.name());
     for array in column.physical().downcast_iter() {
         for category in array.iter() {
             let Some(&category) = category else {
                 codes.push(NULL);
                 continue;
             };
-            let slot = renumbered.get_mut(category as usize)?;
+            let slot = renumbered.get_mut(category as usize).ok_or_else(|| unknown(category))?;
             if *slot == NULL {
-                values.push(mapping.cat_to_str(category)?);
+                values.push(mapping.cat_to_str(category).ok_or_else(|| unknown(category))?);
                 if values.len() > max_distinct {
-                    return None;
+                    return Ok(None);
                 }
                 *slot = (values.len() - 1) as u32;
             }
             codes.push(*slot);
         }
     }
-    Some(Factor { codes, values })
+    Ok(Some(Factor { codes, values }))
 }
 
 /// A text column whose row `r` is value `codes[r]` of `dictionary` ([`Dictionary::code`]), as a
@@ -310,6 +312,12 @@ mod tests {
         let empty = Dictionary::new(std::iter::empty()).unwrap();
         assert!(coded(&empty, UInt32Chunked::from_iter_options("c".into(), [None].into_iter())).is_ok());
         assert!(coded(&empty, UInt32Chunked::from_slice("c".into(), &[0])).is_err());
+        // A categorical made elsewhere with such a code is an error to factorise, not codes.
+        let codes = UInt32Chunked::from_slice("c".into(), &[0, 7]);
+        // SAFETY: only its codes are read, by `factorize_text`, which checks them.
+        let made = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(codes, dictionary.dtype.clone()) };
+        let err = factorize_text(&made.into_series().into_column()).unwrap_err().to_string();
+        assert!(err.contains("code 7 of column c has no category"), "{err}");
     }
 
     /// Equal values share a code, so that a coded column of them compares equal row by row;
