@@ -75,7 +75,7 @@ fn categorical_at_most(column: &Categorical32Chunked, max_distinct: usize) -> Po
 /// polars categorical of 32-bit codes: the column takes the codes over. An error when a code
 /// is none of the dictionary's.
 pub fn coded(dictionary: &Dictionary, codes: UInt32Chunked) -> PolarsResult<Column> {
-    let categories = dictionary.codes.iter().flatten().max().map_or(0, |&c| c as usize + 1);
+    let categories = dictionary.categories;
     if let Some(code) = codes.max().filter(|&c| c as usize >= categories) {
         polars_bail!(ComputeError: "code {code} of column {} is none of its dictionary's {categories}", codes.name());
     }
@@ -94,6 +94,8 @@ pub struct Dictionary {
     codes: Vec<Option<u32>>,
     /// Whether each value's code is its index (the values are distinct, none missing).
     identity: bool,
+    /// How many distinct values: every code is below it.
+    categories: usize,
 }
 
 impl Dictionary {
@@ -103,7 +105,8 @@ impl Dictionary {
         let codes: Vec<Option<u32>> =
             values.map(|v| v.map(|v| mapping.insert_cat(v)).transpose()).collect::<PolarsResult<_>>()?;
         let identity = codes.iter().enumerate().all(|(i, &c)| c == Some(i as u32));
-        Ok(Dictionary { dtype: DataType::Categorical(categories, mapping), codes, identity })
+        let distinct = codes.iter().flatten().max().map_or(0, |&c| c as usize + 1);
+        Ok(Dictionary { dtype: DataType::Categorical(categories, mapping), codes, identity, categories: distinct })
     }
 
     /// The code of value `i` (in the order given to [`Dictionary::new`]); `None` for a missing
